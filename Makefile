@@ -1,0 +1,75 @@
+# Replication package Makefile. Two commands are all a newcomer needs:
+#   make reproduce   # builds .venv from the lock, then data -> analyses -> notebooks -> paper
+#   make test        # builds .venv if missing, then the default (fast) test suite
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: all reproduce test test-slow test-all data notebooks paper verify lint format lock bench clean distclean venv
+
+all: reproduce
+
+venv: $(STAMP)
+
+# The environment is built from the committed, fully pinned lock; the package itself
+# is installed editable without touching the pinned set.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(VENV)/bin/enclave reproduce
+
+data: $(STAMP)
+	$(VENV)/bin/enclave data build
+
+notebooks: $(STAMP)
+	$(VENV)/bin/enclave reproduce --stage notebooks
+
+paper: $(STAMP)
+	$(VENV)/bin/enclave reproduce --stage paper
+
+verify: $(STAMP)
+	$(VENV)/bin/enclave verify
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check analysis tests notebooks benchmarks
+	$(VENV)/bin/ruff format --check analysis tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format analysis tests benchmarks
+	$(VENV)/bin/ruff check --fix analysis tests notebooks benchmarks
+
+# Regenerate the pinned lock from pyproject.toml in a throw-away environment.
+lock:
+	rm -rf .lockenv
+	$(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.lockenv/bin/python -m pip install --quiet ".[dev]" "setuptools>=68" wheel
+	.lockenv/bin/python -m pip freeze --all --exclude-editable | grep -v -e "^enclave-analysis" -e "^pip==" | sort -f > requirements.lock
+	rm -rf .lockenv
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .hypothesis data/processed
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,245 @@
+"""Validate-first preparation of a long panel for every estimator.
+
+Following R ``did``'s habit, every argument is checked before anything is
+computed, and every problem is reported as an :class:`~analysis.errors.InputError`
+with a one-line message naming it. Rows or units that cannot be used are never
+dropped silently: each drop is recorded in :attr:`Panel.notes` and emitted as a
+``UserWarning``.
+
+Conventions
+-----------
+* ``cohort`` is the first treated period; ``0`` or missing means never treated.
+* ``time`` must be integer-valued (years, quarters as integers, ...).
+* Units whose cohort is at or before the first observed period (treated in
+  every observed period) have no untreated pre-period; they are dropped with a
+  note, as R ``did`` does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import InputError
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A validated long panel with standardised column names.
+
+    ``data`` has columns ``unit`` (original ids), ``uid`` (0..n_units-1),
+    ``time``, ``cohort`` (``0`` = never treated, as float), ``y`` and the
+    covariate / cluster columns under their original names. Rows are sorted by
+    ``uid, time``.
+    """
+
+    data: pd.DataFrame
+    outcome: str
+    unit: str
+    time: str
+    cohort: str
+    covariates: tuple[str, ...]
+    cluster: str | None
+    times: np.ndarray
+    cohorts: np.ndarray  # treated cohorts present (sorted, excludes 0)
+    n_units: int
+    balanced: bool
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.data)
+
+
+def _require_columns(df: pd.DataFrame, cols: Sequence[str]) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        avail = ", ".join(map(str, list(df.columns)[:12]))
+        more = ", ..." if df.shape[1] > 12 else ""
+        raise InputError(
+            f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"not found in the data (available: {avail}{more})"
+        )
+
+
+def _numeric(df: pd.DataFrame, col: str, role: str) -> pd.Series:
+    s = df[col]
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("float64")
+    if not pd.api.types.is_numeric_dtype(s):
+        conv = pd.to_numeric(s, errors="coerce")
+        bad = s.notna() & conv.isna()
+        if bad.any():
+            example = s[bad].iloc[0]
+            raise InputError(
+                f"{role} column {col!r} is not numeric ({int(bad.sum())} value(s) such as {example!r})"
+            )
+        s = conv
+    return s.astype("float64")
+
+
+def prepare_panel(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    require_never_treated: bool = False,
+    require_comparison: bool = True,
+) -> Panel:
+    """Validate and standardise a long panel.
+
+    Parameters
+    ----------
+    data
+        Long panel, one row per unit and period.
+    outcome, unit, time, cohort
+        Column names. ``cohort`` is the first treated period (0/missing = never).
+    covariates
+        Optional covariate columns (must be numeric and, for the estimators
+        that use baseline covariates, are read in each unit's base period).
+    cluster
+        Optional cluster column (must be constant within unit for the
+        influence-function estimators; checked there).
+    require_never_treated
+        Raise if there are no never-treated units.
+    require_comparison
+        Raise if there is no untreated comparison at all (neither never-treated
+        units nor units treated after the first post-period of another cohort).
+
+    Raises
+    ------
+    InputError
+        Missing column, non-numeric outcome/time/cohort/covariate, duplicate
+        unit-time rows, cohort varying within a unit, non-integer time, no
+        treated units, no comparison units, empty data after dropping.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise InputError("data must be a pandas DataFrame")
+    covariates = tuple(c for c in covariates if c)
+    if len(set(covariates)) != len(covariates):
+        raise InputError("covariates listed more than once")
+    roles = {outcome: "outcome", unit: "unit", time: "time", cohort: "cohort"}
+    _require_columns(data, [outcome, unit, time, cohort, *covariates] + ([cluster] if cluster else []))
+    if len({outcome, unit, time, cohort}) < 4:
+        raise InputError("outcome, unit, time and cohort must be four different columns")
+    if data.empty:
+        raise InputError("the data have no rows")
+
+    notes: list[str] = []
+    y = _numeric(data, outcome, "outcome")
+    t = _numeric(data, time, "time")
+    g = _numeric(data, cohort, "cohort")
+    xs = {c: _numeric(data, c, "covariate") for c in covariates}
+    del roles
+
+    if data[unit].isna().any():
+        raise InputError(f"unit column {unit!r} has {int(data[unit].isna().sum())} missing value(s)")
+    if t.isna().any():
+        raise InputError(f"time column {time!r} has {int(t.isna().sum())} missing value(s)")
+    if not np.all(np.isclose(t, np.round(t))):
+        raise InputError(f"time column {time!r} must hold whole numbers (e.g. years)")
+    if (g.dropna() < 0).any():
+        raise InputError(f"cohort column {cohort!r} has negative values; use 0 for never treated")
+    gv = g.dropna()
+    if not np.all(np.isclose(gv, np.round(gv))):
+        raise InputError(f"cohort column {cohort!r} must hold whole numbers (first treated period)")
+
+    df = pd.DataFrame(
+        {"unit": data[unit].to_numpy(), "time": t.round().astype("int64").to_numpy(),
+         "cohort": g.fillna(0.0).to_numpy(), "y": y.to_numpy()}
+    )
+    for c, s in xs.items():
+        df[c] = s.to_numpy()
+    if cluster:
+        df[cluster] = data[cluster].to_numpy()
+        if df[cluster].isna().any():
+            raise InputError(f"cluster column {cluster!r} has missing values")
+
+    dup = df.duplicated(["unit", "time"], keep=False)
+    if dup.any():
+        first = df.loc[dup].iloc[0]
+        n = int(df.duplicated(["unit", "time"]).sum())
+        raise InputError(
+            f"{n} duplicate unit-time row(s) in ({unit!r}, {time!r}) "
+            f"(first: {unit}={first['unit']!r}, {time}={int(first['time'])})"
+        )
+    nvar = df.groupby("unit", sort=False)["cohort"].nunique()
+    if (nvar > 1).any():
+        bad = nvar[nvar > 1]
+        raise InputError(
+            f"cohort column {cohort!r} varies within {len(bad)} unit(s) "
+            f"(first: {unit}={bad.index[0]!r}); it must be the unit's first treated period"
+        )
+    if cluster:
+        cvar = df.groupby("unit", sort=False)[cluster].nunique()
+        if (cvar > 1).any():
+            raise InputError(
+                f"cluster column {cluster!r} varies within {int((cvar > 1).sum())} unit(s); "
+                "clusters must nest units"
+            )
+
+    # Rows with a missing outcome or covariate cannot be used; say so.
+    miss = df[["y", *covariates]].isna().any(axis=1)
+    if miss.any():
+        notes.append(f"dropped {int(miss.sum())} row(s) with a missing outcome or covariate")
+        df = df.loc[~miss]
+    if df.empty:
+        raise InputError("no rows left after dropping rows with missing values")
+
+    tmin = int(df["time"].min())
+    early = (df["cohort"] > 0) & (df["cohort"] <= tmin)
+    if early.any():
+        n_u = df.loc[early, "unit"].nunique()
+        notes.append(
+            f"dropped {n_u} unit(s) treated at or before the first period {tmin} "
+            "(no untreated pre-period)"
+        )
+        df = df.loc[~early]
+    tmax = int(df["time"].max())
+    late = df["cohort"] > tmax
+    if late.any():
+        # Treated only after the sample ends: they are untreated throughout.
+        n_u = df.loc[late, "unit"].nunique()
+        notes.append(f"{n_u} unit(s) first treated after the last period {tmax} are coded never treated")
+        df.loc[late, "cohort"] = 0.0
+
+    cohorts = np.sort(df.loc[df["cohort"] > 0, "cohort"].unique())
+    if cohorts.size == 0:
+        raise InputError("no treated units: every unit has cohort 0 (never treated)")
+    has_never = bool((df["cohort"] == 0).any())
+    if require_never_treated and not has_never:
+        raise InputError("no never-treated units (cohort 0) to serve as the comparison group")
+    if require_comparison and not has_never and cohorts.size < 2:
+        raise InputError("no untreated comparison: all units are treated at the same time and none is never treated")
+
+    df = df.sort_values(["unit", "time"], kind="mergesort")
+    codes, uniques = pd.factorize(df["unit"], sort=True)
+    df.insert(1, "uid", codes.astype("int64"))
+    df = df.sort_values(["uid", "time"], kind="mergesort").reset_index(drop=True)
+    times = np.sort(df["time"].unique())
+    n_units = len(uniques)
+    balanced = len(df) == n_units * len(times)
+    for n in notes:
+        warnings.warn(n, UserWarning, stacklevel=3)
+    return Panel(
+        data=df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        cluster=cluster,
+        times=times,
+        cohorts=cohorts,
+        n_units=n_units,
+        balanced=balanced,
+        notes=tuple(notes),
+    )
