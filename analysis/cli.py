@@ -1,0 +1,202 @@
+"""Command-line interface ``enclave``.
+
+Exit status: 0 success; 2 bad input (one line on stderr naming the problem);
+1 an internal error (a bug: the traceback is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, NoReturn
+
+from analysis.errors import InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _fail(msg: str) -> NoReturn:
+    sys.stderr.write(f"enclave: error: {msg}\n")
+    raise SystemExit(2)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+# ----------------------------------------------------------------- estimate
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from analysis import __version__
+    from analysis.data.manifest import sha256
+    from analysis.data.sources import read_table
+    from analysis.estimators import get_estimator
+
+    est = get_estimator(args.method)
+    df = read_table(args.data)
+    params = inspect.signature(est).parameters
+    kwargs: dict[str, Any] = {
+        "outcome": args.outcome,
+        "unit": args.unit,
+        "time": args.time,
+        "cohort": args.cohort,
+    }
+    optional = {
+        "control": ("--control", args.control),
+        "est_method": ("--est-method", args.est_method),
+        "covariates": ("--covariates", tuple(c.strip() for c in args.covariates.split(",") if c.strip())
+                       if args.covariates else None),
+        "cluster": ("--cluster", args.cluster),
+        "n_boot": ("--bootstrap", args.bootstrap),
+        "seed": ("--seed", args.seed),
+        "alpha": ("--alpha", args.alpha),
+    }
+    for name, (flag, value) in optional.items():
+        if value is None:
+            continue
+        if name not in params:
+            raise InputError(f"option {flag} does not apply to method {args.method!r}")
+        kwargs[name] = value
+    if "data_layer" in params:
+        kwargs["data_layer"] = args.data_layer
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = est(df, **kwargs)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            sys.stderr.write(f"enclave: note: {w.message}\n")
+    if args.json or args.output:
+        prov = {
+            "data": str(args.data),
+            "data_sha256": sha256(Path(args.data)),
+            "package_version": __version__,
+            "seed": args.seed if args.seed is not None else 0,
+        }
+        text = json.dumps(res.to_dict(provenance=prov), ensure_ascii=False, indent=2) + "\n"
+        if args.output:
+            _atomic_write_text(Path(args.output), text)
+        if args.json:
+            sys.stdout.write(text)
+    else:
+        sys.stdout.write(res.summary() + "\n")
+    return 0
+
+
+# --------------------------------------------------------------------- data
+def _cmd_data(args: argparse.Namespace) -> int:
+    if args.action == "build":
+        from analysis.data.build import build_processed
+
+        written = build_processed()
+        for p in written:
+            print(f"wrote {p}")
+        return 0
+    if args.action == "manifest":
+        from analysis.data.manifest import update_manifest
+
+        man = update_manifest()
+        print(f"manifest updated: {len(man)} file(s)")
+        return 0
+    # check
+    if args.file:
+        from analysis.data.build import check_panel_file
+
+        problems = check_panel_file(args.file)
+        target = args.file
+    else:
+        from analysis.data.build import check_raw
+
+        problems = check_raw()
+        target = "data/raw"
+    if problems:
+        for p in problems:
+            sys.stderr.write(f"enclave: problem: {p}\n")
+        sys.stderr.write(f"enclave: error: {target}: {len(problems)} problem(s) found\n")
+        return 2
+    print(f"{target}: OK")
+    return 0
+
+
+# ---------------------------------------------------------------- reproduce
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from analysis.pipeline import STAGES, reproduce
+
+    stages = args.stage or list(STAGES)
+    return reproduce(stages, execute_notebooks=not args.skip_notebooks)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from analysis.pipeline import verify
+
+    problems = verify()
+    if problems:
+        for p in problems:
+            sys.stderr.write(f"enclave: mismatch: {p}\n")
+        sys.stderr.write(f"enclave: error: {len(problems)} number(s) differ from paper/numbers.json\n")
+        return 2
+    print("verify: every number in paper/numbers.json is reproduced")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="enclave", description="Enclave study: data, estimators, reproduction.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    e = sub.add_parser("estimate", help="run a DiD / FE estimator on any long panel")
+    e.add_argument("--data", required=True, help="CSV or parquet long panel")
+    e.add_argument("--outcome", required=True)
+    e.add_argument("--unit", required=True)
+    e.add_argument("--time", required=True)
+    e.add_argument("--cohort", required=True, help="first treated period; 0 or empty = never treated")
+    e.add_argument("--method", required=True, choices=["twfe", "event", "cs", "sa", "bjs", "gardner"])
+    e.add_argument("--control", choices=["never", "notyet"], default=None)
+    e.add_argument("--covariates", default=None, help="comma-separated covariate columns")
+    e.add_argument("--est-method", dest="est_method", choices=["dr", "ipw", "reg"], default=None)
+    e.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
+    e.add_argument("--bootstrap", type=int, default=None, metavar="N", help="multiplier-bootstrap draws")
+    e.add_argument("--seed", type=int, default=None)
+    e.add_argument("--alpha", type=float, default=None)
+    e.add_argument("--data-layer", dest="data_layer", default="user-supplied",
+                   help="label for tables: real / synthetic / user-supplied")
+    e.add_argument("--json", action="store_true", help="print the JSON result")
+    e.add_argument("--output", default=None, help="also write the JSON result to this file")
+    e.set_defaults(func=_cmd_estimate)
+
+    d = sub.add_parser("data", help="build processed tables or check data")
+    d.add_argument("action", choices=["build", "check", "manifest"])
+    d.add_argument("file", nargs="?", default=None, help="(check) a county-year panel to validate")
+    d.set_defaults(func=_cmd_data)
+
+    r = sub.add_parser("reproduce", help="run the named stages: data -> analyses -> notebooks -> paper")
+    r.add_argument("--stage", action="append", choices=["data", "analyses", "notebooks", "paper"])
+    r.add_argument("--skip-notebooks", action="store_true")
+    r.set_defaults(func=_cmd_reproduce)
+
+    v = sub.add_parser("verify", help="re-run the analyses and compare with paper/numbers.json")
+    v.set_defaults(func=_cmd_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        _fail(str(err).splitlines()[0])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""Build the processed tables and check raw data / user panels.
+
+``build_processed`` computes every table in memory and validates it before
+anything is written; files are then written to temporary names and renamed,
+so a failure never leaves a half-written ``data/processed``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.data import census, registry, sources
+from analysis.data.manifest import verify_manifest
+from analysis.data.paths import PROCESSED_DIR
+from analysis.data.schemas import panel_schema, plain_problems, validate
+from analysis.errors import InputError
+
+
+def processed_tables() -> dict[str, pd.DataFrame]:
+    """Every processed table, validated, keyed by file stem."""
+    harmonised = validate("census_harmonised", census.harmonised_census("census"))
+    units = pd.concat([census.load_census(2010), census.load_census(2020)], ignore_index=True)
+    return {
+        "counties": validate("counties", registry.load_counties()),
+        "crosswalk": validate("crosswalk", registry.load_crosswalk("census")),
+        "census_units": units,
+        "census_harmonised": harmonised,
+        "enclave_events": sources.load_enclave_events(),
+        "paper_claims": sources.load_paper_claims(),
+        "bulletin_figures": sources.load_bulletin_figures(),
+    }
+
+
+def build_processed(out_dir: Path = PROCESSED_DIR) -> list[Path]:
+    """Write every processed table as parquet; return the paths written."""
+    tables = processed_tables()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp_paths = []
+    for stem, df in tables.items():
+        tmp = out_dir / f".{stem}.parquet.tmp"
+        df.to_parquet(tmp, index=False)
+        tmp_paths.append((tmp, out_dir / f"{stem}.parquet"))
+    for tmp, final in tmp_paths:
+        tmp.replace(final)
+    return [final for _, final in tmp_paths]
+
+
+def check_raw() -> list[str]:
+    """Manifest checksums plus schema validation of every shipped raw table."""
+    problems = verify_manifest()
+    loaders = {
+        "paper_claims": sources.load_paper_claims,
+        "enclave_events": sources.load_enclave_events,
+        "bulletin_figures": sources.load_bulletin_figures,
+        "mpdta": sources.load_mpdta,
+        "counties": registry.load_counties,
+    }
+    for name, load in loaders.items():
+        try:
+            df = load()
+            if name == "counties":
+                validate("counties", df)
+        except InputError as e:
+            problems.extend(e.problems)
+    return problems
+
+
+def check_panel_file(path: str | Path) -> list[str]:
+    """Validate a user's county-year panel; every problem in plain words.
+
+    See ``data/raw/yearbook/README.md`` for the template. Reads only.
+    """
+    df = sources.read_table(path)
+    known = frozenset(int(c) for c in registry.load_crosswalk("full")["code"].unique())
+    schema = panel_schema(list(df.columns), known)
+    try:
+        schema.validate(df, lazy=True)
+    except Exception as e:  # pandera SchemaErrors
+        import pandera.pandas as pa
+
+        if isinstance(e, pa.errors.SchemaErrors):
+            return plain_problems(e, "panel")
+        raise
+    return []

@@ -1,0 +1,260 @@
+"""pandera schemas for every raw and processed table, and plain-word reports.
+
+Every table the package reads or writes has a schema here. ``validate(name, df)``
+checks a frame lazily (all problems at once) and raises
+:class:`~analysis.errors.InputError` whose ``problems`` list says each problem
+in plain words, e.g. ``"2 duplicate county-year rows (code 330127, year 2015)"``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from analysis.errors import InputError
+
+_KINDS = ["industrial", "sci-tech", "village-income", "pairing", "other"]
+_DIRECTIONS = ["in_developed_area", "in_mountain_county", "ambiguous", "not_applicable"]
+_EVENT_TYPES = ["agreement", "start", "open", "pairing", "exists"]
+_DATE_STATUS = ["read", "inferred", "unknown"]
+_CONFIDENCE = ["high", "medium-high", "medium", "medium-low", "low"]
+_CLAIM_KINDS = ["level", "growth", "share", "ratio", "gap", "count", "date", "average"]
+
+_code = pa.Column(int, pa.Check.in_range(330000, 339999), coerce=True)
+
+
+def _unique(*cols: str, what: str) -> pa.Check:
+    return pa.Check(
+        lambda d: ~d.duplicated(list(cols), keep=False),
+        name=f"unique_{'_'.join(cols)}",
+        error=f"duplicate {what}",
+    )
+
+
+COUNTIES = pa.DataFrameSchema(
+    {
+        "code": _code,
+        "name_zh": pa.Column(str),
+        "name_pinyin": pa.Column(str),
+        "prefecture_code": pa.Column(int, pa.Check(lambda s: s % 100 == 0), coerce=True),
+        "prefecture_zh": pa.Column(str),
+        "type": pa.Column(str, pa.Check.isin(["district", "county", "county_city", "autonomous_county"])),
+        "mountain26": pa.Column(bool, coerce=True),
+    },
+    checks=[
+        _unique("code", what="county code"),
+        pa.Check(lambda d: len(d) == 90, element_wise=False, error="registry must list 90 units"),
+        pa.Check(lambda d: int(d["mountain26"].sum()) == 26, error="exactly 26 mountain counties"),
+    ],
+    strict=False,
+    name="counties",
+)
+
+CROSSWALK = pa.DataFrameSchema(
+    {
+        "year": pa.Column(int, pa.Check.isin([2010, 2020, 2022]), coerce=True),
+        "code": _code,
+        "name_zh": pa.Column(str),
+        "cbu": pa.Column(str),
+        "cbu_level": pa.Column(str, pa.Check.isin(["census", "full"])),
+    },
+    checks=[_unique("cbu_level", "year", "code", what="crosswalk row (level, year, code)")],
+    strict=False,
+    name="crosswalk",
+)
+
+ENCLAVE_EVENTS = pa.DataFrameSchema(
+    {
+        "event_id": pa.Column(str, pa.Check.str_matches(r"^E\d{3}$"), unique=True),
+        "county_code": _code,
+        "county_name": pa.Column(str),
+        "level": pa.Column(str, pa.Check.isin(["county", "city"])),
+        "kind": pa.Column(str, pa.Check.isin(_KINDS)),
+        "kind_inferred": pa.Column(bool, coerce=True),
+        "direction": pa.Column(str, pa.Check.isin(_DIRECTIONS)),
+        "event_type": pa.Column(str, pa.Check.isin(_EVENT_TYPES)),
+        "date": pa.Column(str, pa.Check.str_matches(r"^\d{4}(-\d{2}(-\d{2})?)?$"), nullable=True),
+        "year": pa.Column("Int64", pa.Check.in_range(1990, 2030), nullable=True, coerce=True),
+        "date_status": pa.Column(str, pa.Check.isin(_DATE_STATUS)),
+        "confidence": pa.Column(str, pa.Check.isin(_CONFIDENCE)),
+        "source_url": pa.Column(str),
+    },
+    checks=[
+        pa.Check(
+            lambda d: d["year"].isna() | d["date"].isna()
+            | (d["date"].astype("string").str[:4] == d["year"].astype("string")),
+            error="date and year disagree",
+        ),
+    ],
+    strict=False,
+    name="enclave_events",
+)
+
+PAPER_CLAIMS = pa.DataFrameSchema(
+    {
+        "claim_id": pa.Column(str, pa.Check.str_matches(r"^C\d{2,3}$"), unique=True),
+        "section": pa.Column(str),
+        "topic": pa.Column(str),
+        "quantity": pa.Column(str, pa.Check.str_matches(r"^[a-z0-9_]+$")),
+        "value": pa.Column(float, coerce=True),
+        "unit": pa.Column(str),
+        "year": pa.Column("Int64", nullable=True, coerce=True),
+        "scope": pa.Column(str),
+        "kind": pa.Column(str, pa.Check.isin(_CLAIM_KINDS)),
+        "phrase_zh": pa.Column(str),
+    },
+    strict=False,
+    name="paper_claims",
+)
+
+BULLETIN_FIGURES = pa.DataFrameSchema(
+    {
+        "county": pa.Column(str),
+        "adcode": pa.Column(str),
+        "year": pa.Column(int, pa.Check.in_range(2000, 2030), coerce=True),
+        "variable": pa.Column(str),
+        "value": pa.Column(float, coerce=True),
+        "unit": pa.Column(str),
+        "source": pa.Column(str, pa.Check.str_startswith("http")),
+    },
+    strict=False,
+    name="bulletin_figures",
+)
+
+CENSUS_HARMONISED = pa.DataFrameSchema(
+    {
+        "cbu": pa.Column(str),
+        "year": pa.Column(int, pa.Check.isin([2010, 2020])),
+        "mountain26": pa.Column(bool),
+        "pop_total": pa.Column(float, pa.Check.gt(0)),
+        "pop_urban": pa.Column(float, pa.Check.ge(0)),
+        "urbanisation": pa.Column(float, pa.Check.in_range(0, 1)),
+        "edu_years": pa.Column(float, pa.Check.in_range(3, 16)),
+        "manuf_share": pa.Column(float, pa.Check.in_range(0, 1)),
+        "research_share": pa.Column(float, pa.Check.in_range(0, 1)),
+        "professional_share": pa.Column(float, pa.Check.in_range(0, 1)),
+        "old_age_share": pa.Column(float, pa.Check.in_range(0, 1)),
+    },
+    checks=[
+        _unique("cbu", "year", what="CBU-year rows"),
+        pa.Check(lambda d: (d["pop_urban"] + d["pop_rural"] - d["pop_total"]).abs() < 1,
+                 error="urban + rural population differs from total"),
+    ],
+    strict=False,
+    name="census_harmonised",
+)
+
+MPDTA = pa.DataFrameSchema(
+    {
+        "year": pa.Column(int, pa.Check.in_range(2003, 2007), coerce=True),
+        "countyreal": pa.Column(int, coerce=True),
+        "lpop": pa.Column(float, coerce=True),
+        "lemp": pa.Column(float, coerce=True),
+        "first.treat": pa.Column(int, pa.Check.isin([0, 2004, 2006, 2007]), coerce=True),
+    },
+    checks=[_unique("countyreal", "year", what="county-year rows")],
+    strict=False,
+    name="mpdta",
+)
+
+#: Level variables of the yearbook panel template that cannot be negative.
+PANEL_NONNEGATIVE = (
+    "gdp", "population", "urban_income", "rural_income", "disp_income",
+    "employment", "rd_expenditure", "fiscal_revenue", "budget_revenue", "fai",
+)
+#: Percent variables of the template (0-100).
+PANEL_PERCENT = ("urbanisation",)
+
+
+def panel_schema(columns: list[str], known_codes: frozenset[int]) -> pa.DataFrameSchema:
+    """Schema of a user's county-year panel (``data/raw/yearbook/TEMPLATE.csv``).
+
+    Required: ``code`` (a Zhejiang county-level code valid in 2010, 2020 or
+    2022) and ``year``. Optional ``cohort`` (first enclave year, 0 = never)
+    must be constant within a county. Level variables must be non-negative,
+    percentages within 0-100, and every other column except ``name_zh``,
+    ``source`` and ``note`` numeric.
+    """
+    cols: dict[str, pa.Column] = {
+        "code": pa.Column(int, pa.Check.isin(sorted(known_codes), error="unknown county code"), coerce=True),
+        "year": pa.Column(int, pa.Check.in_range(1990, 2035, error="outside 1990-2035"), coerce=True),
+    }
+    for c in columns:
+        if c in cols or c in ("name_zh", "source", "note"):
+            continue
+        checks = []
+        if c in PANEL_NONNEGATIVE:
+            checks.append(pa.Check.ge(0, error="negative (impossible for this variable)"))
+        if c in PANEL_PERCENT:
+            checks.append(pa.Check.in_range(0, 100, error="outside 0-100 (a percentage)"))
+        if c == "cohort":
+            checks.append(pa.Check(lambda s: (s == 0) | s.between(1990, 2035), error="not 0 or a year"))
+        cols[c] = pa.Column(float, checks, nullable=True, coerce=True)
+    frame_checks = [
+        pa.Check(lambda d: ~d.duplicated(["code", "year"], keep=False),
+                 error="duplicate county-year rows (same code and year)"),
+    ]
+    if "cohort" in columns:
+        frame_checks.append(
+            pa.Check(lambda d: d.groupby("code")["cohort"].transform("nunique") <= 1,
+                     error="cohort changes within a county (it must be the county's first enclave year)")
+        )
+    return pa.DataFrameSchema(cols, checks=frame_checks, strict=False, name="panel")
+
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "counties": COUNTIES,
+    "crosswalk": CROSSWALK,
+    "enclave_events": ENCLAVE_EVENTS,
+    "paper_claims": PAPER_CLAIMS,
+    "bulletin_figures": BULLETIN_FIGURES,
+    "census_harmonised": CENSUS_HARMONISED,
+    "mpdta": MPDTA,
+}
+
+
+def plain_problems(err: pa.errors.SchemaErrors, table: str) -> list[str]:
+    """Turn pandera's failure cases into one plain sentence per problem."""
+    fc = err.failure_cases.copy()
+    out: list[str] = []
+    missing = fc[fc["check"].astype(str) == "column_in_dataframe"]
+    for c in missing["failure_case"]:
+        out.append(f"required column {c!r} is missing")
+    rest = fc[fc["check"].astype(str) != "column_in_dataframe"]
+    frame_level = rest["schema_context"] == "DataFrameSchema"
+    # frame-level checks are reported once per check, counting distinct rows
+    for check, grp in rest[frame_level].groupby("check", sort=False):
+        if grp["failure_case"].astype(str).str.startswith("KeyError").any():
+            continue  # consequence of a missing column, already reported
+        rows = sorted({int(i) for i in grp["index"].dropna()})
+        where = f" (rows {', '.join(str(r + 2) for r in rows[:5])}{', ...' if len(rows) > 5 else ''})" if rows else ""
+        out.append(f"{check}{where}")
+    for (column, check), grp in rest[~frame_level].groupby(["column", "check"], sort=False):
+        n = len(grp)
+        first = grp.iloc[0]
+        row = "" if pd.isna(first["index"]) else f" (first at line {int(first['index']) + 2})"
+        check = str(check)
+        if check.startswith(("dtype", "coerce_dtype")):
+            what = "non-numeric or wrongly typed value(s)"
+        elif check == "not_nullable":
+            what = "missing value(s)"
+        else:
+            what = f"value(s) {check}" if " " in check else f"value(s) failing {check}"
+        out.append(f"column {column!r}: {n} {what}, e.g. {first['failure_case']!r}{row}")
+    return out
+
+
+def validate(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Validate ``df`` against schema ``name``; return the coerced frame.
+
+    Raises
+    ------
+    InputError
+        With one plain-word problem per failed check in ``.problems``.
+    """
+    schema = SCHEMAS[name]
+    try:
+        return schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as e:
+        problems = plain_problems(e, name)
+        raise InputError(f"{name}: {len(problems)} problem(s): " + "; ".join(problems), problems) from None

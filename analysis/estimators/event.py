@@ -1,0 +1,274 @@
+"""Dynamic TWFE event study with relative-time dummies.
+
+Model
+-----
+
+.. math::
+
+    y_{it} = \\alpha_i + \\lambda_t
+           + \\sum_{e \\in W \\setminus \\{r\\}} \\beta_e \\, 1\\{b(t - g_i) = e\\}
+           + x_{it}'\\gamma + \\varepsilon_{it},
+
+with window :math:`W = \\{\\underline e, \\dots, \\bar e\\}`, reference period
+:math:`r` (default :math:`-1`) omitted, and never-treated units having every
+dummy equal to zero. With ``bin_endpoints=True`` (default)
+:math:`b(e) = \\min(\\max(e, \\underline e), \\bar e)`: every lead/lag beyond the
+window is pooled into the end bins, so each treated observation except the
+reference period carries a dummy.
+
+``bin_endpoints=False`` and ``never_only=False``
+    observations outside the window keep all dummies at zero (fixest's
+    ``i(rel, keep = window)``): they silently join the comparison group, which
+    is only harmless if effects outside the window are zero.
+``never_only=True``
+    the comparison group is restricted to never-treated units: treated units'
+    observations outside the window are dropped (with ``bin_endpoints=False``)
+    and never-treated units are required. With binned end-points no treated
+    observation is outside the window, so only the requirement changes.
+
+Without never-treated units and with every relative period dummied, the
+event-time profile is identified only up to a linear trend (Borusyak, Jaravel
+& Spiess 2024, Sec. 3); the most distant lead is then dropped as a second
+reference period and a note says so.
+
+Summaries
+---------
+``dynamic``
+    the :math:`\\hat\\beta_e`, :math:`e \\ne r` (the reference period is
+    *omitted* from the frame: it is zero by construction).
+``simple``
+    the equally weighted average of the post-period coefficients
+    :math:`\\frac{1}{\\bar e + 1}\\sum_{e=0}^{\\bar e}\\hat\\beta_e` (end bin
+    included), with its delta-method SE. This is a summary of the TWFE event
+    study, not an ATT with known weights; under heterogeneous effects use
+    :func:`~analysis.estimators.sa.sun_abraham`, :func:`~analysis.estimators.bjs.bjs_imputation`
+    or :func:`~analysis.estimators.gardner.gardner`.
+``pretest``
+    joint Wald test that all lead coefficients are zero (chi-square with the
+    number of identified leads as df; ``f_stat = W/df`` is compared with
+    :math:`F(df, G-1)`).
+
+Standard errors are clustered (unit by default) with the ``ssc`` conventions of
+:func:`~analysis.estimators.twfe.twfe`. The unit effects are absorbed exactly
+(:mod:`analysis.estimators._fe`), so no dense dummy matrix is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
+
+from analysis.errors import InputError
+from analysis.estimators import _fe
+from analysis.estimators._panel import prepare_panel
+from analysis.results import Aggregate, DiDResult
+
+__all__ = ["event_study"]
+
+
+def event_study(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    window: tuple[int, int] = (-5, 5),
+    bin_endpoints: bool = True,
+    ref_period: int = -1,
+    never_only: bool = False,
+    ssc: Literal["fixest", "linearmodels"] = "fixest",
+    alpha: float = 0.05,
+    data_layer: str | None = None,
+) -> DiDResult:
+    """Dynamic TWFE event study (relative-time dummies, binned end-points).
+
+    Parameters
+    ----------
+    data
+        Long panel.
+    outcome, unit, time, cohort
+        Column names; ``cohort`` = first treated period (0/missing = never).
+    covariates
+        Time-varying controls entered linearly.
+    cluster
+        Cluster column (nesting units); default the unit.
+    window
+        ``(lo, hi)`` event times with ``lo <= -1`` and ``hi >= 0``.
+    bin_endpoints
+        Pool leads/lags beyond the window into the end bins (module docstring).
+    ref_period
+        Omitted event time, inside the window and negative.
+    never_only
+        Use only never-treated units as the comparison group (module docstring).
+    ssc
+        ``"fixest"`` or ``"linearmodels"`` small-sample convention.
+    alpha
+        Significance level.
+    data_layer
+        Data-layer label for tables.
+
+    Returns
+    -------
+    DiDResult
+        ``dynamic`` (event, att, se; reference omitted), ``simple`` (average of
+        post coefficients), ``coefficients`` (event dummies and covariates) and
+        ``pretest`` (joint Wald test of the leads).
+    """
+    panel = prepare_panel(
+        data, outcome=outcome, unit=unit, time=time, cohort=cohort,
+        covariates=covariates, cluster=cluster,
+        require_never_treated=bool(never_only),
+    )
+    _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
+    _fe.check_choice("bin_endpoints", bin_endpoints, (True, False))
+    _fe.check_choice("never_only", never_only, (True, False))
+    alpha = _fe.check_alpha(alpha)
+    lo, hi = _fe.check_window(window)
+    try:
+        ref = int(ref_period)
+    except (TypeError, ValueError):
+        raise InputError(f"ref_period must be an integer, not {ref_period!r}") from None
+    if ref != ref_period or not (lo <= ref <= -1):
+        raise InputError(f"ref_period must be a negative event time inside the window {window!r}")
+
+    codes = _fe.panel_codes(panel)
+    notes = list(panel.notes)
+    covs, cov_notes = _fe.usable_covariates(panel, codes.uid, codes.n_units)
+    notes += cov_notes
+    d = panel.data
+    e = codes.event
+    is_tr_unit = codes.cohort > 0
+    inside = ~is_tr_unit | ((e >= lo) & (e <= hi))
+    rows = np.ones(len(d), dtype=bool)
+    if bin_endpoints:
+        eb = np.where(is_tr_unit, np.clip(e, lo, hi), np.nan)
+    else:
+        eb = np.where(is_tr_unit & inside, e, np.nan)
+        if never_only:
+            rows = inside
+            n_drop = int((~inside).sum())
+            if n_drop:
+                notes.append(f"dropped {n_drop} treated observation(s) outside the window {lo}..{hi}")
+    if not rows.all():
+        d = d.loc[rows].reset_index(drop=True)
+        codes = _fe.panel_codes(_subpanel(panel, d))
+        eb = eb[rows]
+    has_never = bool((codes.cohort == 0).any())
+
+    present = sorted({int(v) for v in np.unique(eb[np.isfinite(eb)])} - {ref})
+    # column order: post (hi..0), then leads nearest first, so that the most
+    # distant lead is the one dropped if the profile is not identified
+    order = [v for v in present if v >= 0][::-1] + [v for v in present if v < 0][::-1]
+    col_of = {v: j for j, v in enumerate(order)}
+    ev_codes = np.array([col_of.get(int(v), -1) if np.isfinite(v) else -1 for v in eb])
+    Ev = _fe.indicator_matrix(ev_codes, len(order))
+    Td = _fe.time_dummies(codes.tid, codes.n_times)
+    S = sp.hstack([Td, Ev]).tocsr()
+    X = d[covs].to_numpy(dtype=float) if covs else None
+    fit = _fe.fit_absorbed(d["y"].to_numpy(), codes.uid, codes.n_units, S, X)
+
+    nT = Td.shape[1]
+    kept = fit.keep
+    if not kept[:nT].all():
+        notes.append("some time effects are not identified and were dropped")
+    ev_keep = kept[nT : nT + len(order)]
+    dropped_ev = [order[j] for j in range(len(order)) if not ev_keep[j]]
+    if dropped_ev:
+        why = "" if has_never else " (no never-treated units: profile identified only up to a trend)"
+        notes.append(f"event time(s) {dropped_ev} not identified and dropped as extra reference{why}")
+    if not ev_keep.any():
+        raise InputError("no event-time coefficient is identified in this panel")
+
+    scores = _fe.cluster_scores(codes.cl, codes.n_cl, S, X, fit.resid)[:, kept]
+    k = int(kept[nT:].sum())
+    factor = _fe.ssc_factor(ssc, n=fit.n_obs, k=k, n_units=codes.n_units,
+                            n_times=codes.n_times, G=codes.n_cl)
+    V = _fe.sandwich(fit.bread, scores, factor)
+    kept_idx = np.flatnonzero(kept)
+    pos = {j: i for i, j in enumerate(kept_idx)}
+
+    ev_sorted = sorted(v for v in order if v not in dropped_ev)
+    cols = [pos[nT + col_of[v]] for v in ev_sorted]
+    b = fit.coef[kept][cols]
+    Vb = V[np.ix_(cols, cols)]
+    se = np.sqrt(np.diag(Vb))
+    dyn = pd.DataFrame({"event": ev_sorted, "att": b, "se": se})
+
+    post = np.array([v >= 0 for v in ev_sorted])
+    if not post.any():
+        raise InputError("no post-treatment event time is identified")
+    w = post / post.sum()
+    simple_att, simple_se = float(w @ b), float(np.sqrt(w @ Vb @ w))
+
+    leads = ~post
+    pretest = None
+    if leads.any():
+        W, df, p = _fe.wald_test(b[leads], Vb[np.ix_(leads, leads)])
+        fstat = W / df if df else float("nan")
+        pretest = {
+            "name": f"joint Wald test of leads = 0 (event {min(np.array(ev_sorted)[leads])}..-2)",
+            "stat": W, "df": df, "p_value": p, "f_stat": fstat,
+            "f_p_value": float(stats.f.sf(fstat, df, codes.n_cl - 1)) if df else float("nan"),
+        }
+
+    cov_rows = []
+    for j, c in enumerate(covs):
+        jj = nT + len(order) + j
+        if kept[jj]:
+            cov_rows.append({"term": c, "estimate": fit.coef[jj], "se": np.sqrt(V[pos[jj], pos[jj]])})
+    coefs = pd.concat(
+        [pd.DataFrame({"term": [f"event::{v}" for v in ev_sorted], "estimate": b, "se": se}),
+         pd.DataFrame(cov_rows, columns=["term", "estimate", "se"])],
+        ignore_index=True,
+    )
+    info = {
+        "estimator": "dynamic TWFE event study (relative-time dummies)",
+        "control": "never" if never_only else "never+not-yet (implicit)",
+        "est_method": "ols",
+        "se_type": f"CR1 clustered by {cluster or unit}",
+        "ssc": ssc,
+        "ssc_factor": float(factor),
+        "cluster": cluster or unit,
+        "n_clusters": int(codes.n_cl),
+        "alpha": alpha,
+        "reference_period": ref,
+        "window": [lo, hi],
+        "bin_endpoints": bool(bin_endpoints),
+        "simple_definition": "equal-weight average of post-period event coefficients (0..hi)",
+        "dynamic_note": "reference period omitted from 'dynamic' (zero by construction)",
+        "covariates": covs,
+        "data_layer": data_layer or "unspecified",
+        "notes": notes,
+    }
+    return DiDResult(
+        method="event",
+        outcome=outcome,
+        n_units=int(np.unique(codes.uid).size),
+        n_obs=len(d),
+        att_gt=None,
+        aggregates={
+            "simple": Aggregate("simple", simple_att, simple_se),
+            "dynamic": Aggregate("dynamic", simple_att, simple_se, by=dyn, vcov=Vb),
+        },
+        info=info,
+        coefficients=coefs,
+        pretest=pretest,
+    )
+
+
+def _subpanel(panel, d: pd.DataFrame):
+    """The same panel restricted to rows ``d`` (codes are rebuilt by the caller)."""
+    from dataclasses import replace
+
+    times = np.sort(d["time"].unique())
+    uid, _ = pd.factorize(d["uid"], sort=True)
+    d = d.assign(uid=uid.astype(np.int64))
+    return replace(panel, data=d, times=times, n_units=int(uid.max()) + 1)

@@ -1,0 +1,102 @@
+"""Figures. Every plot function takes ``ax=`` and returns the figure; none calls
+``show()``. Figures are labelled with their data layer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+PALETTE = {"Mountain 26": "#1b7837", "Other 64": "#762a83", "Other": "#762a83"}
+
+
+def _ax(ax):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        return fig, ax
+    return ax.figure, ax
+
+
+def layer_stamp(ax, layer: str) -> None:
+    """Print the data layer in the corner of a panel (real / synthetic)."""
+    ax.text(0.995, 0.01, f"data: {layer}", transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=7, color="0.35")
+
+
+def effects_plot(result, ax=None, aggregation: str = "dynamic", band: bool = True):
+    """Point estimates with pointwise intervals and, if available, simultaneous bands."""
+    fig, ax = _ax(ax)
+    tidy = result.tidy()
+    sel = tidy[tidy["aggregation"] == aggregation]
+    if sel.empty:
+        raise ValueError(f"result has no {aggregation!r} aggregation")
+    key = {"dynamic": "event", "group": "cohort", "calendar": "time", "att_gt": "event"}[aggregation]
+    x = sel[key].to_numpy(dtype=float)
+    y = sel["estimate"].to_numpy()
+    if band and not np.allclose(sel["band_low"], sel["conf_low"]):
+        ax.fill_between(x, sel["band_low"], sel["band_high"], color="0.85", step=None,
+                        label="simultaneous band", zorder=0)
+    ax.errorbar(x, y, yerr=[y - sel["conf_low"], sel["conf_high"] - y], fmt="o", color="k",
+                capsize=3, label="estimate, pointwise CI")
+    ax.axhline(0, color="0.5", lw=0.8)
+    if key == "event":
+        ax.axvline(-0.5, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel({"event": "periods since treatment", "cohort": "cohort", "time": "period"}[key])
+    ax.set_ylabel(f"effect on {result.outcome}")
+    ax.set_title(f"{result.method.upper()}: {aggregation} effects")
+    ax.legend(frameon=False, fontsize=8)
+    layer_stamp(ax, result.info.get("data_layer") or "unspecified")
+    return fig
+
+
+def group_change_plot(units: pd.DataFrame, variable: str, label: str, ax=None, layer: str = "real (census)"):
+    """2010 vs 2020 distribution of a unit-level variable by group (strip + box)."""
+    fig, ax = _ax(ax)
+    sns.boxplot(data=units, x="year", y=variable, hue="group", palette=PALETTE, ax=ax,
+                fliersize=0, width=0.6, linewidth=0.8)
+    sns.stripplot(data=units, x="year", y=variable, hue="group", palette=PALETTE, ax=ax,
+                  dodge=True, size=3, alpha=0.6, legend=False)
+    ax.set_ylabel(label)
+    ax.set_xlabel("census year")
+    ax.legend(title=None, frameon=False, fontsize=8)
+    layer_stamp(ax, layer)
+    return fig
+
+
+def structure_plot(shares: pd.DataFrame, ax=None, layer: str = "real (census long form)"):
+    """Stacked bars of employment structure by group and year.
+
+    ``shares``: index = (group, year) labels, columns = sectors, rows sum to 1.
+    """
+    fig, ax = _ax(ax)
+    colors = sns.color_palette("Set2", n_colors=shares.shape[1])
+    left = np.zeros(len(shares))
+    labels = [f"{g} {y}" for g, y in shares.index]
+    for j, col in enumerate(shares.columns):
+        vals = shares[col].to_numpy()
+        ax.barh(labels, vals, left=left, color=colors[j], label=col, edgecolor="white", lw=0.5)
+        left += vals
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of employed (long-form sample)")
+    ax.invert_yaxis()
+    ax.legend(ncol=3, fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    layer_stamp(ax, layer)
+    return fig
+
+
+def save_figure(fig, out_dir: Path, stem: str) -> Path:
+    """Save as PNG with fixed DPI and no timestamp metadata (same inputs, same bytes)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{stem}.png"
+    tmp = out_dir / f".{stem}.tmp.png"
+    fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    tmp.replace(path)
+    plt.close(fig)
+    return path

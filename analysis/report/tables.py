@@ -1,0 +1,134 @@
+"""Tables: Markdown, LaTeX and CSV from tidy frames, each stating its design.
+
+Every table carries a *notes* block naming the estimator, comparison group,
+standard-error type and data layer (real / synthetic), so a table cut out of
+the paper still says what it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+TableFormat = Literal["markdown", "latex", "csv"]
+
+
+def _fmt(v: Any, digits: int) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return ""
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):,.{digits}f}"
+    return str(v)
+
+
+def _latex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
+                 ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):
+        s = s.replace(a, b)
+    return s
+
+
+def render(
+    df: pd.DataFrame,
+    fmt: TableFormat,
+    *,
+    caption: str = "",
+    notes: Sequence[str] = (),
+    digits: int | Mapping[str, int] = 3,
+) -> str:
+    """Render a frame as Markdown, LaTeX (booktabs) or CSV with caption and notes."""
+    if fmt == "csv":
+        return df.to_csv(index=False, lineterminator="\n")
+
+    def d(col: str) -> int:
+        return digits.get(col, 3) if isinstance(digits, Mapping) else int(digits)
+
+    cells = [[_fmt(v, d(c)) for c, v in zip(df.columns, row, strict=True)]
+             for row in df.itertuples(index=False)]
+    header = [str(c) for c in df.columns]
+    if fmt == "markdown":
+        lines = []
+        if caption:
+            lines += [f"**{caption}**", ""]
+        lines.append("| " + " | ".join(header) + " |")
+        aligns = ["---:" if pd.api.types.is_numeric_dtype(df[c]) else ":---" for c in df.columns]
+        lines.append("| " + " | ".join(aligns) + " |")
+        lines += ["| " + " | ".join(r) + " |" for r in cells]
+        if notes:
+            lines += [""] + [f"*{n}*" if not n.startswith("*") else n for n in notes]
+        return "\n".join(lines) + "\n"
+    if fmt == "latex":
+        spec = "".join("r" if pd.api.types.is_numeric_dtype(df[c]) else "l" for c in df.columns)
+        lines = [r"\begin{table}[htbp]", r"\centering"]
+        if caption:
+            lines.append(r"\caption{" + _latex_escape(caption) + "}")
+        lines += [r"\begin{tabular}{" + spec + "}", r"\toprule",
+                  " & ".join(_latex_escape(h) for h in header) + r" \\", r"\midrule"]
+        lines += [" & ".join(_latex_escape(c) for c in r) + r" \\" for r in cells]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        if notes:
+            lines.append(r"\par\smallskip\footnotesize " + " ".join(_latex_escape(n) for n in notes))
+        lines.append(r"\end{table}")
+        return "\n".join(lines) + "\n"
+    raise ValueError(f"unknown table format {fmt!r}")
+
+
+def write_table(
+    df: pd.DataFrame,
+    out_dir: Path,
+    stem: str,
+    *,
+    caption: str,
+    notes: Sequence[str] = (),
+    digits: int | Mapping[str, int] = 3,
+) -> list[Path]:
+    """Write ``stem.md``, ``stem.tex`` and ``stem.csv`` (atomically) to ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt, ext in (("markdown", "md"), ("latex", "tex"), ("csv", "csv")):
+        text = render(df, fmt, caption=caption, notes=notes, digits=digits)  # type: ignore[arg-type]
+        path = out_dir / f"{stem}.{ext}"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def design_notes(result) -> list[str]:
+    """The notes every estimation table carries, read from ``result.info``."""
+    info = result.info
+    se = info.get("se_type", "n/a")
+    if info.get("cluster"):
+        se += f", clustered by {info['cluster']}"
+        if info.get("n_clusters"):
+            se += f" ({info['n_clusters']} clusters)"
+    if info.get("ssc"):
+        se += f"; small-sample convention: {info['ssc']}"
+    return [
+        f"Estimator: {result.method}"
+        + (f" ({info['est_method']})" if info.get("est_method") else "")
+        + f". Comparison group: {info.get('control', 'n/a')}.",
+        f"Standard errors: {se}.",
+        f"Data layer: {info.get('data_layer') or 'unspecified'}. "
+        f"Units: {result.n_units}; observations: {result.n_obs}.",
+    ]
+
+
+def result_table(result, fmt: TableFormat = "markdown", aggregations: Sequence[str] | None = None,
+                 digits: int = 4, caption: str | None = None) -> str:
+    """An estimation result as a table (from ``result.tidy()``) with its design notes."""
+    tidy = result.tidy()
+    if aggregations is not None:
+        tidy = tidy[tidy["aggregation"].isin(list(aggregations))]
+    show = tidy[["aggregation", "term", "estimate", "std_error", "conf_low", "conf_high"]].rename(
+        columns={"std_error": "s.e.", "conf_low": "CI low", "conf_high": "CI high"}
+    )
+    cap = caption or f"{result.method.upper()} estimates for {result.outcome}"
+    return render(show, fmt, caption=cap, notes=design_notes(result), digits=digits)
