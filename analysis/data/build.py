@@ -70,17 +70,31 @@ def check_raw() -> list[str]:
 def check_panel_file(path: str | Path) -> list[str]:
     """Validate a user's county-year panel; every problem in plain words.
 
-    See ``data/raw/yearbook/README.md`` for the template. Reads only.
+    See ``data/raw/yearbook/README.md`` for the template. Reads only; writes
+    nothing. Non-numeric cells are reported first (with their line), then set
+    aside so that the remaining checks still run on the other cells.
     """
+    import pandera.pandas as pa
+
     df = sources.read_table(path)
+    problems: list[str] = []
+    df = df.copy()
+    for col in df.columns:
+        if col in ("name_zh", "source", "note") or pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        conv = pd.to_numeric(df[col], errors="coerce")
+        bad = df[col].notna() & conv.isna()
+        if bad.any():
+            first = int(bad.to_numpy().nonzero()[0][0])
+            problems.append(
+                f"column {col!r}: {int(bad.sum())} non-numeric value(s), e.g. "
+                f"{df[col].iloc[first]!r} (first at line {first + 2})"
+            )
+        df[col] = conv
     known = frozenset(int(c) for c in registry.load_crosswalk("full")["code"].unique())
     schema = panel_schema(list(df.columns), known)
     try:
         schema.validate(df, lazy=True)
-    except Exception as e:  # pandera SchemaErrors
-        import pandera.pandas as pa
-
-        if isinstance(e, pa.errors.SchemaErrors):
-            return plain_problems(e, "panel")
-        raise
-    return []
+    except pa.errors.SchemaErrors as e:
+        problems.extend(plain_problems(e, "panel"))
+    return problems

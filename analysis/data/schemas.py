@@ -213,6 +213,17 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 }
 
 
+def _show(v: object) -> str:
+    """A failure value as a user would write it (no numpy reprs)."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return repr(v)
+    if f != f:
+        return "missing"
+    return str(int(f)) if f.is_integer() else f"{f:g}"
+
+
 def plain_problems(err: pa.errors.SchemaErrors, table: str) -> list[str]:
     """Turn pandera's failure cases into one plain sentence per problem."""
     fc = err.failure_cases.copy()
@@ -227,9 +238,17 @@ def plain_problems(err: pa.errors.SchemaErrors, table: str) -> list[str]:
         if grp["failure_case"].astype(str).str.startswith("KeyError").any():
             continue  # consequence of a missing column, already reported
         rows = sorted({int(i) for i in grp["index"].dropna()})
-        where = f" (rows {', '.join(str(r + 2) for r in rows[:5])}{', ...' if len(rows) > 5 else ''})" if rows else ""
+        where = f" (lines {', '.join(str(r + 2) for r in rows[:5])}{', ...' if len(rows) > 5 else ''})" if rows else ""
         out.append(f"{check}{where}")
+    seen: set[tuple[str, str]] = set()
     for (column, check), grp in rest[~frame_level].groupby(["column", "check"], sort=False):
+        grp = grp[~grp["failure_case"].astype(str).str.match(r"^[A-Za-z]+Error\(")]
+        if grp.empty:
+            continue  # a check that could not run because of a type problem reported elsewhere
+        kind = "type" if str(check).startswith(("dtype", "coerce_dtype")) else str(check)
+        if (column, kind) in seen:
+            continue
+        seen.add((column, kind))
         n = len(grp)
         first = grp.iloc[0]
         row = "" if pd.isna(first["index"]) else f" (first at line {int(first['index']) + 2})"
@@ -240,7 +259,7 @@ def plain_problems(err: pa.errors.SchemaErrors, table: str) -> list[str]:
             what = "missing value(s)"
         else:
             what = f"value(s) {check}" if " " in check else f"value(s) failing {check}"
-        out.append(f"column {column!r}: {n} {what}, e.g. {first['failure_case']!r}{row}")
+        out.append(f"column {column!r}: {n} {what}, e.g. {_show(first['failure_case'])}{row}")
     return out
 
 

@@ -429,3 +429,78 @@ def se_label(cluster: str | None, unit: str, ssc: str | None) -> str:
     who = cluster or unit
     base = f"CR1 clustered by {who}" if ssc else f"clustered by {who}"
     return base
+
+
+# --------------------------------------------------------------------------- imputation
+@dataclass(frozen=True)
+class FirstStage:
+    """Unit + time (+ covariate) model for :math:`Y(0)` fitted on untreated rows.
+
+    Shared by :func:`~analysis.estimators.bjs.bjs_imputation` and
+    :func:`~analysis.estimators.gardner.gardner`.
+
+    Attributes
+    ----------
+    fit
+        The :class:`AbsorbedFit` on the untreated rows.
+    S, X
+        Time-dummy block and covariate block for *all* rows.
+    untreated
+        Mask of the rows used in the fit (:math:`D_{it} = 0`).
+    identified
+        Rows whose :math:`\\hat Y_{it}(0)` exists: the unit and the period both
+        appear among the untreated rows.
+    y0hat
+        :math:`\\hat\\alpha_i + \\hat\\lambda_t + x_{it}'\\hat\\gamma` (NaN where not identified).
+    """
+
+    fit: AbsorbedFit
+    S: sp.csr_matrix
+    X: np.ndarray | None
+    untreated: np.ndarray
+    identified: np.ndarray
+    y0hat: np.ndarray
+
+    def unit_time_rhs(self, uid: np.ndarray, n_units: int, W: np.ndarray):
+        """:math:`Z'W` split into the unit block and the (time, covariate) block."""
+        W = np.asarray(W, dtype=float).reshape(len(uid), -1)
+        r_u = group_sums(uid, n_units, W)
+        r_t = _dense(self.S.T @ W)
+        if self.X is not None and self.X.shape[1]:
+            r_t = np.vstack([r_t, self.X.T @ W])
+        return r_u, r_t
+
+    def fitted_from(self, a: np.ndarray, theta: np.ndarray, uid: np.ndarray) -> np.ndarray:
+        """:math:`Z(a,\\theta)` for all rows (n x m); NaN ``a`` read as 0."""
+        a = np.nan_to_num(a, nan=0.0)
+        ps = self.S.shape[1]
+        out = a[uid] + _dense(self.S @ theta[:ps])
+        if self.X is not None and self.X.shape[1]:
+            out += self.X @ theta[ps:]
+        return out
+
+
+def first_stage(
+    y: np.ndarray, codes: Codes, X: np.ndarray | None, untreated: np.ndarray
+) -> FirstStage:
+    """Fit :math:`y_{it} = \\alpha_i + \\lambda_t + x_{it}'\\gamma` on the untreated rows."""
+    tcount = np.bincount(codes.tid[untreated], minlength=codes.n_times)
+    if not tcount.any():
+        raise InputError("no untreated observations to estimate the unit and time effects")
+    ref = int(np.argmax(tcount))
+    S = time_dummies(codes.tid, codes.n_times, ref=ref)
+    S0 = S[untreated]
+    X0 = None if X is None else X[untreated]
+    fit = fit_absorbed(y[untreated], codes.uid[untreated], codes.n_units, S0, X0)
+    ps = S.shape[1]
+    time_ok = np.ones(codes.n_times, dtype=bool)
+    cols_ok = fit.keep[:ps]
+    other = np.delete(np.arange(codes.n_times), ref)
+    time_ok[other] = cols_ok
+    if X is not None and X.shape[1] and not fit.keep[ps:].all():
+        raise InputError("a covariate is collinear with the fixed effects among untreated observations")
+    unit_ok = fit.unit_counts > 0
+    identified = unit_ok[codes.uid] & time_ok[codes.tid]
+    y0 = fit.predict(codes.uid, S, X)
+    y0[~identified] = np.nan
+    return FirstStage(fit=fit, S=S, X=X, untreated=untreated, identified=identified, y0hat=y0)

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-PALETTE = {"Mountain 26": "#1b7837", "Other 64": "#762a83", "Other": "#762a83"}
+PALETTE = {"Mountain 26": "#1b7837", "Rest of Zhejiang": "#762a83"}
 
 
 def _ax(ax):
@@ -65,7 +65,7 @@ def group_change_plot(units: pd.DataFrame, variable: str, label: str, ax=None, l
                   dodge=True, size=3, alpha=0.6, legend=False)
     ax.set_ylabel(label)
     ax.set_xlabel("census year")
-    ax.legend(title=None, frameon=False, fontsize=8)
+    ax.legend(title=None, frameon=False, fontsize=8, loc="best")
     layer_stamp(ax, layer)
     return fig
 

@@ -365,13 +365,32 @@ def audit_claims(ctx: AuditContext | None = None) -> pd.DataFrame:
 
 
 def audit_numbers(audit: pd.DataFrame, ctx: AuditContext | None = None) -> dict[str, float]:
-    """Numbers the paper text quotes from the audit (for ``paper/numbers.json``)."""
+    """Numbers the paper text quotes from the audit (for ``paper/numbers.json``).
+
+    ``audit.check.<quantity>`` is each claim's ``check_value``; the named keys
+    below are the derived quantities the text discusses.
+    """
     ctx = ctx or AuditContext()
-    rec = audit.set_index("quantity")["check_value"]
-    out = {f"audit.{k}": float(v) for k, v in rec.items() if v is not None and np.isfinite(v)}
+    chk = audit.set_index("quantity")["check_value"]
+    out: dict[str, float] = {f"audit.check.{k}": float(v) for k, v in chk.items()
+                             if v is not None and np.isfinite(v)}
     counts = audit["status"].value_counts()
     for s in STATUSES:
         out[f"audit.n_{s.replace(' ', '_')}"] = int(counts.get(s, 0))
     out["audit.n_claims"] = len(audit)
-    out["audit.gdp_share_of_province_pct"] = 100 * ctx.claim("gdp_26_counties") / ctx.fig("330000", 2022, "gdp")
-    return out
+    cov, total, _ = ctx.gdp_coverage_2022()
+    claim_gdp = ctx.claim("gdp_26_counties")
+    out.update({
+        "audit.income_ratio": chk["urban_rural_income_ratio_26_counties"],
+        "audit.implied_prov_urban_income": chk["urban_income_share_of_province"],
+        "audit.implied_prov_rural_income": chk["rural_income_share_of_province"],
+        "audit.implied_prov_income_ratio": chk["urban_income_share_of_province"]
+        / chk["rural_income_share_of_province"],
+        "audit.implied_prov_fai_growth": chk["fai_growth_gap_vs_province_pp"],
+        "audit.gdp_share_of_province_pct": 100 * claim_gdp / ctx.fig("330000", 2022, "gdp"),
+        "audit.gdp_cited_total": total,
+        "audit.gdp_cited_n_counties": len(cov),
+        "audit.gdp_cited_share_pct": 100 * total / claim_gdp,
+        "audit.census2020_urbanisation_26": chk["urbanisation_rate_26_counties"],
+    })
+    return {k: float(v) if not isinstance(v, int) else v for k, v in out.items()}

@@ -1,0 +1,310 @@
+"""Borusyak, Jaravel & Spiess (2024) imputation estimator.
+
+Model and estimator
+-------------------
+Under parallel trends and no anticipation, untreated potential outcomes follow
+
+.. math::
+
+    Y_{it}(0) = \\alpha_i + \\lambda_t + x_{it}'\\gamma + \\varepsilon_{it}.
+
+1. Estimate :math:`\\alpha_i, \\lambda_t, \\gamma` by OLS on the untreated
+   observations :math:`\\Omega_0 = \\{it: D_{it} = 0\\}` (never-treated and
+   not-yet-treated).
+2. Impute :math:`\\hat Y_{it}(0)` and :math:`\\hat\\tau_{it} = Y_{it} - \\hat Y_{it}(0)`
+   for every treated observation :math:`it \\in \\Omega_1`.
+3. Average: :math:`\\hat\\tau_w = \\sum_{it \\in \\Omega_1} w_{it}\\hat\\tau_{it}` with
+   :math:`w_{it} = 1/|\\Omega_1|` (``simple``), :math:`1/|\\Omega_{1,h}|` on
+   event time :math:`h` (``dynamic``), or on the cohort x period cell (``att_gt``).
+
+Treated observations whose unit or period never appears untreated cannot be
+imputed; they are dropped with a note (as ``didimputation`` does).
+
+Variance (BJS Theorem 3, conservative)
+---------------------------------------
+Each estimator is linear in :math:`Y`, :math:`\\hat\\tau_w = \\sum_{it} v_{it} Y_{it}`
+with :math:`v_{it} = w_{it}` on :math:`\\Omega_1` and
+:math:`v_{\\Omega_0} = -Z_0(Z_0'Z_0)^{-1}Z_1'w_1` on :math:`\\Omega_0`
+(:math:`Z` = unit dummies, time dummies, covariates; computed here by the exact
+Schur-complement solve of :mod:`analysis.estimators._fe`, never forming
+:math:`Z`). Then
+
+.. math::
+
+    \\hat\\sigma_w^2 = \\sum_{c} \\Big(\\sum_{it \\in c} v_{it}\\tilde\\varepsilon_{it}\\Big)^2,
+
+summing over clusters :math:`c` (units by default) and over *all* observations,
+with :math:`\\tilde\\varepsilon_{it}` the first-stage residual on :math:`\\Omega_0`
+and :math:`\\hat\\tau_{it} - \\bar\\tau_{g,e}` on :math:`\\Omega_1`, where the
+auxiliary average is taken within cohort x event-time cells with weights
+:math:`v^2`: :math:`\\bar\\tau_{g,e} = \\sum v_{it}^2\\hat\\tau_{it} / \\sum v_{it}^2`
+(BJS eq. 8-10; ``didimputation``'s default grouping; the leave-out refinement
+of the paper is not applied). No small-sample factor is applied. Covariances
+between estimands (``dynamic`` vcov) use the same formula with cross products.
+
+Finding — ``didimputation`` (R, K. Butts) restricts the sum over observations in
+the variance to units with a finite event time
+(``data[!is.infinite(zz000event_time), ...]``), i.e. it drops never-treated
+units, whose :math:`v_{it} \\ne 0` because they identify the period effects.
+BJS's Theorem 3 sums over all units, as diff-diff's ``ImputationDiD`` and this
+module do; ``didimputation`` standard errors are therefore too small whenever
+never-treated units exist (see ``tests/reference/fe_mpdta.json`` notes).
+
+Pre-trend test (BJS Test 1)
+---------------------------
+On :math:`\\Omega_0` only, regress :math:`Y` on the unit and time effects
+(and covariates) plus lead dummies :math:`1\\{t - g_i = -k\\}`,
+:math:`k = 1, \\dots, K`; report the coefficients as the negative event times in
+``dynamic`` and the clustered (fixest CR1) Wald test of all leads in
+``pretest``. Without never-treated units the most distant lead is dropped when
+the leads would be collinear with the unit and time effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from analysis.errors import InputError
+from analysis.estimators import _fe
+from analysis.estimators._panel import prepare_panel
+from analysis.results import Aggregate, DiDResult
+
+__all__ = ["bjs_imputation"]
+
+_CHUNK = 8
+
+
+def bjs_imputation(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    horizons: int | None = None,
+    pretrends: int | None = None,
+    alpha: float = 0.05,
+    data_layer: str | None = None,
+) -> DiDResult:
+    """Imputation DiD estimator of Borusyak, Jaravel & Spiess (2024).
+
+    Parameters
+    ----------
+    data
+        Long panel.
+    outcome, unit, time, cohort
+        Column names; ``cohort`` = first treated period (0/missing = never).
+    covariates
+        Time-varying controls in the :math:`Y(0)` model.
+    cluster
+        Cluster column (nesting units); default the unit.
+    horizons
+        Largest event time reported in ``dynamic`` (default: all).
+    pretrends
+        Number of leads :math:`K` in the pre-trend regression (default: all
+        available leads; ``0`` skips the test).
+    alpha
+        Significance level.
+    data_layer
+        Data-layer label.
+
+    Returns
+    -------
+    DiDResult
+        ``simple`` (ATT over all imputed treated observations), ``dynamic``
+        (horizons ``0..H``, and the pre-trend coefficients as negative event
+        times), ``att_gt`` (cohort x period averages) and ``pretest``.
+    """
+    panel = prepare_panel(
+        data, outcome=outcome, unit=unit, time=time, cohort=cohort,
+        covariates=covariates, cluster=cluster,
+    )
+    alpha = _fe.check_alpha(alpha)
+    for name, val in (("horizons", horizons), ("pretrends", pretrends)):
+        if val is not None and (not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 0):
+            raise InputError(f"{name} must be a non-negative integer or None (got {val!r})")
+    codes = _fe.panel_codes(panel)
+    notes = list(panel.notes)
+    covs, cov_notes = _fe.usable_covariates(panel, codes.uid, codes.n_units)
+    notes += cov_notes
+    d = panel.data
+    y = d["y"].to_numpy()
+    X = d[covs].to_numpy(dtype=float) if covs else None
+    untreated = ~codes.treated
+    fs = _fe.first_stage(y, codes, X, untreated)
+    tr = codes.treated & fs.identified
+    n_lost = int((codes.treated & ~fs.identified).sum())
+    if n_lost:
+        notes.append(f"{n_lost} treated observation(s) cannot be imputed (unit or period never untreated); dropped")
+    if not tr.any():
+        raise InputError("no treated observation can be imputed: no untreated observations share their periods")
+    tau = np.where(tr, y - fs.y0hat, 0.0)
+
+    # ---- estimands: simple, horizons, dynamic-average, cohort x period cells
+    ev = codes.event
+    hmax = int(np.nanmax(ev[tr]))
+    H = hmax if horizons is None else min(int(horizons), hmax)
+    hs = [h for h in range(H + 1) if (tr & (ev == h)).any()]
+    cell_df = (
+        pd.DataFrame({"g": codes.cohort[tr], "t": d["time"].to_numpy()[tr]})
+        .value_counts().sort_index().reset_index(name="n")
+    )
+    specs: list[np.ndarray] = [tr.astype(float)]
+    specs += [(tr & (ev == h)).astype(float) for h in hs]
+    tvals = d["time"].to_numpy()
+    specs += [(tr & (codes.cohort == r.g) & (tvals == r.t)).astype(float)
+              for r in cell_df.itertuples(index=False)]
+    Wm = np.column_stack(specs)
+    Wm /= Wm.sum(axis=0, keepdims=True)
+    # equal-weight average of the horizons (the 'dynamic' overall summary)
+    w_avg = Wm[:, 1 : 1 + len(hs)].mean(axis=1, keepdims=True)
+    Wm = np.hstack([Wm, w_avg])
+    est = Wm.T @ tau
+    scores = _bjs_scores(fs, codes, tau, tr, Wm)
+    V = scores.T @ scores
+    se = np.sqrt(np.diag(V))
+
+    simple = Aggregate("simple", est[0], se[0])
+    ih = slice(1, 1 + len(hs))
+    dyn_post = pd.DataFrame({"event": hs, "att": est[ih], "se": se[ih]})
+    Vpost = V[ih, ih]
+    icell = slice(1 + len(hs), 1 + len(hs) + len(cell_df))
+    att_gt = pd.DataFrame({"cohort": cell_df["g"], "time": cell_df["t"],
+                           "att": est[icell], "se": se[icell]})
+
+    # ---- pre-trend regression on untreated observations
+    pretest, dyn_pre, Vpre = None, None, None
+    if pretrends != 0:
+        pre = _pretrend(y, codes, X, untreated, pretrends, notes)
+        if pre is not None:
+            dyn_pre, Vpre, pretest = pre
+    if dyn_pre is not None and len(dyn_pre):
+        dyn = pd.concat([dyn_pre, dyn_post], ignore_index=True)
+        Vdyn = None  # leads and horizons come from different regressions
+    else:
+        dyn, Vdyn = dyn_post, Vpost
+
+    info = {
+        "estimator": "Borusyak-Jaravel-Spiess imputation",
+        "control": "never+not-yet",
+        "est_method": "imputation (OLS on untreated)",
+        "se_type": f"BJS conservative (Theorem 3), clustered by {cluster or unit}",
+        "ssc": "none",
+        "cluster": cluster or unit,
+        "n_clusters": int(codes.n_cl),
+        "alpha": alpha,
+        "reference_period": "all untreated periods (imputation)",
+        "window": [int(dyn["event"].min()), int(dyn["event"].max())],
+        "tau_bar_groups": "cohort x event time, weights v^2",
+        "simple_definition": "average of imputed effects over all treated observations",
+        "dynamic_overall": "equal-weight average of horizons 0..H",
+        "dynamic_note": (
+            "negative event times are BJS pre-trend coefficients from the untreated-only "
+            "regression (fixest CR1 SEs); event -1 is estimated, none is omitted; "
+            "their covariance with the horizons is not estimated (dynamic vcov is None then)"
+        ),
+        "n_imputed": int(tr.sum()),
+        "covariates": covs,
+        "data_layer": data_layer or "unspecified",
+        "notes": notes,
+    }
+    return DiDResult(
+        method="bjs",
+        outcome=outcome,
+        n_units=panel.n_units,
+        n_obs=int((untreated | tr).sum()),
+        att_gt=att_gt,
+        aggregates={
+            "simple": simple,
+            "dynamic": Aggregate("dynamic", est[-1], se[-1], by=dyn, vcov=Vdyn),
+        },
+        info=info,
+        coefficients=pd.DataFrame(
+            {"term": [f"tau::{h}" for h in hs], "estimate": est[ih], "se": se[ih]}
+        ),
+        pretest=pretest,
+    )
+
+
+def _bjs_scores(fs: _fe.FirstStage, codes: _fe.Codes, tau: np.ndarray, tr: np.ndarray,
+                Wm: np.ndarray) -> np.ndarray:
+    """Per-cluster sums of :math:`v_{it}\\tilde\\varepsilon_{it}` for each weight column."""
+    m = Wm.shape[1]
+    out = np.zeros((codes.n_cl, m))
+    u0 = fs.untreated
+    resid0 = np.zeros(tau.size)
+    resid0[u0] = fs.fit.resid
+    cell_codes = np.full(tau.size, -1, dtype=np.int64)
+    key = pd.MultiIndex.from_arrays([codes.cohort[tr], codes.event[tr]])
+    cell_codes[tr] = pd.factorize(key)[0]
+    n_cells = int(cell_codes.max()) + 1
+    for j0 in range(0, m, _CHUNK):
+        W = Wm[:, j0 : j0 + _CHUNK]
+        r_u, r_t = fs.unit_time_rhs(codes.uid, codes.n_units, W * tr[:, None])
+        a, theta = fs.fit.solve_normal(r_u, r_t)
+        v = -fs.fitted_from(a, theta, codes.uid)
+        v[tr] = W[tr]
+        v[~(u0 | tr)] = 0.0
+        v2 = v[tr] ** 2
+        num = _fe.group_sums(cell_codes[tr], n_cells, v2 * tau[tr, None])
+        den = _fe.group_sums(cell_codes[tr], n_cells, v2)
+        tbar = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        eps = np.repeat(resid0[:, None], W.shape[1], axis=1)
+        eps[tr] = tau[tr, None] - tbar[cell_codes[tr]]
+        eps[~(u0 | tr)] = 0.0
+        out[:, j0 : j0 + W.shape[1]] = _fe.group_sums(codes.cl, codes.n_cl, v * eps)
+    return out
+
+
+def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
+    """BJS Test 1: leads on untreated observations, clustered Wald test."""
+    ev = codes.event
+    lead_vals = sorted({int(v) for v in np.unique(ev[untreated & np.isfinite(ev)]) if v < 0}, reverse=True)
+    if K is not None:
+        lead_vals = [v for v in lead_vals if v >= -K]
+    if not lead_vals:
+        return None
+    rows = untreated
+    col = {v: j for j, v in enumerate(lead_vals)}  # nearest first: most distant dropped if collinear
+    lc = np.array([col.get(int(v), -1) if np.isfinite(v) else -1 for v in ev[rows]])
+    L = _fe.indicator_matrix(lc, len(lead_vals))
+    tcount = np.bincount(codes.tid[rows], minlength=codes.n_times)
+    Td = _fe.time_dummies(codes.tid[rows], codes.n_times, ref=int(np.argmax(tcount)))
+    S = sp.hstack([Td, L]).tocsr()
+    Xr = None if X is None else X[rows]
+    fit = _fe.fit_absorbed(y[rows], codes.uid[rows], codes.n_units, S, Xr)
+    nT = Td.shape[1]
+    keep = fit.keep
+    lk = keep[nT : nT + len(lead_vals)]
+    if not lk.all():
+        notes.append(
+            f"pre-trend lead(s) {[lead_vals[j] for j in range(len(lead_vals)) if not lk[j]]} "
+            "not identified (collinear with unit and time effects) and dropped"
+        )
+    if not lk.any():
+        return None
+    sc = _fe.cluster_scores(codes.cl[rows], codes.n_cl, S, Xr, fit.resid)[:, keep]
+    G = int(np.unique(codes.cl[rows]).size)
+    k = int(keep[nT:].sum())
+    factor = _fe.ssc_factor("fixest", n=fit.n_obs, k=k, n_units=fit.n_units_in_sample,
+                            n_times=int((tcount > 0).sum()), G=G)
+    V = _fe.sandwich(fit.bread, sc, factor)
+    pos = np.cumsum(keep) - 1
+    idx = [pos[nT + j] for j in range(len(lead_vals)) if lk[j]]
+    vals = [lead_vals[j] for j in range(len(lead_vals)) if lk[j]]
+    order = np.argsort(vals)
+    idx = [idx[i] for i in order]
+    vals = [vals[i] for i in order]
+    b = fit.coef_kept[idx]
+    Vb = V[np.ix_(idx, idx)]
+    stat, df, p = _fe.wald_test(b, Vb)
+    frame = pd.DataFrame({"event": vals, "att": b, "se": np.sqrt(np.diag(Vb))})
+    pretest = {"name": f"BJS pre-trend Wald test ({len(vals)} leads on untreated obs)",
+               "stat": stat, "df": df, "p_value": p}
+    return frame, Vb, pretest

@@ -1,0 +1,205 @@
+"""Gardner (2021) two-stage difference-in-differences (did2s).
+
+Model
+-----
+Stage 1 (untreated observations :math:`D_{it} = 0`, i.e. never- and
+not-yet-treated):
+
+.. math::
+
+    y_{it} = \\alpha_i + \\lambda_t + x_{it}'\\gamma + u_{it}, \\qquad it \\in \\Omega_0 .
+
+Stage 2 (all observations whose unit and period appear in stage 1), on the
+residualised outcome :math:`\\tilde y_{it} = y_{it} - \\hat\\alpha_i - \\hat\\lambda_t - x_{it}'\\hat\\gamma`:
+
+.. math::
+
+    \\tilde y_{it} = \\beta D_{it} + \\eta_{it}
+    \\quad\\text{(static)},\\qquad
+    \\tilde y_{it} = \\sum_{e \\ne -1} \\beta_e 1\\{t - g_i = e\\} + \\eta_{it}
+    \\quad\\text{(event study)},
+
+without intercept; never-treated units have all event dummies zero. The static
+:math:`\\hat\\beta` equals the BJS imputation ATT (same :math:`\\hat Y(0)`, equal
+weights). Lead coefficients are stage-1 residual means and serve as a
+pre-trend check (``pretest``: joint Wald test of the leads).
+
+Variance (Butts & Gardner 2022, GMM)
+------------------------------------
+With :math:`X_1` = stage-1 design (unit dummies, time dummies, covariates) for
+all rows, :math:`X_{10}` the same with treated rows zeroed, :math:`X_2` the
+stage-2 design, :math:`\\hat u` the stage-1 residual (0 on treated rows) and
+:math:`\\hat\\eta` the stage-2 residual,
+
+.. math::
+
+    \\hat V = (X_2'X_2)^{-1}\\Big(\\sum_c W_c W_c'\\Big)(X_2'X_2)^{-1},\\quad
+    W_c = X_{2c}'\\hat\\eta_c - \\Gamma' X_{10c}'\\hat u_c,\\quad
+    \\Gamma = (X_{10}'X_{10})^{-1}X_1'X_2,
+
+clustered by unit unless ``cluster`` is given. This is the formula of the R
+package ``did2s`` (``did2s()``, analytic SEs) and pyfixest's ``did2s``; no
+small-sample factor is applied (neither package applies one). :math:`\\Gamma` is
+obtained by the exact Schur-complement solve of :mod:`analysis.estimators._fe`
+(no dense fixed-effect matrix), so 100,000 units x 20 periods run in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from analysis.errors import InputError
+from analysis.estimators import _fe
+from analysis.estimators._panel import prepare_panel
+from analysis.results import Aggregate, DiDResult
+
+__all__ = ["gardner"]
+
+_CHUNK = 8
+
+
+def gardner(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    alpha: float = 0.05,
+    data_layer: str | None = None,
+) -> DiDResult:
+    """Two-stage DiD of Gardner (2021) with the Butts-Gardner GMM variance.
+
+    Parameters
+    ----------
+    data
+        Long panel.
+    outcome, unit, time, cohort
+        Column names; ``cohort`` = first treated period (0/missing = never).
+    covariates
+        Time-varying controls in the stage-1 model.
+    cluster
+        Cluster column (nesting units); default the unit.
+    alpha
+        Significance level.
+    data_layer
+        Data-layer label.
+
+    Returns
+    -------
+    DiDResult
+        ``simple`` (static stage-2 coefficient), ``dynamic`` (event-time
+        coefficients, every relative period except the omitted -1),
+        ``coefficients`` (both stage-2 regressions) and ``pretest``.
+    """
+    panel = prepare_panel(
+        data, outcome=outcome, unit=unit, time=time, cohort=cohort,
+        covariates=covariates, cluster=cluster,
+    )
+    alpha = _fe.check_alpha(alpha)
+    codes = _fe.panel_codes(panel)
+    notes = list(panel.notes)
+    covs, cov_notes = _fe.usable_covariates(panel, codes.uid, codes.n_units)
+    notes += cov_notes
+    d = panel.data
+    y = d["y"].to_numpy()
+    X = d[covs].to_numpy(dtype=float) if covs else None
+    untreated = ~codes.treated
+    fs = _fe.first_stage(y, codes, X, untreated)
+    rows = fs.identified
+    n_lost = int((~rows).sum())
+    if n_lost:
+        notes.append(f"{n_lost} observation(s) without a stage-1 prediction (unit or period never untreated); dropped")
+    if not (rows & codes.treated).any():
+        raise InputError("no treated observation has a stage-1 prediction")
+    ytil = np.where(rows, y - fs.y0hat, 0.0)
+    u1 = np.zeros(y.size)
+    u1[untreated] = fs.fit.resid
+
+    # static
+    D = sp.csr_matrix((codes.treated & rows).astype(float)[:, None])
+    b_s, V_s = _stage2(fs, codes, D, ytil, u1, rows)
+    # event study: all relative periods except -1
+    ev = codes.event
+    evals = sorted({int(v) for v in np.unique(ev[rows & np.isfinite(ev)])} - {-1})
+    col = {v: j for j, v in enumerate(evals)}
+    ecode = np.array([col.get(int(v), -1) if np.isfinite(v) else -1 for v in ev])
+    ecode[~rows] = -1
+    E = _fe.indicator_matrix(ecode, len(evals))
+    b_e, V_e = _stage2(fs, codes, E, ytil, u1, rows)
+    se_e = np.sqrt(np.diag(V_e))
+    dyn = pd.DataFrame({"event": evals, "att": b_e, "se": se_e})
+    post = np.array(evals) >= 0
+    wd = post / post.sum()
+    leads = ~post
+    pretest = None
+    if leads.any():
+        stat, df, p = _fe.wald_test(b_e[leads], V_e[np.ix_(leads, leads)])
+        pretest = {"name": "joint Wald test of stage-2 leads = 0", "stat": stat, "df": df, "p_value": p}
+    coefs = pd.DataFrame(
+        {"term": ["D"] + [f"event::{v}" for v in evals],
+         "estimate": np.r_[b_s, b_e], "se": np.r_[np.sqrt(np.diag(V_s)), se_e]}
+    )
+    info = {
+        "estimator": "Gardner (2021) two-stage DiD",
+        "control": "never+not-yet",
+        "est_method": "two-stage OLS",
+        "se_type": f"Butts-Gardner GMM, clustered by {cluster or unit}",
+        "ssc": "none",
+        "cluster": cluster or unit,
+        "n_clusters": int(codes.n_cl),
+        "alpha": alpha,
+        "reference_period": -1,
+        "window": [int(min(evals)), int(max(evals))],
+        "simple_definition": "static stage-2 coefficient on D (= average over treated observations)",
+        "dynamic_overall": "equal-weight average of post-period event coefficients",
+        "dynamic_note": "reference period -1 omitted from 'dynamic'",
+        "covariates": covs,
+        "data_layer": data_layer or "unspecified",
+        "notes": notes,
+    }
+    return DiDResult(
+        method="gardner",
+        outcome=outcome,
+        n_units=panel.n_units,
+        n_obs=int(rows.sum()),
+        att_gt=None,
+        aggregates={
+            "simple": Aggregate("simple", b_s[0], np.sqrt(V_s[0, 0])),
+            "dynamic": Aggregate("dynamic", float(wd @ b_e), float(np.sqrt(wd @ V_e @ wd)),
+                                 by=dyn, vcov=V_e),
+        },
+        info=info,
+        coefficients=coefs,
+        pretest=pretest,
+    )
+
+
+def _stage2(fs: _fe.FirstStage, codes: _fe.Codes, X2: sp.csr_matrix, ytil: np.ndarray,
+            u1: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stage-2 OLS of ``ytil`` on the sparse dummies ``X2`` and its Butts-Gardner covariance."""
+    X2 = sp.csr_matrix(X2.multiply(rows[:, None]))
+    XtX = _fe._dense(X2.T @ X2)
+    bread = np.linalg.inv(XtX)
+    b = bread @ (X2.T @ ytil)
+    eta = np.where(rows, ytil - X2 @ b, 0.0)
+    W = _fe._dense(_fe.sparse_group_sums(codes.cl, codes.n_cl, X2.multiply(eta[:, None])))
+    # Gamma = (X10'X10)^{-1} X1'X2, applied to the untreated rows: X10 Gamma (in column chunks)
+    r_u = _fe._dense(_fe.sparse_group_sums(codes.uid, codes.n_units, X2))
+    r_t = _fe._dense(fs.S.T @ X2)
+    if fs.X is not None and fs.X.shape[1]:
+        r_t = np.vstack([r_t, _fe._dense(X2.T @ fs.X).T])
+    a, theta = fs.fit.solve_normal(r_u, r_t)
+    u0 = u1 * fs.untreated
+    for j0 in range(0, X2.shape[1], _CHUNK):
+        sl = slice(j0, j0 + _CHUNK)
+        XG = fs.fitted_from(a[:, sl], theta[:, sl], codes.uid)
+        W[:, sl] -= _fe.group_sums(codes.cl, codes.n_cl, XG * u0[:, None])
+    V = bread @ (W.T @ W) @ bread
+    return b, (V + V.T) / 2
