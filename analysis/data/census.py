@@ -172,6 +172,13 @@ def _standardise(df: pd.DataFrame, year: int) -> pd.DataFrame:
     for k, cols in edu.items():
         out[k] = _sum_cols(df, cols).to_numpy()
     out["edu_years_published"] = _num(df[SCHOOLING_HEADER[year]]).to_numpy()
+    # Blank count cells are zeros in the published tables (e.g. rural population of
+    # fully urban districts in 2010, international organisations, mining); check
+    # that this reading is right where it can be checked.
+    blank_rural = out["pop_rural"].isna()
+    if (out.loc[blank_rural, "pop_urban"] != out.loc[blank_rural, "pop_total"]).any():
+        raise ValueError(f"{year} census: blank rural population where urban != total")
+    out[list(COUNTS)] = out[list(COUNTS)].fillna(0.0)
     return out[["code", "name_zh", "year", *COUNTS, "edu_years_published"]]
 
 
@@ -227,8 +234,8 @@ def prefecture_residuals(year: CensusYear) -> pd.DataFrame:
 
 
 def province_row(year: CensusYear) -> pd.Series:
-    """The province row of the raw file, harmonised like :func:`load_census`."""
-    return _levels(year)[2]
+    """The province row of the raw file: the counts of :data:`COUNTS`."""
+    return _levels(year)[2][list(COUNTS)].astype("float64")
 
 
 def add_rates(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,41 @@
+"""Notebooks: paired with their jupytext source, committed without outputs, and executable."""
+
+from __future__ import annotations
+
+import jupytext
+import nbformat
+import pytest
+
+from analysis.data.paths import NOTEBOOKS_DIR
+from analysis.pipeline import execute_notebook, notebook_paths
+
+NOTEBOOKS = notebook_paths()
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_ipynb_in_sync_with_py_and_has_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    py = jupytext.read(path.with_suffix(".py"))
+    src_nb = [c.source for c in nb.cells]
+    src_py = [c.source for c in py.cells]
+    assert src_nb == src_py, "run `jupytext --sync` on the notebook pair"
+    for c in nb.cells:
+        if c.cell_type == "code":
+            assert not c.outputs and c.execution_count is None
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executes(path, tmp_path):
+    out = execute_notebook(path, out_dir=tmp_path)
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "Data layer" in text  # every notebook says which layer it uses
+    assert NOTEBOOKS_DIR.exists()
