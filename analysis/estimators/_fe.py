@@ -463,12 +463,31 @@ class FirstStage:
 
     def unit_time_rhs(self, uid: np.ndarray, n_units: int, W: np.ndarray):
         """:math:`Z'W` split into the unit block and the (time, covariate) block."""
+        if sp.issparse(W):
+            W = sp.csr_matrix(W)
+            r_u = _dense(sparse_group_sums(uid, n_units, W))
+            r_t = _dense(self.S.T @ W)
+            if self.X is not None and self.X.shape[1]:
+                r_t = np.vstack([r_t, _dense(W.T @ self.X).T])
+            return r_u, r_t
         W = np.asarray(W, dtype=float).reshape(len(uid), -1)
         r_u = group_sums(uid, n_units, W)
         r_t = _dense(self.S.T @ W)
         if self.X is not None and self.X.shape[1]:
             r_t = np.vstack([r_t, self.X.T @ W])
         return r_u, r_t
+
+    def residual_scores(self, cl: np.ndarray, n_cl: int) -> np.ndarray:
+        """:math:`Q_c = \\sum_{it \\in c,\\ D_{it}=0} \\hat u_{it}\\, (s_{it}, x_{it})` -> (G x p).
+
+        For any :math:`(a, \\theta)`, :math:`\\sum_{it\\in c} \\hat u_{it}(a_i + z_{it}'\\theta)
+        = Q_c\\theta` because stage-1 residuals sum to zero within each unit and
+        clusters nest units; this avoids any n x m intermediate.
+        """
+        u0 = self.untreated
+        S0 = self.S[u0]
+        X0 = None if self.X is None else self.X[u0]
+        return cluster_scores(cl[u0], n_cl, S0, X0, self.fit.resid)
 
     def fitted_from(self, a: np.ndarray, theta: np.ndarray, uid: np.ndarray) -> np.ndarray:
         """:math:`Z(a,\\theta)` for all rows (n x m); NaN ``a`` read as 0."""

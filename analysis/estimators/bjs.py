@@ -75,8 +75,6 @@ from analysis.results import Aggregate, DiDResult
 
 __all__ = ["bjs_imputation"]
 
-_CHUNK = 8
-
 
 def bjs_imputation(
     data: pd.DataFrame,
@@ -155,16 +153,26 @@ def bjs_imputation(
         pd.DataFrame({"g": codes.cohort[tr], "t": d["time"].to_numpy()[tr]})
         .value_counts().sort_index().reset_index(name="n")
     )
-    specs: list[np.ndarray] = [tr.astype(float)]
-    specs += [(tr & (ev == h)).astype(float) for h in hs]
     tvals = d["time"].to_numpy()
-    specs += [(tr & (codes.cohort == r.g) & (tvals == r.t)).astype(float)
-              for r in cell_df.itertuples(index=False)]
-    Wm = np.column_stack(specs)
-    Wm /= Wm.sum(axis=0, keepdims=True)
+    idx_tr = np.flatnonzero(tr)
+    cols = [np.zeros(idx_tr.size, dtype=np.int64)]  # simple
+    rows_ = [idx_tr]
+    for j, h in enumerate(hs):
+        r = np.flatnonzero(tr & (ev == h))
+        rows_.append(r)
+        cols.append(np.full(r.size, 1 + j))
+    cell_code = pd.MultiIndex.from_frame(cell_df[["g", "t"]]).get_indexer(
+        pd.MultiIndex.from_arrays([codes.cohort[idx_tr], tvals[idx_tr]])
+    )
+    rows_.append(idx_tr)
+    cols.append(1 + len(hs) + cell_code)
+    m = 1 + len(hs) + len(cell_df)
+    rr, cc = np.concatenate(rows_), np.concatenate(cols)
+    Wm = sp.csc_matrix((np.ones(rr.size), (rr, cc)), shape=(len(d), m))
+    Wm = Wm @ sp.diags(1.0 / np.asarray(Wm.sum(axis=0)).ravel())
     # equal-weight average of the horizons (the 'dynamic' overall summary)
-    w_avg = Wm[:, 1 : 1 + len(hs)].mean(axis=1, keepdims=True)
-    Wm = np.hstack([Wm, w_avg])
+    w_avg = Wm[:, 1 : 1 + len(hs)] @ np.full((len(hs), 1), 1.0 / len(hs))
+    Wm = sp.hstack([Wm, sp.csc_matrix(w_avg)]).tocsc()
     est = Wm.T @ tau
     scores = _bjs_scores(fs, codes, tau, tr, Wm)
     V = scores.T @ scores
@@ -233,32 +241,31 @@ def bjs_imputation(
 
 
 def _bjs_scores(fs: _fe.FirstStage, codes: _fe.Codes, tau: np.ndarray, tr: np.ndarray,
-                Wm: np.ndarray) -> np.ndarray:
-    """Per-cluster sums of :math:`v_{it}\\tilde\\varepsilon_{it}` for each weight column."""
-    m = Wm.shape[1]
-    out = np.zeros((codes.n_cl, m))
-    u0 = fs.untreated
-    resid0 = np.zeros(tau.size)
-    resid0[u0] = fs.fit.resid
-    cell_codes = np.full(tau.size, -1, dtype=np.int64)
-    key = pd.MultiIndex.from_arrays([codes.cohort[tr], codes.event[tr]])
-    cell_codes[tr] = pd.factorize(key)[0]
-    n_cells = int(cell_codes.max()) + 1
-    for j0 in range(0, m, _CHUNK):
-        W = Wm[:, j0 : j0 + _CHUNK]
-        r_u, r_t = fs.unit_time_rhs(codes.uid, codes.n_units, W * tr[:, None])
-        a, theta = fs.fit.solve_normal(r_u, r_t)
-        v = -fs.fitted_from(a, theta, codes.uid)
-        v[tr] = W[tr]
-        v[~(u0 | tr)] = 0.0
-        v2 = v[tr] ** 2
-        num = _fe.group_sums(cell_codes[tr], n_cells, v2 * tau[tr, None])
-        den = _fe.group_sums(cell_codes[tr], n_cells, v2)
-        tbar = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-        eps = np.repeat(resid0[:, None], W.shape[1], axis=1)
-        eps[tr] = tau[tr, None] - tbar[cell_codes[tr]]
-        eps[~(u0 | tr)] = 0.0
-        out[:, j0 : j0 + W.shape[1]] = _fe.group_sums(codes.cl, codes.n_cl, v * eps)
+                Wm: sp.spmatrix) -> np.ndarray:
+    """Per-cluster sums of :math:`v_{it}\\tilde\\varepsilon_{it}` for each weight column.
+
+    Untreated part: :math:`\\sum_{it\\in c} v_{it}\\hat u_{it} = -Q_c\\theta_w` (stage-1
+    residuals sum to zero within units, so the unit part of :math:`v` drops out).
+    Treated part: :math:`\\sum_{it\\in c} w_{it}(\\hat\\tau_{it} - \\bar\\tau_{g,e})`
+    evaluated on the non-zeros of the sparse weights.
+    """
+    r_u, r_t = fs.unit_time_rhs(codes.uid, codes.n_units, Wm)
+    _, theta = fs.fit.solve_normal(r_u, r_t)
+    keep = fs.fit.keep
+    out = -(fs.residual_scores(codes.cl, codes.n_cl)[:, keep] @ theta[keep])
+    # auxiliary tau-bar by cohort x event time with weights v^2 (= w^2 on treated rows)
+    key = pd.MultiIndex.from_arrays([codes.cohort, np.nan_to_num(codes.event, nan=-1e9)])
+    cell = pd.factorize(key)[0]
+    n_cells = int(cell.max()) + 1
+    C = _fe.indicator_matrix(np.where(tr, cell, -1), n_cells)
+    W2 = Wm.multiply(Wm).tocsc()
+    num = _fe._dense(C.T @ W2.multiply(tau[:, None]))
+    den = _fe._dense(C.T @ W2)
+    tbar = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    coo = Wm.tocoo()
+    vals = coo.data * (tau[coo.row] - tbar[cell[coo.row], coo.col])
+    T = sp.csr_matrix((vals, (coo.row, coo.col)), shape=Wm.shape)
+    out += _fe._dense(_fe.sparse_group_sums(codes.cl, codes.n_cl, T))
     return out
 
 

@@ -59,8 +59,6 @@ from analysis.results import Aggregate, DiDResult
 
 __all__ = ["gardner"]
 
-_CHUNK = 8
-
 
 def gardner(
     data: pd.DataFrame,
@@ -119,12 +117,10 @@ def gardner(
     if not (rows & codes.treated).any():
         raise InputError("no treated observation has a stage-1 prediction")
     ytil = np.where(rows, y - fs.y0hat, 0.0)
-    u1 = np.zeros(y.size)
-    u1[untreated] = fs.fit.resid
 
     # static
     D = sp.csr_matrix((codes.treated & rows).astype(float)[:, None])
-    b_s, V_s = _stage2(fs, codes, D, ytil, u1, rows)
+    b_s, V_s = _stage2(fs, codes, D, ytil, rows)
     # event study: all relative periods except -1
     ev = codes.event
     evals = sorted({int(v) for v in np.unique(ev[rows & np.isfinite(ev)])} - {-1})
@@ -132,7 +128,7 @@ def gardner(
     ecode = np.array([col.get(int(v), -1) if np.isfinite(v) else -1 for v in ev])
     ecode[~rows] = -1
     E = _fe.indicator_matrix(ecode, len(evals))
-    b_e, V_e = _stage2(fs, codes, E, ytil, u1, rows)
+    b_e, V_e = _stage2(fs, codes, E, ytil, rows)
     se_e = np.sqrt(np.diag(V_e))
     dyn = pd.DataFrame({"event": evals, "att": b_e, "se": se_e})
     post = np.array(evals) >= 0
@@ -182,7 +178,7 @@ def gardner(
 
 
 def _stage2(fs: _fe.FirstStage, codes: _fe.Codes, X2: sp.csr_matrix, ytil: np.ndarray,
-            u1: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stage-2 OLS of ``ytil`` on the sparse dummies ``X2`` and its Butts-Gardner covariance."""
     X2 = sp.csr_matrix(X2.multiply(rows[:, None]))
     XtX = _fe._dense(X2.T @ X2)
@@ -190,16 +186,9 @@ def _stage2(fs: _fe.FirstStage, codes: _fe.Codes, X2: sp.csr_matrix, ytil: np.nd
     b = bread @ (X2.T @ ytil)
     eta = np.where(rows, ytil - X2 @ b, 0.0)
     W = _fe._dense(_fe.sparse_group_sums(codes.cl, codes.n_cl, X2.multiply(eta[:, None])))
-    # Gamma = (X10'X10)^{-1} X1'X2, applied to the untreated rows: X10 Gamma (in column chunks)
-    r_u = _fe._dense(_fe.sparse_group_sums(codes.uid, codes.n_units, X2))
-    r_t = _fe._dense(fs.S.T @ X2)
-    if fs.X is not None and fs.X.shape[1]:
-        r_t = np.vstack([r_t, _fe._dense(X2.T @ fs.X).T])
-    a, theta = fs.fit.solve_normal(r_u, r_t)
-    u0 = u1 * fs.untreated
-    for j0 in range(0, X2.shape[1], _CHUNK):
-        sl = slice(j0, j0 + _CHUNK)
-        XG = fs.fitted_from(a[:, sl], theta[:, sl], codes.uid)
-        W[:, sl] -= _fe.group_sums(codes.cl, codes.n_cl, XG * u0[:, None])
+    # Gamma = (X10'X10)^{-1} X1'X2; the cluster sums of u * (X10 Gamma) reduce to Q Gamma_theta
+    r_u, r_t = fs.unit_time_rhs(codes.uid, codes.n_units, X2)
+    _, theta = fs.fit.solve_normal(r_u, r_t)
+    W -= fs.residual_scores(codes.cl, codes.n_cl)[:, fs.fit.keep] @ theta[fs.fit.keep]
     V = bread @ (W.T @ W) @ bread
     return b, (V + V.T) / 2
