@@ -66,7 +66,7 @@ def simulate_staggered(
     n_periods: int = 10,
     cohorts: tuple[int, ...] = (4, 6, 8),
     never_share: float = 0.3,
-    base_effect: tuple[float, ...] | float = (1.0, 2.0, 3.0),
+    base_effect: tuple[float, ...] | float | None = None,
     slope: float = 0.5,
     beta_x: float = 0.0,
     noise_sd: float = 1.0,
@@ -85,7 +85,8 @@ def simulate_staggered(
         Share of never-treated units; the rest are split evenly over cohorts
         (tilted towards early cohorts by ``x`` when ``beta_x != 0``).
     base_effect
-        Effect on impact for each cohort (scalar = same for all).
+        Effect on impact for each cohort (scalar = same for all; default
+        ``1, 2, ..., len(cohorts)``).
     slope
         Growth of the effect per period of exposure.
     beta_x
@@ -101,7 +102,13 @@ def simulate_staggered(
     cohorts = tuple(int(c) for c in cohorts)
     if any(c < 2 or c > n_periods for c in cohorts):
         raise ValueError("cohorts must lie in 2..n_periods")
-    base = np.broadcast_to(np.asarray(base_effect, dtype=float), (len(cohorts),))
+    if base_effect is None:
+        base_effect = tuple(float(j + 1) for j in range(len(cohorts)))
+    base = np.asarray(base_effect, dtype=float)
+    if base.ndim == 0:
+        base = np.full(len(cohorts), float(base))
+    if base.shape != (len(cohorts),):
+        raise ValueError("base_effect must be a scalar or have one value per cohort")
     x = rng.normal(size=n_units)
     # assignment: never-treated with prob never_share; treated units pick a cohort,
     # earlier cohorts more likely for high x when beta_x != 0

@@ -66,6 +66,20 @@ def indicator_matrix(codes: np.ndarray, n_cols: int) -> sp.csr_matrix:
     )
 
 
+def level_codes(values: np.ndarray, levels: Sequence[int]) -> np.ndarray:
+    """Position of each value in ``levels`` (-1 if absent or NaN), vectorised."""
+    values = np.asarray(values, dtype=float)
+    lv = np.asarray(list(levels), dtype=float)
+    if lv.size == 0:
+        return np.full(values.size, -1, dtype=np.int64)
+    order = np.argsort(lv)
+    srt = lv[order]
+    safe = np.where(np.isfinite(values), values, srt[0] - 1)
+    pos = np.clip(np.searchsorted(srt, safe), 0, srt.size - 1)
+    hit = np.isfinite(values) & (srt[pos] == safe)
+    return np.where(hit, order[pos], -1).astype(np.int64)
+
+
 def time_dummies(tid: np.ndarray, n_times: int, ref: int = 0) -> sp.csr_matrix:
     """Time dummies with column ``ref`` omitted (the unit effects carry the level)."""
     codes = np.asarray(tid, dtype=np.int64).copy()

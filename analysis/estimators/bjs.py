@@ -279,7 +279,7 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
         return None
     rows = untreated
     col = {v: j for j, v in enumerate(lead_vals)}  # nearest first: most distant dropped if collinear
-    lc = np.array([col.get(int(v), -1) if np.isfinite(v) else -1 for v in ev[rows]])
+    lc = _fe.level_codes(ev[rows], lead_vals)
     L = _fe.indicator_matrix(lc, len(lead_vals))
     tcount = np.bincount(codes.tid[rows], minlength=codes.n_times)
     Td = _fe.time_dummies(codes.tid[rows], codes.n_times, ref=int(np.argmax(tcount)))

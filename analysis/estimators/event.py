@@ -168,7 +168,7 @@ def event_study(
     # distant lead is the one dropped if the profile is not identified
     order = [v for v in present if v >= 0][::-1] + [v for v in present if v < 0][::-1]
     col_of = {v: j for j, v in enumerate(order)}
-    ev_codes = np.array([col_of.get(int(v), -1) if np.isfinite(v) else -1 for v in eb])
+    ev_codes = _fe.level_codes(eb, order)
     Ev = _fe.indicator_matrix(ev_codes, len(order))
     Td = _fe.time_dummies(codes.tid, codes.n_times)
     S = sp.hstack([Td, Ev]).tocsr()

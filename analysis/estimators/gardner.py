@@ -125,7 +125,7 @@ def gardner(
     ev = codes.event
     evals = sorted({int(v) for v in np.unique(ev[rows & np.isfinite(ev)])} - {-1})
     col = {v: j for j, v in enumerate(evals)}
-    ecode = np.array([col.get(int(v), -1) if np.isfinite(v) else -1 for v in ev])
+    ecode = _fe.level_codes(ev, evals)
     ecode[~rows] = -1
     E = _fe.indicator_matrix(ecode, len(evals))
     b_e, V_e = _stage2(fs, codes, E, ytil, rows)
