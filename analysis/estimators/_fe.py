@@ -61,9 +61,7 @@ def indicator_matrix(codes: np.ndarray, n_cols: int) -> sp.csr_matrix:
     """Sparse one-hot matrix (n x n_cols); rows with a negative code are all zero."""
     codes = np.asarray(codes, dtype=np.int64)
     rows = np.flatnonzero(codes >= 0)
-    return sp.csr_matrix(
-        (np.ones(rows.size), (rows, codes[rows])), shape=(codes.size, n_cols)
-    )
+    return sp.csr_matrix((np.ones(rows.size), (rows, codes[rows])), shape=(codes.size, n_cols))
 
 
 def level_codes(values: np.ndarray, levels: Sequence[int]) -> np.ndarray:
@@ -99,9 +97,27 @@ def group_sums(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarr
     return out
 
 
-def sparse_group_sums(codes: np.ndarray, n_groups: int, S: sp.spmatrix) -> sp.csr_matrix:
-    """``C'S`` for the group-incidence matrix C of ``codes`` (stays sparse)."""
-    return (indicator_matrix(codes, n_groups).T @ sp.csr_matrix(S)).tocsr()
+def sparse_group_sums(codes: np.ndarray, n_groups: int, S: sp.spmatrix) -> np.ndarray:
+    """``C'S`` (dense ``n_groups x p``) for the group-incidence matrix C of ``codes``.
+
+    Computed with one ``bincount`` over the non-zeros of ``S`` (no sparse product).
+    """
+    coo = sp.coo_matrix(S)
+    p = coo.shape[1]
+    codes = np.asarray(codes, dtype=np.int64)
+    g = codes[coo.row]
+    ok = g >= 0
+    flat = np.bincount(g[ok] * p + coo.col[ok], weights=coo.data[ok], minlength=n_groups * p)
+    return flat.reshape(n_groups, p)
+
+
+def pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Integer codes of the pairs ``(a, b)`` of whole numbers (NaN treated as its own level)."""
+    a = np.nan_to_num(np.asarray(a, dtype=float), nan=-1.0)
+    b = np.nan_to_num(np.asarray(b, dtype=float), nan=-1.0e6)
+    ia = pd.factorize(a)[0].astype(np.int64)
+    ib = pd.factorize(b)[0].astype(np.int64)
+    return pd.factorize(ia * (int(ib.max()) + 1) + ib)[0].astype(np.int64)
 
 
 # --------------------------------------------------------------------------- solver
@@ -165,7 +181,7 @@ class AbsorbedFit:
     alpha: np.ndarray
     resid: np.ndarray
     unit_counts: np.ndarray
-    unit_sums_S: sp.csr_matrix
+    unit_sums_S: np.ndarray
     unit_sums_X: np.ndarray
     H: np.ndarray
     n_obs: int
@@ -186,7 +202,9 @@ class AbsorbedFit:
             out += X @ c[ps:]
         return out
 
-    def solve_normal(self, r_unit: np.ndarray, r_theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def solve_normal(
+        self, r_unit: np.ndarray, r_theta: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Solve the full normal equations :math:`(Z_0'Z_0)\\,(a, \\theta) = (r_u, r_\\theta)`.
 
         :math:`Z_0 = [D, S, X]` is the design of this fit (unit dummies included).
@@ -208,9 +226,9 @@ class AbsorbedFit:
         a[n == 0] = np.nan
         return a, theta
 
-    def _unit_block(self):
+    def _unit_block(self) -> np.ndarray:
         if self.unit_sums_X.shape[1]:
-            return sp.hstack([self.unit_sums_S, sp.csr_matrix(self.unit_sums_X)]).tocsr()
+            return np.hstack([self.unit_sums_S, self.unit_sums_X])
         return self.unit_sums_S
 
 
@@ -253,7 +271,7 @@ def fit_absorbed(
     Xsum = group_sums(uid, n_units, X) if X.shape[1] else np.zeros((n_units, 0))
     Xt = X - (Xsum * inv[:, None])[uid] if X.shape[1] else X
 
-    H_SS = _dense(S.T @ S) - _dense(Ssum.T @ sp.diags(inv) @ Ssum)
+    H_SS = _dense(S.T @ S) - (Ssum * inv[:, None]).T @ Ssum
     H_SX = _dense(S.T @ Xt)
     H_XX = Xt.T @ Xt
     H = np.block([[H_SS, H_SX], [H_SX.T, H_XX]])
@@ -295,7 +313,7 @@ def cluster_scores(
     parts = []
     if S is not None and S.shape[1]:
         Se = sp.csr_matrix(S).multiply(e[:, None]).tocsr()
-        parts.append(_dense(sparse_group_sums(cl, n_cl, Se)))
+        parts.append(sparse_group_sums(cl, n_cl, Se))
     if X is not None and X.shape[1]:
         parts.append(group_sums(cl, n_cl, X * e[:, None]))
     return np.hstack(parts) if parts else np.zeros((n_cl, 0))
@@ -375,9 +393,16 @@ def panel_codes(panel) -> Codes:
     event = np.where(g > 0, t - g, np.nan)
     treated = (g > 0) & (t >= g)
     return Codes(
-        uid=uid, tid=tid.astype(np.int64), times=times, n_units=panel.n_units,
-        n_times=len(times), cl=np.asarray(cl, dtype=np.int64), n_cl=int(n_cl),
-        cohort=g, event=event, treated=treated,
+        uid=uid,
+        tid=tid.astype(np.int64),
+        times=times,
+        n_units=panel.n_units,
+        n_times=len(times),
+        cl=np.asarray(cl, dtype=np.int64),
+        n_cl=int(n_cl),
+        cohort=g,
+        event=event,
+        treated=treated,
     )
 
 
@@ -435,7 +460,9 @@ def check_window(window, name: str = "window") -> tuple[int, int] | None:
     if lo_i != lo or hi_i != hi:
         raise InputError(f"{name} must hold whole numbers (got {window!r})")
     if lo_i > -1 or hi_i < 0:
-        raise InputError(f"{name} must include -1 and 0, i.e. lo <= -1 and hi >= 0 (got {window!r})")
+        raise InputError(
+            f"{name} must include -1 and 0, i.e. lo <= -1 and hi >= 0 (got {window!r})"
+        )
     return lo_i, hi_i
 
 
@@ -531,7 +558,9 @@ def first_stage(
     other = np.delete(np.arange(codes.n_times), ref)
     time_ok[other] = cols_ok
     if X is not None and X.shape[1] and not fit.keep[ps:].all():
-        raise InputError("a covariate is collinear with the fixed effects among untreated observations")
+        raise InputError(
+            "a covariate is collinear with the fixed effects among untreated observations"
+        )
     unit_ok = fit.unit_counts > 0
     identified = unit_ok[codes.uid] & time_ok[codes.tid]
     y0 = fit.predict(codes.uid, S, X)

@@ -120,12 +120,19 @@ def bjs_imputation(
         times), ``att_gt`` (cohort x period averages) and ``pretest``.
     """
     panel = prepare_panel(
-        data, outcome=outcome, unit=unit, time=time, cohort=cohort,
-        covariates=covariates, cluster=cluster,
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        cluster=cluster,
     )
     alpha = _fe.check_alpha(alpha)
     for name, val in (("horizons", horizons), ("pretrends", pretrends)):
-        if val is not None and (not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 0):
+        if val is not None and (
+            not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 0
+        ):
             raise InputError(f"{name} must be a non-negative integer or None (got {val!r})")
     codes = _fe.panel_codes(panel)
     notes = list(panel.notes)
@@ -139,9 +146,13 @@ def bjs_imputation(
     tr = codes.treated & fs.identified
     n_lost = int((codes.treated & ~fs.identified).sum())
     if n_lost:
-        notes.append(f"{n_lost} treated observation(s) cannot be imputed (unit or period never untreated); dropped")
+        notes.append(
+            f"{n_lost} treated observation(s) cannot be imputed (unit or period never untreated); dropped"
+        )
     if not tr.any():
-        raise InputError("no treated observation can be imputed: no untreated observations share their periods")
+        raise InputError(
+            "no treated observation can be imputed: no untreated observations share their periods"
+        )
     tau = np.where(tr, y - fs.y0hat, 0.0)
 
     # ---- estimands: simple, horizons, dynamic-average, cohort x period cells
@@ -149,11 +160,20 @@ def bjs_imputation(
     hmax = int(np.nanmax(ev[tr]))
     H = hmax if horizons is None else min(int(horizons), hmax)
     hs = [h for h in range(H + 1) if (tr & (ev == h)).any()]
-    cell_df = (
-        pd.DataFrame({"g": codes.cohort[tr], "t": d["time"].to_numpy()[tr]})
-        .value_counts().sort_index().reset_index(name="n")
-    )
     tvals = d["time"].to_numpy()
+    gt = _fe.pair_codes(codes.cohort, tvals)
+    first = pd.Series(np.arange(len(d)))[tr].groupby(gt[tr]).first()
+    cell_df = (
+        pd.DataFrame(
+            {
+                "g": codes.cohort[first.to_numpy()],
+                "t": tvals[first.to_numpy()],
+                "code": first.index.to_numpy(),
+            }
+        )
+        .sort_values(["g", "t"])
+        .reset_index(drop=True)
+    )
     idx_tr = np.flatnonzero(tr)
     cols = [np.zeros(idx_tr.size, dtype=np.int64)]  # simple
     rows_ = [idx_tr]
@@ -161,9 +181,9 @@ def bjs_imputation(
         r = np.flatnonzero(tr & (ev == h))
         rows_.append(r)
         cols.append(np.full(r.size, 1 + j))
-    cell_code = pd.MultiIndex.from_frame(cell_df[["g", "t"]]).get_indexer(
-        pd.MultiIndex.from_arrays([codes.cohort[idx_tr], tvals[idx_tr]])
-    )
+    remap = np.full(int(gt.max()) + 1, -1, dtype=np.int64)
+    remap[cell_df["code"].to_numpy()] = np.arange(len(cell_df))
+    cell_code = remap[gt[idx_tr]]
     rows_.append(idx_tr)
     cols.append(1 + len(hs) + cell_code)
     m = 1 + len(hs) + len(cell_df)
@@ -183,8 +203,9 @@ def bjs_imputation(
     dyn_post = pd.DataFrame({"event": hs, "att": est[ih], "se": se[ih]})
     Vpost = V[ih, ih]
     icell = slice(1 + len(hs), 1 + len(hs) + len(cell_df))
-    att_gt = pd.DataFrame({"cohort": cell_df["g"], "time": cell_df["t"],
-                           "att": est[icell], "se": se[icell]})
+    att_gt = pd.DataFrame(
+        {"cohort": cell_df["g"], "time": cell_df["t"], "att": est[icell], "se": se[icell]}
+    )
 
     # ---- pre-trend regression on untreated observations
     pretest, dyn_pre, Vpre = None, None, None
@@ -240,8 +261,9 @@ def bjs_imputation(
     )
 
 
-def _bjs_scores(fs: _fe.FirstStage, codes: _fe.Codes, tau: np.ndarray, tr: np.ndarray,
-                Wm: sp.spmatrix) -> np.ndarray:
+def _bjs_scores(
+    fs: _fe.FirstStage, codes: _fe.Codes, tau: np.ndarray, tr: np.ndarray, Wm: sp.spmatrix
+) -> np.ndarray:
     """Per-cluster sums of :math:`v_{it}\\tilde\\varepsilon_{it}` for each weight column.
 
     Untreated part: :math:`\\sum_{it\\in c} v_{it}\\hat u_{it} = -Q_c\\theta_w` (stage-1
@@ -254,8 +276,7 @@ def _bjs_scores(fs: _fe.FirstStage, codes: _fe.Codes, tau: np.ndarray, tr: np.nd
     keep = fs.fit.keep
     out = -(fs.residual_scores(codes.cl, codes.n_cl)[:, keep] @ theta[keep])
     # auxiliary tau-bar by cohort x event time with weights v^2 (= w^2 on treated rows)
-    key = pd.MultiIndex.from_arrays([codes.cohort, np.nan_to_num(codes.event, nan=-1e9)])
-    cell = pd.factorize(key)[0]
+    cell = _fe.pair_codes(codes.cohort, codes.event)
     n_cells = int(cell.max()) + 1
     C = _fe.indicator_matrix(np.where(tr, cell, -1), n_cells)
     W2 = Wm.multiply(Wm).tocsc()
@@ -265,20 +286,21 @@ def _bjs_scores(fs: _fe.FirstStage, codes: _fe.Codes, tau: np.ndarray, tr: np.nd
     coo = Wm.tocoo()
     vals = coo.data * (tau[coo.row] - tbar[cell[coo.row], coo.col])
     T = sp.csr_matrix((vals, (coo.row, coo.col)), shape=Wm.shape)
-    out += _fe._dense(_fe.sparse_group_sums(codes.cl, codes.n_cl, T))
+    out += _fe.sparse_group_sums(codes.cl, codes.n_cl, T)
     return out
 
 
 def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
     """BJS Test 1: leads on untreated observations, clustered Wald test."""
     ev = codes.event
-    lead_vals = sorted({int(v) for v in np.unique(ev[untreated & np.isfinite(ev)]) if v < 0}, reverse=True)
+    lead_vals = sorted(
+        {int(v) for v in np.unique(ev[untreated & np.isfinite(ev)]) if v < 0}, reverse=True
+    )
     if K is not None:
         lead_vals = [v for v in lead_vals if v >= -K]
     if not lead_vals:
         return None
     rows = untreated
-    col = {v: j for j, v in enumerate(lead_vals)}  # nearest first: most distant dropped if collinear
     lc = _fe.level_codes(ev[rows], lead_vals)
     L = _fe.indicator_matrix(lc, len(lead_vals))
     tcount = np.bincount(codes.tid[rows], minlength=codes.n_times)
@@ -299,8 +321,14 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
     sc = _fe.cluster_scores(codes.cl[rows], codes.n_cl, S, Xr, fit.resid)[:, keep]
     G = int(np.unique(codes.cl[rows]).size)
     k = int(keep[nT:].sum())
-    factor = _fe.ssc_factor("fixest", n=fit.n_obs, k=k, n_units=fit.n_units_in_sample,
-                            n_times=int((tcount > 0).sum()), G=G)
+    factor = _fe.ssc_factor(
+        "fixest",
+        n=fit.n_obs,
+        k=k,
+        n_units=fit.n_units_in_sample,
+        n_times=int((tcount > 0).sum()),
+        G=G,
+    )
     V = _fe.sandwich(fit.bread, sc, factor)
     pos = np.cumsum(keep) - 1
     idx = [pos[nT + j] for j in range(len(lead_vals)) if lk[j]]
@@ -312,6 +340,10 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
     Vb = V[np.ix_(idx, idx)]
     stat, df, p = _fe.wald_test(b, Vb)
     frame = pd.DataFrame({"event": vals, "att": b, "se": np.sqrt(np.diag(Vb))})
-    pretest = {"name": f"BJS pre-trend Wald test ({len(vals)} leads on untreated obs)",
-               "stat": stat, "df": df, "p_value": p}
+    pretest = {
+        "name": f"BJS pre-trend Wald test ({len(vals)} leads on untreated obs)",
+        "stat": stat,
+        "df": df,
+        "p_value": p,
+    }
     return frame, Vb, pretest

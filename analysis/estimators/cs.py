@@ -180,7 +180,7 @@ from analysis.inference.multiplier import (
     multiplier_draws,
     sup_t_critical_value,
 )
-from analysis.inference.vcov import Clusters, if_se, if_vcov, wald_test
+from analysis.inference.vcov import Clusters, cluster_sums, wald_test
 from analysis.results import Aggregate, DiDResult
 
 Control = Literal["never", "notyet"]
@@ -367,19 +367,21 @@ def _build_design(
 
     # Balance: drop units not observed in every period (R did's default).
     n_t = times.size
-    counts = df.groupby("uid", sort=False)["time"].size()
-    incomplete = counts.index[counts.to_numpy() < n_t]
-    n_drop = int(incomplete.size)
+    uid = df["uid"].to_numpy()
+    counts = np.bincount(uid)
+    present = counts > 0
+    incomplete = present & (counts < n_t)
+    n_drop = int(incomplete.sum())
     if n_drop:
         _warn(
             notes,
             f"dropped {n_drop} unit(s) not observed in all {n_t} periods "
             "(balanced panel required, as in R did)",
         )
-        df = df.loc[~df["uid"].isin(incomplete)]
+        df = df.loc[~incomplete[uid]]
         if df.empty:
             raise InputError("no units left after balancing the panel")
-    df = df.sort_values(["uid", "time"], kind="mergesort")
+    # prepare_panel returns rows sorted by (uid, time); row filters keep that order.
     n = len(df) // n_t
     if n * n_t != len(df):  # pragma: no cover - guarded by the balancing above
         raise InputError("panel could not be balanced")
@@ -458,12 +460,14 @@ def _cells(design: _Design, base_period: str, anticipation: int) -> list[_Cell]:
     return out
 
 
-def _control_mask(design: _Design, cell: _Cell, control: str, anticipation: int) -> np.ndarray:
-    g = design.g
+def _control_cohorts(
+    design: _Design, ucoh: np.ndarray, cell: _Cell, control: str, anticipation: int
+) -> np.ndarray:
+    """Boolean over the distinct cohort values ``ucoh``: which form the comparison group."""
     if control == "never":
-        return g == 0
+        return ucoh == 0
     thr = design.times[max(cell.t, cell.b)] + anticipation
-    return (g == 0) | ((g > thr) & (g != cell.g))
+    return (ucoh == 0) | ((ucoh > thr) & (ucoh != cell.g))
 
 
 # --------------------------------------------------------------------------- 2x2 pieces
@@ -583,7 +587,7 @@ def _two_by_two_cov(
 @dataclass
 class _CellResults:
     att: np.ndarray  # K (nan = NA cell)
-    psi: np.ndarray  # n x K (Fortran order)
+    psi: np.ndarray  # n x K
     n_treated: np.ndarray
     n_control: np.ndarray
     na_notes: list[str]
@@ -599,58 +603,80 @@ def _estimate_cells(
 ) -> _CellResults:
     n = design.n
     k = len(cells)
-    att = np.full(k, np.nan)
-    psi = np.zeros((n, k), order="F")
-    n_tr = np.zeros(k, dtype=np.int64)
-    n_co = np.zeros(k, dtype=np.int64)
-    na_notes: list[str] = []
-    y = design.y
-    has_x = design.x is not None or design.x_static is not None
-    ps_cache: dict[tuple, tuple[np.ndarray, bool]] = {}
     times = design.times
+    ucoh, codes = np.unique(design.g, return_inverse=True)
+    n_u = ucoh.size
+    cnt = np.bincount(codes, minlength=n_u).astype(np.float64)
+    tcode = np.searchsorted(ucoh, np.array([c.g for c in cells]))
+    cm = np.column_stack(
+        [_control_cohorts(design, ucoh, c, control, anticipation) for c in cells]
+    )  # n_u x K
+    nd = cnt[tcode]
+    nc = cnt @ cm
+    tidx = np.array([c.t for c in cells])
+    bidx = np.array([c.b for c in cells])
+    base_zero = np.array([c.base_zero for c in cells])
+    n_tr = np.where(base_zero, 0, nd).astype(np.int64)
+    n_co = np.where(base_zero, 0, nc).astype(np.int64)
+    att = np.full(k, np.nan)
+    att[base_zero] = 0.0
+    na_notes: list[str] = []
+    has_x = design.x is not None or design.x_static is not None
 
-    for j, cell in enumerate(cells):
-        if cell.base_zero:
-            att[j] = 0.0
-            continue
-        dmask = design.g == cell.g
-        cmask = _control_mask(design, cell, control, anticipation)
-        nd, nc = int(dmask.sum()), int(cmask.sum())
-        n_tr[j], n_co[j] = nd, nc
-        label = f"ATT({int(cell.g)},{int(times[cell.t])})"
-        if nd == 0 or nc == 0:
-            na_notes.append(f"{label}: no treated or no comparison units; reported as NA")
-            continue
-        n1 = nd + nc
-        dy_all = y[:, cell.t] - y[:, cell.b]
-        if not has_x:
-            if est_method in ("dr", "ipw"):
-                p = nd / n1
-                if p >= OVERLAP_MAX:
-                    na_notes.append(f"{label}: overlap condition violated; reported as NA")
-                    continue
-                if min(p, 1 - 1e-6) >= TRIM_LEVEL:
-                    na_notes.append(
-                        f"{label}: every comparison unit trimmed (propensity score >= "
-                        f"{TRIM_LEVEL}); reported as NA"
-                    )
-                    continue
-            dyd = dy_all[dmask]
-            dyc = dy_all[cmask]
-            mt, mc = dyd.mean(), dyc.mean()
-            att[j] = mt - mc
-            col = psi[:, j]
-            col[dmask] = (n / nd) * (dyd - mt)
-            col[cmask] = -(n / nc) * (dyc - mc)
-            continue
+    def label(j: int) -> str:
+        return f"ATT({int(cells[j].g)},{int(times[tidx[j]])})"
 
-        # covariates: DRDID estimators on the n1 used units
-        use = dmask | cmask
+    # Cells that cannot be estimated whatever the covariates.
+    est = ~base_zero
+    for j in np.flatnonzero(est & ((nd == 0) | (nc == 0))):
+        na_notes.append(f"{label(j)}: no treated or no comparison units; reported as NA")
+        est[j] = False
+
+    dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
+
+    if not has_x:
+        # Closed form: dr = ipw = reg without covariates (DRDID with an intercept only).
+        if est_method in ("dr", "ipw"):
+            p = np.divide(nd, nd + nc, out=np.ones(k), where=(nd + nc) > 0)
+            for j in np.flatnonzero(est & (p >= OVERLAP_MAX)):
+                na_notes.append(f"{label(j)}: overlap condition violated; reported as NA")
+                est[j] = False
+            for j in np.flatnonzero(est & (np.minimum(p, 1 - 1e-6) >= TRIM_LEVEL)):
+                na_notes.append(
+                    f"{label(j)}: every comparison unit trimmed (propensity score >= "
+                    f"{TRIM_LEVEL}); reported as NA"
+                )
+                est[j] = False
+        sums = _cohort_sums(dy, codes, n_u)
+        cols = np.arange(k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m_t = sums[tcode, cols] / nd
+            m_c = (sums * cm).sum(axis=0) / nc
+        coef = np.zeros((n_u, k))
+        cent = np.zeros((n_u, k))
+        ctrl = cm & est[None, :]
+        coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
+        cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
+        e = np.flatnonzero(est)
+        coef[tcode[e], e] = n / nd[e]
+        cent[tcode[e], e] = m_t[e]
+        att[e] = m_t[e] - m_c[e]
+        psi = coef[codes] * dy
+        psi -= (coef * cent)[codes]
+        return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
+
+    # Covariates: DRDID estimators cell by cell on the n1 units used.
+    psi = np.zeros((n, k), order="F")
+    ps_cache: dict[tuple, tuple[np.ndarray, bool]] = {}
+    for j in np.flatnonzero(est):
+        cell = cells[j]
+        dmask = codes == tcode[j]
+        use = dmask | cm[codes, j]
+        n1 = int(nd[j] + nc[j])
         xper = min(cell.t, cell.b)
-        xall = design.covariates_at(xper)
-        xs = xall[use]
+        xs = design.covariates_at(xper)[use]
         d = dmask[use].astype(np.float64)
-        dy = dy_all[use]
+        dyj = dy[use, j]
         ps = None
         if est_method in ("dr", "ipw"):
             thr = None if control == "never" else max(cell.t, cell.b)
@@ -659,28 +685,35 @@ def _estimate_cells(
                 ps_cache[key] = _logit(d, xs)
             ps, _conv = ps_cache[key]
             if np.max(ps) >= OVERLAP_MAX:
-                na_notes.append(f"{label}: overlap condition violated; reported as NA")
+                na_notes.append(f"{label(j)}: overlap condition violated; reported as NA")
                 continue
         if est_method in ("dr", "reg"):
             xc = xs[d == 0]
             if xc.shape[0] < xc.shape[1] or _rcond(xc.T @ xc) < _EPS:
                 na_notes.append(
-                    f"{label}: not enough comparison units to run the outcome regression; "
+                    f"{label(j)}: not enough comparison units to run the outcome regression; "
                     "reported as NA"
                 )
                 continue
         try:
-            a, inf = _two_by_two_cov(dy, d, xs, est_method, ps)
+            a, inf = _two_by_two_cov(dyj, d, xs, est_method, ps)
         except np.linalg.LinAlgError:
-            na_notes.append(f"{label}: singular design in the 2x2 estimator; reported as NA")
+            na_notes.append(f"{label(j)}: singular design in the 2x2 estimator; reported as NA")
             continue
         if not np.isfinite(a):
-            na_notes.append(f"{label}: estimate not finite; reported as NA")
+            na_notes.append(f"{label(j)}: estimate not finite; reported as NA")
             continue
         att[j] = a
-        col = psi[:, j]
-        col[use] = (n / n1) * inf
+        psi[use, j] = (n / n1) * inf
     return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
+
+
+def _cohort_sums(a: np.ndarray, codes: np.ndarray, n_u: int) -> np.ndarray:
+    """Column sums of ``a`` (n x K) within cohort codes -> (n_u x K)."""
+    out = np.empty((n_u, a.shape[1]))
+    for u in range(n_u):
+        out[u] = a[codes == u].sum(axis=0)
+    return out
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -955,42 +988,45 @@ def callaway_santanna(
     clusters = design.clusters
     psi = cr.psi
 
-    # analytic standard errors of ATT(g,t)
-    se_gt = if_se(psi, clusters, n)
-    se_gt = np.where(np.isfinite(att) & (se_gt > 0), se_gt, np.nan)
-
-    # aggregations: one linear map per aggregate
+    # Aggregations are linear in (ATT(g,t), cohort indicators): with
+    # Z = [Psi | H] (H = n x nG cohort dummies) every influence function in the
+    # result is Z @ A for a small matrix A, so one Gram matrix of the cluster sums
+    # of Z gives every analytic covariance, and one bootstrap of Z every draw.
     specs = _aggregations(design, cells, att, max_event=max_event, balance_event=balance_event)
     glist = design.glist
-    unit_gidx = np.full(n, glist.size, dtype=np.int64)
-    for gi, c in enumerate(glist):
-        unit_gidx[design.g == c] = gi
-    agg_psi = []
-    for spec in specs.values():
-        bpad = np.vstack([spec.b, np.zeros((1, spec.b.shape[1]))])
-        agg_psi.append(psi @ spec.w + bpad[unit_gidx])
-    agg_psi_all = np.hstack(agg_psi)
-    agg_se = if_se(agg_psi_all, clusters, n)
-    agg_se = np.where(agg_se > 0, agg_se, np.nan)
+    k = psi.shape[1]
+    n_g = glist.size
+    blocks_w = [np.eye(k)] + [spec.w for spec in specs.values()]
+    blocks_b = [np.zeros((n_g, k))] + [spec.b for spec in specs.values()]
+    amat = np.vstack([np.hstack(blocks_w), np.hstack(blocks_b)])  # (K+nG) x (K+J)
+    z = np.empty((n, k + n_g))
+    z[:, :k] = psi
+    z[:, k:] = design.g[:, None] == glist[None, :]
+    sz = cluster_sums(z, clusters)
+    gram = sz.T @ sz
+    v_all = amat.T @ gram @ amat / float(n) ** 2
+    se_all = np.sqrt(np.clip(np.diag(v_all), 0.0, None))
+    theta_all = np.concatenate([att, *[spec.theta for spec in specs.values()]])
+    finite = np.isfinite(theta_all)
+    se_all = np.where(finite & (se_all > 0), se_all, np.nan)
+    analytic_ok = np.isfinite(se_all)
 
     # multiplier bootstrap: one set of draws for every influence function
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z_crit = float(stats.norm.ppf(1 - alpha / 2))
     att_gt_crit = None
     crit_by: dict[str, float | None] = {name: None for name in specs}
     used_seed = seed
     if n_boot is not None:
         if used_seed is None:
             used_seed = int(np.random.SeedSequence().entropy % (2**63))
-        big = np.hstack([psi, agg_psi_all])
-        draws = multiplier_draws(
-            big, n_boot, rng=np.random.default_rng(used_seed), clusters=clusters,
+        draws_z = multiplier_draws(
+            z, n_boot, rng=np.random.default_rng(used_seed), clusters=clusters,
             weights=boot_weights,
         )
+        draws = draws_z @ amat
         bse = iqr_se(draws)
-        k = psi.shape[1]
-        se_gt = np.where(np.isfinite(se_gt), bse[:k], np.nan)
-        agg_se = np.where(np.isfinite(agg_se), bse[k:], np.nan)
-        att_gt_crit = sup_t_critical_value(draws[:, :k], se_gt, alpha)
+        se_all = np.where(analytic_ok, bse, np.nan)
+        att_gt_crit = sup_t_critical_value(draws[:, :k], se_all[:k], alpha)
         if not np.isfinite(att_gt_crit):
             _warn(notes, "simultaneous critical value for ATT(g,t) not available; bands are pointwise")
             att_gt_crit = None
@@ -1001,30 +1037,27 @@ def callaway_santanna(
             jn = spec.w.shape[1]
             if name != "simple":
                 comp = slice(offset, offset + jn - 1)
-                cv = sup_t_critical_value(draws[:, comp], agg_se[comp.start - k:comp.stop - k], alpha)
+                cv = sup_t_critical_value(draws[:, comp], se_all[comp], alpha)
                 if not np.isfinite(cv):
                     _warn(notes, f"{name}: simultaneous critical value not available; pointwise bands")
-                    cv = z
-                elif cv < z:
+                    cv = z_crit
+                elif cv < z_crit:
                     _warn(notes, f"{name}: simultaneous critical value below the pointwise one; "
                                  "pointwise bands reported")
-                    cv = z
+                    cv = z_crit
                 elif cv >= 7:
                     _warn(notes, f"{name}: simultaneous critical value is large ({cv:.2f})")
                 crit_by[name] = float(cv)
             offset += jn
+    se_gt = se_all[:k]
 
     # pre-trend Wald test (analytic, cluster-robust when clustered)
     cg = np.array([c.g for c in cells])
     ct = design.times[np.array([c.t for c in cells])]
-    analytic_se_gt = if_se(psi, clusters, n)
-    pre = np.flatnonzero(
-        (cg - anticipation > ct) & np.isfinite(att) & (analytic_se_gt > 0)
-    )
+    pre = np.flatnonzero((cg - anticipation > ct) & analytic_ok[:k])
     pretest = None
     if pre.size:
-        v = if_vcov(psi[:, pre], clusters, n)
-        wt = wald_test(att[pre], v)
+        wt = wald_test(att[pre], v_all[np.ix_(pre, pre)])
         pretest = {
             "name": "Wald pre-test of parallel trends (pre-treatment ATT(g,t) = 0)",
             "stat": wt.stat,
@@ -1052,23 +1085,20 @@ def callaway_santanna(
         }
     )
     aggregates: dict[str, Aggregate] = {}
-    offset = 0
+    offset = k
     for name, spec in specs.items():
         jn = spec.w.shape[1]
-        cols = slice(offset, offset + jn)
-        se_all = agg_se[cols]
+        se_j = se_all[offset:offset + jn]
         if name == "simple":
-            aggregates[name] = Aggregate(kind="simple", att=spec.theta[0], se=se_all[0])
+            aggregates[name] = Aggregate(kind="simple", att=spec.theta[0], se=se_j[0])
         else:
-            by = pd.DataFrame(
-                {spec.key: spec.keys, "att": spec.theta[:-1], "se": se_all[:-1]}
-            )
+            by = pd.DataFrame({spec.key: spec.keys, "att": spec.theta[:-1], "se": se_j[:-1]})
             if spec.key == "cohort":
                 by["cohort"] = by["cohort"].astype(np.int64)
-            vc = if_vcov(agg_psi_all[:, offset:offset + jn - 1], clusters, n)
+            comp = slice(offset, offset + jn - 1)
             aggregates[name] = Aggregate(
-                kind=name, att=spec.theta[-1], se=se_all[-1], by=by,
-                crit_value=crit_by[name], vcov=vc,
+                kind=name, att=spec.theta[-1], se=se_j[-1], by=by,
+                crit_value=crit_by[name], vcov=v_all[comp, comp],
             )
         offset += jn
 

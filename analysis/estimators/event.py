@@ -123,8 +123,13 @@ def event_study(
         ``pretest`` (joint Wald test of the leads).
     """
     panel = prepare_panel(
-        data, outcome=outcome, unit=unit, time=time, cohort=cohort,
-        covariates=covariates, cluster=cluster,
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        cluster=cluster,
         require_never_treated=bool(never_only),
     )
     _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
@@ -156,7 +161,9 @@ def event_study(
             rows = inside
             n_drop = int((~inside).sum())
             if n_drop:
-                notes.append(f"dropped {n_drop} treated observation(s) outside the window {lo}..{hi}")
+                notes.append(
+                    f"dropped {n_drop} treated observation(s) outside the window {lo}..{hi}"
+                )
     if not rows.all():
         d = d.loc[rows].reset_index(drop=True)
         codes = _fe.panel_codes(_subpanel(panel, d))
@@ -182,15 +189,20 @@ def event_study(
     ev_keep = kept[nT : nT + len(order)]
     dropped_ev = [order[j] for j in range(len(order)) if not ev_keep[j]]
     if dropped_ev:
-        why = "" if has_never else " (no never-treated units: profile identified only up to a trend)"
-        notes.append(f"event time(s) {dropped_ev} not identified and dropped as extra reference{why}")
+        why = (
+            "" if has_never else " (no never-treated units: profile identified only up to a trend)"
+        )
+        notes.append(
+            f"event time(s) {dropped_ev} not identified and dropped as extra reference{why}"
+        )
     if not ev_keep.any():
         raise InputError("no event-time coefficient is identified in this panel")
 
     scores = _fe.cluster_scores(codes.cl, codes.n_cl, S, X, fit.resid)[:, kept]
     k = int(kept[nT:].sum())
-    factor = _fe.ssc_factor(ssc, n=fit.n_obs, k=k, n_units=codes.n_units,
-                            n_times=codes.n_times, G=codes.n_cl)
+    factor = _fe.ssc_factor(
+        ssc, n=fit.n_obs, k=k, n_units=codes.n_units, n_times=codes.n_times, G=codes.n_cl
+    )
     V = _fe.sandwich(fit.bread, scores, factor)
     kept_idx = np.flatnonzero(kept)
     pos = {j: i for i, j in enumerate(kept_idx)}
@@ -215,7 +227,10 @@ def event_study(
         fstat = W / df if df else float("nan")
         pretest = {
             "name": f"joint Wald test of leads = 0 (event {min(np.array(ev_sorted)[leads])}..-2)",
-            "stat": W, "df": df, "p_value": p, "f_stat": fstat,
+            "stat": W,
+            "df": df,
+            "p_value": p,
+            "f_stat": fstat,
             "f_p_value": float(stats.f.sf(fstat, df, codes.n_cl - 1)) if df else float("nan"),
         }
 
@@ -223,10 +238,14 @@ def event_study(
     for j, c in enumerate(covs):
         jj = nT + len(order) + j
         if kept[jj]:
-            cov_rows.append({"term": c, "estimate": fit.coef[jj], "se": np.sqrt(V[pos[jj], pos[jj]])})
+            cov_rows.append(
+                {"term": c, "estimate": fit.coef[jj], "se": np.sqrt(V[pos[jj], pos[jj]])}
+            )
     coefs = pd.concat(
-        [pd.DataFrame({"term": [f"event::{v}" for v in ev_sorted], "estimate": b, "se": se}),
-         pd.DataFrame(cov_rows, columns=["term", "estimate", "se"])],
+        [
+            pd.DataFrame({"term": [f"event::{v}" for v in ev_sorted], "estimate": b, "se": se}),
+            pd.DataFrame(cov_rows, columns=["term", "estimate", "se"]),
+        ],
         ignore_index=True,
     )
     info = {

@@ -115,8 +115,13 @@ def sun_abraham(
     """
     _fe.check_choice("control", control, ("auto", "never", "last"))
     panel = prepare_panel(
-        data, outcome=outcome, unit=unit, time=time, cohort=cohort,
-        covariates=covariates, cluster=cluster,
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        cluster=cluster,
         require_never_treated=(control == "never"),
     )
     _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
@@ -177,20 +182,24 @@ def sun_abraham(
         notes.append(f"cohort x event cell(s) {bad[:5]} not identified and dropped")
     scores = _fe.cluster_scores(cl, n_cl, S, X, fit.resid)[:, kept]
     k = int(kept[nT:].sum())
-    factor = _fe.ssc_factor(ssc, n=fit.n_obs, k=k, n_units=int(np.unique(uid).size),
-                            n_times=len(times), G=n_cl)
+    factor = _fe.ssc_factor(
+        ssc, n=fit.n_obs, k=k, n_units=int(np.unique(uid).size), n_times=len(times), G=n_cl
+    )
     V = _fe.sandwich(fit.bread, scores, factor)
     kept_idx = np.flatnonzero(kept)
     pos = np.full(kept.size, -1)
     pos[kept_idx] = np.arange(kept_idx.size)
 
-    cells = cells.assign(
-        delta=fit.coef[nT : nT + len(cells)], col=pos[nT : nT + len(cells)]
-    ).loc[ic_keep].reset_index(drop=True)
+    cells = (
+        cells.assign(delta=fit.coef[nT : nT + len(cells)], col=pos[nT : nT + len(cells)])
+        .loc[ic_keep]
+        .reset_index(drop=True)
+    )
     Vd = V[np.ix_(cells["col"].to_numpy(), cells["col"].to_numpy())]
     dse = np.sqrt(np.diag(Vd))
-    att_gt = pd.DataFrame({"cohort": cells["g"], "time": cells["g"] + cells["e"],
-                           "att": cells["delta"], "se": dse})
+    att_gt = pd.DataFrame(
+        {"cohort": cells["g"], "time": cells["g"] + cells["e"], "att": cells["delta"], "se": dse}
+    )
 
     # interaction weights
     ev = np.sort(cells["e"].unique())
@@ -222,11 +231,23 @@ def sun_abraham(
     for j, c in enumerate(covs):
         jj = base + j
         if kept[jj]:
-            cov_rows.append({"term": c, "estimate": fit.coef[jj], "se": np.sqrt(V[pos[jj], pos[jj]])})
+            cov_rows.append(
+                {"term": c, "estimate": fit.coef[jj], "se": np.sqrt(V[pos[jj], pos[jj]])}
+            )
     coefs = pd.concat(
-        [pd.DataFrame({"term": [f"cohort::{int(a)}:event::{int(b)}" for a, b in zip(cells["g"], cells["e"], strict=True)],
-                       "estimate": cells["delta"], "se": dse}),
-         pd.DataFrame(cov_rows, columns=["term", "estimate", "se"])],
+        [
+            pd.DataFrame(
+                {
+                    "term": [
+                        f"cohort::{int(a)}:event::{int(b)}"
+                        for a, b in zip(cells["g"], cells["e"], strict=True)
+                    ],
+                    "estimate": cells["delta"],
+                    "se": dse,
+                }
+            ),
+            pd.DataFrame(cov_rows, columns=["term", "estimate", "se"]),
+        ],
         ignore_index=True,
     )
     info = {

@@ -103,8 +103,13 @@ def twfe(
         bad ``ssc`` / ``alpha``, or a treatment dummy absorbed by the fixed effects.
     """
     panel = prepare_panel(
-        data, outcome=outcome, unit=unit, time=time, cohort=cohort,
-        covariates=covariates, cluster=cluster,
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        cluster=cluster,
     )
     check_choice("ssc", ssc, ("fixest", "linearmodels"))
     alpha = check_alpha(alpha)
@@ -125,8 +130,12 @@ def twfe(
     try:
         if ssc == "fixest":
             res = mod.fit(
-                cov_type="clustered", clusters=clusters, debiased=False,
-                auto_df=False, count_effects=False, group_debias=True,
+                cov_type="clustered",
+                clusters=clusters,
+                debiased=False,
+                auto_df=False,
+                count_effects=False,
+                group_debias=True,
             )
             K = k + codes.n_times
             cov = res.cov.to_numpy() * n / (n - K)

@@ -1,0 +1,310 @@
+"""Implementations compared by ``benchmarks/run.py``: ours and the peer packages.
+
+Every case is a pair ``(prepare, run)``:
+
+* ``prepare(df) -> obj`` turns the canonical long panel (columns ``unit, time,
+  cohort, x, y, cluster``; cohort 0 = never treated) into whatever the package
+  wants (a MultiIndex, a treatment dummy, NaN for never-treated...).  It is *not*
+  timed: it is input formatting, not estimation.
+* ``run(obj) -> dict`` is the timed call.  It returns ``{"att": float, "se":
+  float | None}`` — the overall (simple) ATT, or the TWFE / stage-2 coefficient —
+  plus optional ``"vec"``: a mapping ``label -> value`` of finer estimates
+  (group-time ATTs, event-time effects) that ``run.py`` also compares with ours.
+
+Peers are imported lazily so that a missing optional package only fails its
+own rows.  All calls use analytic standard errors clustered by unit unless the
+case name says ``boot``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+Y, UNIT, TIME, COHORT = "y", "unit", "time", "cohort"
+N_BOOT = 999
+BOOT_SEED = 20240601
+
+Case = tuple[Callable[[pd.DataFrame], Any], Callable[[Any], dict]]
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence peers that print tables or emit warnings on every call."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+
+
+def _ident(df: pd.DataFrame) -> pd.DataFrame:
+    return df
+
+
+def _with_d(df: pd.DataFrame) -> pd.DataFrame:
+    c = df[COHORT].to_numpy()
+    return df.assign(D=((c > 0) & (df[TIME].to_numpy() >= c)).astype(np.float64))
+
+
+def _f(x) -> float:
+    return float(np.asarray(x, dtype=float).ravel()[0])
+
+
+# --------------------------------------------------------------------------- ours
+def _ours(module: str, func: str, **kw):
+    def run(df: pd.DataFrame) -> dict:
+        import importlib
+
+        f = getattr(importlib.import_module(f"analysis.estimators.{module}"), func)
+        r = f(df, outcome=Y, unit=UNIT, time=TIME, cohort=COHORT, **kw)
+        out = {"att": float(r.att), "se": None if r.se is None else float(r.se)}
+        vec: dict[str, float] = {}
+        gt = getattr(r, "att_gt", None)
+        if module == "cs" and gt is not None and len(gt):
+            vec.update({f"gt:{int(g)}:{int(t)}": float(a)
+                        for g, t, a in zip(gt["cohort"], gt["time"], gt["att"], strict=True)})
+        dyn = (r.aggregates or {}).get("dynamic") if hasattr(r, "aggregates") else None
+        if dyn is not None and getattr(dyn, "by", None) is not None:
+            by = dyn.by
+            vec.update({f"e:{int(e)}": float(a)
+                        for e, a in zip(by["event"], by["att"], strict=True)})
+        grp = (r.aggregates or {}).get("group") if hasattr(r, "aggregates") else None
+        if grp is not None and getattr(grp, "by", None) is not None:
+            by = grp.by
+            vec.update({f"g:{int(g)}": float(a)
+                        for g, a in zip(by["cohort"], by["att"], strict=True)})
+        out["vec"] = vec
+        return out
+
+    return run
+
+
+# ------------------------------------------------------------------- Callaway-Sant'Anna
+def _csdid(boot: bool):
+    def run(df: pd.DataFrame) -> dict:
+        from csdid.att_gt import ATTgt
+
+        with _quiet():
+            m = ATTgt(yname=Y, tname=TIME, idname=UNIT, gname=COHORT, data=df,
+                      control_group=["nevertreated"], biters=N_BOOT)
+            m.fit(est_method="dr", bstrap=boot)
+            gt = m.results
+            vec = {f"gt:{int(g)}:{int(t)}": float(a)
+                   for g, t, a in zip(gt["group"], gt["year"], gt["att"], strict=True)}
+            res = {}
+            for typ in ("group", "dynamic", "calendar", "simple"):
+                m.aggte(typec=typ, bstrap=boot, biters=N_BOOT if boot else None)
+                res[typ] = dict(m.atte)
+            for e, a in zip(res["dynamic"]["egt"], res["dynamic"]["att_egt"], strict=True):
+                vec[f"e:{int(e)}"] = float(a)
+            for g, a in zip(res["group"]["egt"], res["group"]["att_egt"], strict=True):
+                vec[f"g:{int(g)}"] = float(a)
+        s = res["simple"]
+        return {"att": _f(s["overall_att"]), "se": _f(s["overall_se"]), "vec": vec}
+
+    return _ident, run
+
+
+def _differences_prep(df: pd.DataFrame) -> pd.DataFrame:
+    c = df[COHORT].astype(float)
+    return df.assign(cohort=c.where(c > 0)).set_index([UNIT, TIME])
+
+
+def _differences(boot: bool):
+    def run(df: pd.DataFrame) -> dict:
+        from differences import ATTgt
+
+        nb = N_BOOT if boot else 0
+        with _quiet():
+            m = ATTgt(df, cohort_column=COHORT)
+            m.fit("y", est_method="dr", control_group="never_treated",
+                  boot_iterations=nb, random_state=BOOT_SEED, progress_bar=False)
+            aggs = {a: m.aggregate(a, boot_iterations=nb, random_state=BOOT_SEED)
+                    for a in ("cohort", "event", "time", "simple")}
+        vec = {}
+        att_col = m.results().xs("ATT", axis=1, level=-1).iloc[:, 0]
+        for (g, _b, t), a in att_col.items():
+            vec[f"gt:{int(g)}:{int(t)}"] = float(a)
+        for lab, key in (("event", "e"), ("cohort", "g")):
+            ag = aggs[lab]
+            col = ag.xs("ATT", axis=1, level=-1).iloc[:, 0]
+            for idx, a in col.items():
+                vec[f"{key}:{int(idx)}"] = float(a)
+        s = aggs["simple"]
+        att = _f(s.xs("ATT", axis=1, level=-1).iloc[0, 0])
+        se = _f(s.xs("std_error", axis=1, level=-1).iloc[0, 0])
+        return {"att": att, "se": se, "vec": vec}
+
+    return _differences_prep, run
+
+
+def _diffdiff_cs(boot: bool):
+    def run(df: pd.DataFrame) -> dict:
+        import diff_diff as dd
+
+        with _quiet():
+            est = dd.CallawaySantAnna(control_group="never_treated", estimation_method="dr",
+                                      n_bootstrap=N_BOOT if boot else 0,
+                                      seed=BOOT_SEED if boot else None)
+            r = est.fit(df, Y, UNIT, TIME, COHORT)
+            # diff-diff offers simple / group / event_study (no calendar aggregation)
+            aggs = {t: r.aggregate(t) for t in ("group", "event_study")}
+        vec = {f"gt:{int(g)}:{int(t)}": float(v["effect"])
+               for (g, t), v in r.group_time_effects.items()}
+        es = r.event_study_effects or {}
+        vec.update({f"e:{int(e)}": float(v["effect"]) for e, v in es.items()
+                    if np.isfinite(v.get("effect", np.nan)) and v.get("n_groups", 1) != 0})
+        ge = r.group_effects or {}
+        vec.update({f"g:{int(g)}": float(v["effect"]) for g, v in ge.items()})
+        del aggs
+        return {"att": float(r.overall_att), "se": float(r.overall_se), "vec": vec}
+
+    return _ident, run
+
+
+# ------------------------------------------------------------------------ Sun-Abraham
+def _sa_prep(df: pd.DataFrame) -> pd.DataFrame:
+    """fixest ``sunab()``: one dummy per (cohort, relative period), ref. period -1,
+    never-treated units have none."""
+    c = df[COHORT].to_numpy()
+    rel = df[TIME].to_numpy() - c
+    keep = (c > 0) & (rel != -1)
+    lab = np.where(keep, "g" + c.astype(str) + "_e" + rel.astype(str), "ref")
+    return df.assign(cell=lab)
+
+
+def _pyfixest_sa(df: pd.DataFrame) -> dict:
+    import pyfixest as pf
+
+    with _quiet():
+        fit = pf.feols(f"{Y} ~ i(cell, ref='ref') | {UNIT} + {TIME}", data=df,
+                       vcov={"CRV1": UNIT})
+    names = list(fit._coefnames)
+    b = np.asarray(fit.coef(), dtype=float)
+    V = np.asarray(fit._vcov, dtype=float)
+    # aggregate the post-period cells with weights = their number of observations
+    # (fixest::aggregate(., "att")): ATT over all treated observations
+    counts = df.loc[df["cell"] != "ref", "cell"].value_counts()
+    w = np.zeros(len(names))
+    for j, nm in enumerate(names):
+        lab = nm.split("::", 1)[-1].rstrip("]").split("T.")[-1]
+        e = int(lab.split("_e")[1])
+        if e >= 0:
+            w[j] = counts[lab]
+    w /= w.sum()
+    return {"att": float(w @ b), "se": float(np.sqrt(w @ V @ w))}
+
+
+def _diffdiff_sa(df: pd.DataFrame) -> dict:
+    import diff_diff as dd
+
+    with _quiet():
+        r = dd.SunAbraham(control_group="never_treated").fit(df, Y, UNIT, TIME, COHORT)
+    vec = {f"e:{int(e)}": float(v["effect"]) for e, v in (r.event_study_effects or {}).items()}
+    return {"att": float(r.overall_att), "se": float(r.overall_se), "vec": vec}
+
+
+# ---------------------------------------------------------------- BJS imputation
+def _diffdiff_bjs(df: pd.DataFrame) -> dict:
+    import diff_diff as dd
+
+    with _quiet():
+        r = dd.ImputationDiD().fit(df, Y, UNIT, TIME, COHORT)
+    return {"att": float(r.overall_att), "se": float(r.overall_se)}
+
+
+# ------------------------------------------------------------------------- Gardner
+def _pyfixest_did2s(df: pd.DataFrame) -> dict:
+    import pyfixest as pf
+
+    with _quiet():
+        fit = pf.did2s(df, yname=Y, first_stage=f"~ 0 | {UNIT} + {TIME}",
+                       second_stage="~ D", treatment="D", cluster=UNIT)
+    return {"att": _f(fit.coef()["D"]), "se": _f(fit.se()["D"])}
+
+
+def _diffdiff_gardner(df: pd.DataFrame) -> dict:
+    import diff_diff as dd
+
+    with _quiet():
+        r = dd.TwoStageDiD().fit(df, Y, UNIT, TIME, COHORT)
+    return {"att": float(r.overall_att), "se": float(r.overall_se)}
+
+
+# ---------------------------------------------------------------------------- TWFE
+def _pyfixest_twfe(df: pd.DataFrame) -> dict:
+    import pyfixest as pf
+
+    with _quiet():
+        fit = pf.feols(f"{Y} ~ D | {UNIT} + {TIME}", data=df, vcov={"CRV1": UNIT})
+    return {"att": _f(fit.coef()["D"]), "se": _f(fit.se()["D"])}
+
+
+def _lm_prep(df: pd.DataFrame) -> pd.DataFrame:
+    return _with_d(df).set_index([UNIT, TIME])
+
+
+def _linearmodels_twfe(df: pd.DataFrame) -> dict:
+    from linearmodels.panel import PanelOLS
+
+    with _quiet():
+        r = PanelOLS(df[Y], df[["D"]], entity_effects=True, time_effects=True).fit(
+            cov_type="clustered", cluster_entity=True)
+    return {"att": _f(r.params["D"]), "se": _f(r.std_errors["D"])}
+
+
+# ------------------------------------------------------------------------ registry
+#: estimator -> implementation -> (prepare, run).  "ours" is always first.
+CASES: dict[str, dict[str, Case]] = {
+    "cs": {
+        "ours": (_ident, _ours("cs", "callaway_santanna", est_method="dr")),
+        "csdid": _csdid(boot=False),
+        "differences": _differences(boot=False),
+        "diff-diff": _diffdiff_cs(boot=False),
+    },
+    "cs_boot": {
+        "ours": (_ident, _ours("cs", "callaway_santanna", est_method="dr",
+                               n_boot=N_BOOT, seed=BOOT_SEED)),
+        "csdid": _csdid(boot=True),
+        "differences": _differences(boot=True),
+        "diff-diff": _diffdiff_cs(boot=True),
+    },
+    "sa": {
+        "ours": (_ident, _ours("sa", "sun_abraham", control="never")),
+        "pyfixest": (_sa_prep, _pyfixest_sa),
+        "diff-diff": (_ident, _diffdiff_sa),
+    },
+    "bjs": {
+        "ours": (_ident, _ours("bjs", "bjs_imputation")),
+        "diff-diff": (_ident, _diffdiff_bjs),
+    },
+    "gardner": {
+        "ours": (_ident, _ours("gardner", "gardner")),
+        "pyfixest": (_with_d, _pyfixest_did2s),
+        "diff-diff": (_ident, _diffdiff_gardner),
+    },
+    "twfe": {
+        "ours": (_ident, _ours("twfe", "twfe", ssc="fixest")),
+        "pyfixest": (_with_d, _pyfixest_twfe),
+        "linearmodels": (_lm_prep, _linearmodels_twfe),
+    },
+}
+
+TITLES = {
+    "cs": "Callaway-Sant'Anna (dr, never-treated, no covariates, analytic SEs, all aggregations)",
+    "cs_boot": f"Callaway-Sant'Anna (dr, multiplier bootstrap, {N_BOOT} draws, all aggregations)",
+    "sa": "Sun-Abraham interaction-weighted event study (never-treated control, CRV1 by unit)",
+    "bjs": "Borusyak-Jaravel-Spiess imputation (unit-clustered analytic SEs)",
+    "gardner": "Gardner two-stage DiD (GMM SEs clustered by unit)",
+    "twfe": "Static TWFE, y ~ D | unit + time, CRV1 by unit",
+}
+
+#: which peers' package names to record versions of
+PACKAGES = ["numpy", "pandas", "scipy", "pyfixest", "linearmodels", "csdid", "drdid",
+            "differences", "diff-diff", "formulaic", "polars", "psutil"]
