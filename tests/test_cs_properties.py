@@ -12,9 +12,7 @@ from hypothesis import strategies as st
 from analysis.data.simulate import simulate_staggered
 from analysis.estimators.cs import callaway_santanna
 
-SETTINGS = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 configs = st.fixed_dictionaries(
     {
@@ -28,8 +26,13 @@ configs = st.fixed_dictionaries(
 
 def _panel(seed: int) -> pd.DataFrame:
     return simulate_staggered(
-        n_units=160, n_periods=5, cohorts=(3, 4), base_effect=(1.0, 2.0), slope=0.5,
-        beta_x=0.5, seed=seed,
+        n_units=160,
+        n_periods=5,
+        cohorts=(3, 4),
+        base_effect=(1.0, 2.0),
+        slope=0.5,
+        beta_x=0.5,
+        seed=seed,
     ).data
 
 

@@ -42,8 +42,15 @@ def fit(beta_x: float, covariates: tuple[str, ...], est_method: str = "dr", **kw
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return callaway_santanna(
-            s.data, outcome="y", unit="unit", time="time", cohort="cohort",
-            covariates=covariates, est_method=est_method, data_layer="synthetic", **kw,
+            s.data,
+            outcome="y",
+            unit="unit",
+            time="time",
+            cohort="cohort",
+            covariates=covariates,
+            est_method=est_method,
+            data_layer="synthetic",
+            **kw,
         )
 
 

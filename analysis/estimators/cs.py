@@ -203,9 +203,7 @@ _EPS = np.finfo(float).eps
 # --------------------------------------------------------------------------- options
 def _check_choice(name: str, value: object, choices: Sequence[str]) -> None:
     if not isinstance(value, str) or value not in choices:
-        raise InputError(
-            f"{name} must be one of {', '.join(map(repr, choices))} (got {value!r})"
-        )
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))} (got {value!r})")
 
 
 def _check_int(name: str, value: object, minimum: int, allow_none: bool = False) -> None:
@@ -277,9 +275,14 @@ class _Design:
         return self.x[:, j, :]
 
 
-def _warn(notes: list[str], msg: str) -> None:
+def _warn(notes: list[str], msg: str, stacklevel: int = 3) -> None:
+    """Record a sample/estimation note and emit it as a UserWarning (never silent).
+
+    ``stacklevel`` 3 points at the caller of :func:`callaway_santanna` when
+    ``_warn`` is called from it directly; helpers one level deeper pass 4.
+    """
     notes.append(msg)
-    warnings.warn(msg, UserWarning, stacklevel=4)
+    warnings.warn(msg, UserWarning, stacklevel=stacklevel)
 
 
 def _build_design(
@@ -326,6 +329,7 @@ def _build_design(
                     f"{df.loc[idx, 'unit'].nunique()} unit(s) first treated within "
                     f"{anticipation} period(s) after the sample end are kept as a treated "
                     "cohort (anticipation)",
+                    stacklevel=4,
                 )
         early = (df["cohort"] > 0) & (df["cohort"] <= tmin + anticipation)
         if early.any():
@@ -334,6 +338,7 @@ def _build_design(
                 notes,
                 f"dropped {n_u} unit(s) treated at or before the first period plus "
                 f"anticipation ({tmin} + {anticipation})",
+                stacklevel=4,
             )
             df = df.loc[~early]
 
@@ -348,6 +353,7 @@ def _build_design(
             notes,
             f"no never-treated units: periods from {int(cutoff)} on are dropped and cohort "
             f"{int(latest)} serves only as a not-yet-treated comparison group",
+            stacklevel=4,
         )
         df = df.loc[keep]
         latest_only_control = latest
@@ -377,6 +383,7 @@ def _build_design(
             notes,
             f"dropped {n_drop} unit(s) not observed in all {n_t} periods "
             "(balanced panel required, as in R did)",
+            stacklevel=4,
         )
         df = df.loc[~incomplete[uid]]
         if df.empty:
@@ -730,7 +737,11 @@ class _AggSpec:
 
 
 def _weighted_component(
-    sel: np.ndarray, att: np.ndarray, pg_cell: np.ndarray, cell_gidx: np.ndarray, n_g: int,
+    sel: np.ndarray,
+    att: np.ndarray,
+    pg_cell: np.ndarray,
+    cell_gidx: np.ndarray,
+    n_g: int,
     with_wif: bool,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Weights and wif cohort terms for sum_k pg_k att_k / sum pg_k over ``sel``."""
@@ -771,8 +782,14 @@ def _aggregations(
     specs: dict[str, _AggSpec] = {}
 
     def pack(kind, key, keys, cols_w, cols_b, thetas) -> _AggSpec:
-        return _AggSpec(kind, key, keys, np.column_stack(cols_w), np.column_stack(cols_b),
-                        np.asarray(thetas, dtype=np.float64))
+        return _AggSpec(
+            kind,
+            key,
+            keys,
+            np.column_stack(cols_w),
+            np.column_stack(cols_b),
+            np.asarray(thetas, dtype=np.float64),
+        )
 
     # simple
     if not post.any():
@@ -1020,7 +1037,10 @@ def callaway_santanna(
         if used_seed is None:
             used_seed = int(np.random.SeedSequence().entropy % (2**63))
         draws_z = multiplier_draws(
-            z, n_boot, rng=np.random.default_rng(used_seed), clusters=clusters,
+            z,
+            n_boot,
+            rng=np.random.default_rng(used_seed),
+            clusters=clusters,
             weights=boot_weights,
         )
         draws = draws_z @ amat
@@ -1028,7 +1048,9 @@ def callaway_santanna(
         se_all = np.where(analytic_ok, bse, np.nan)
         att_gt_crit = sup_t_critical_value(draws[:, :k], se_all[:k], alpha)
         if not np.isfinite(att_gt_crit):
-            _warn(notes, "simultaneous critical value for ATT(g,t) not available; bands are pointwise")
+            _warn(
+                notes, "simultaneous critical value for ATT(g,t) not available; bands are pointwise"
+            )
             att_gt_crit = None
         elif att_gt_crit >= 7:
             _warn(notes, f"simultaneous critical value for ATT(g,t) is large ({att_gt_crit:.2f})")
@@ -1039,11 +1061,16 @@ def callaway_santanna(
                 comp = slice(offset, offset + jn - 1)
                 cv = sup_t_critical_value(draws[:, comp], se_all[comp], alpha)
                 if not np.isfinite(cv):
-                    _warn(notes, f"{name}: simultaneous critical value not available; pointwise bands")
+                    _warn(
+                        notes, f"{name}: simultaneous critical value not available; pointwise bands"
+                    )
                     cv = z_crit
                 elif cv < z_crit:
-                    _warn(notes, f"{name}: simultaneous critical value below the pointwise one; "
-                                 "pointwise bands reported")
+                    _warn(
+                        notes,
+                        f"{name}: simultaneous critical value below the pointwise one; "
+                        "pointwise bands reported",
+                    )
                     cv = z_crit
                 elif cv >= 7:
                     _warn(notes, f"{name}: simultaneous critical value is large ({cv:.2f})")
@@ -1088,7 +1115,7 @@ def callaway_santanna(
     offset = k
     for name, spec in specs.items():
         jn = spec.w.shape[1]
-        se_j = se_all[offset:offset + jn]
+        se_j = se_all[offset : offset + jn]
         if name == "simple":
             aggregates[name] = Aggregate(kind="simple", att=spec.theta[0], se=se_j[0])
         else:
@@ -1097,17 +1124,20 @@ def callaway_santanna(
                 by["cohort"] = by["cohort"].astype(np.int64)
             comp = slice(offset, offset + jn - 1)
             aggregates[name] = Aggregate(
-                kind=name, att=spec.theta[-1], se=se_j[-1], by=by,
-                crit_value=crit_by[name], vcov=v_all[comp, comp],
+                kind=name,
+                att=spec.theta[-1],
+                se=se_j[-1],
+                by=by,
+                crit_value=crit_by[name],
+                vcov=v_all[comp, comp],
             )
         offset += jn
 
     if n_boot is None:
         se_type = "analytic (influence function" + (", cluster-robust)" if clusters else ")")
     else:
-        se_type = (
-            f"multiplier bootstrap ({boot_weights}, {n_boot} draws, IQR-based"
-            + (", clustered)" if clusters else ")")
+        se_type = f"multiplier bootstrap ({boot_weights}, {n_boot} draws, IQR-based" + (
+            ", clustered)" if clusters else ")"
         )
     info = {
         "estimator": "Callaway-Sant'Anna (2021) group-time ATT",

@@ -201,7 +201,9 @@ def multiplier_bootstrap(
     progress: bool | None = None,
 ) -> BootstrapResult:
     """Draws plus IQR-based standard errors for every column of ``psi``."""
-    d = multiplier_draws(psi, n_boot, rng=rng, clusters=clusters, weights=weights, progress=progress)
+    d = multiplier_draws(
+        psi, n_boot, rng=rng, clusters=clusters, weights=weights, progress=progress
+    )
     return BootstrapResult(draws=d, se=iqr_se(d), n_boot=int(n_boot), weights=weights)
 
 

@@ -96,9 +96,7 @@ def cluster_sums(psi: np.ndarray, clusters: Clusters | None = None) -> np.ndarra
         return psi
     if clusters.n != psi.shape[0]:
         raise ValueError("clusters and influence function have different numbers of units")
-    if clusters.n_clusters == clusters.n and np.array_equal(
-        clusters.codes, np.arange(clusters.n)
-    ):
+    if clusters.n_clusters == clusters.n and np.array_equal(clusters.codes, np.arange(clusters.n)):
         return psi
     out = clusters.indicator() @ psi
     return np.asarray(out)

@@ -152,7 +152,12 @@ def run_differences(df: pd.DataFrame, cfg: dict) -> dict | None:
     res.columns = [c[-1] if c[-1] else c[0] for c in res.columns]
     out = {
         "att_gt": [
-            {"cohort": int(r.cohort), "time": int(r.time), "att": _num(r.ATT), "se": _num(r.std_error)}
+            {
+                "cohort": int(r.cohort),
+                "time": int(r.time),
+                "att": _num(r.ATT),
+                "se": _num(r.std_error),
+            }
             for r in res.itertuples(index=False)
         ],
         "aggregates": {},
