@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +12,7 @@ from analysis.data.schemas import validate
 from analysis.errors import InputError
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str, rel: str) -> pd.DataFrame:
     df = pd.read_csv(raw_path(rel), keep_default_na=True, dtype={"adcode": "string"} if name == "bulletin_figures" else None)
     return validate(name, df)

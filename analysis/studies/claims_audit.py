@@ -239,7 +239,6 @@ def _urban(ctx: AuditContext):
     m = c[c["code"].isin(ctx.mountain)]
     rate = 100 * m["pop_urban"].sum() / m["pop_total"].sum()
     claim = ctx.claim("urbanisation_rate_26_counties")
-    change = ctx.claim("urbanisation_rate_change_26_counties")
     gap = claim - rate
     ok = 0 <= gap <= 3.0  # at most 1.5 points a year, the range of Zhejiang's recent annual gains
     return ("consistent" if ok else "partly checkable", rate,
