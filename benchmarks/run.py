@@ -187,28 +187,63 @@ def make_panel(n: int, path: Path) -> dict:
             "units_by_cohort": {int(k): int(v) for k, v in counts.items()}}
 
 
+def _watch(cmd: list[str], env: dict, timeout: float, mem_limit_mb: float) -> str | None:
+    """Run ``cmd``; kill it past ``timeout`` seconds or ``mem_limit_mb`` of resident memory
+    (so a peer that explodes cannot push the machine into the OOM killer).  Returns a
+    status string when it had to be killed, else ``None`` (result in ``_watch.last``)."""
+    import psutil
+
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env)
+        ps = psutil.Process(proc.pid)
+        t0 = time.perf_counter()
+        killed = None
+        while proc.poll() is None:
+            try:
+                rss = ps.memory_info().rss / MB
+            except psutil.Error:
+                rss = 0.0
+            if rss > mem_limit_mb:
+                killed = f"failed: resident memory above the {mem_limit_mb:,.0f} MB guard"
+            elif time.perf_counter() - t0 > timeout:
+                killed = f"timeout (> {timeout:.0f} s)"
+            if killed:
+                proc.kill()
+                proc.wait()
+                return killed
+            time.sleep(0.1)
+        err.seek(0)
+        _watch.last = subprocess.CompletedProcess(cmd, proc.returncode, "", err.read())  # type: ignore[attr-defined]
+    return None
+
+
 def run_child(est: str, impl: str, data: Path, repeats: int, timeout: float,
-              python: str, tmp: Path) -> dict:
+              python: str, tmp: Path, mem_limit_mb: float) -> dict:
     res_path = tmp / f"{est}-{impl}-{data.stem}.json"
     cmd = [python, str(Path(__file__).resolve()), "--child", "--estimator", est,
            "--impl", impl, "--data", str(data), "--repeats", str(repeats),
            "--result", str(res_path)]
     env = dict(os.environ, PYTHONHASHSEED="0", CI=os.environ.get("CI", "1"))
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"status": f"timeout (> {timeout:.0f} s)"}
+    status = _watch(cmd, env, timeout, mem_limit_mb)
+    if status is not None:
+        return {"status": status, "load": [load0, os.getloadavg()[0]]}
+    p = _watch.last  # type: ignore[attr-defined]
     wall = time.perf_counter() - t0
     if p.returncode != 0 or not res_path.exists():
         lines = [ln for ln in (p.stderr or "").strip().splitlines() if ln.strip()]
         reason = lines[-1] if lines else f"exit status {p.returncode}"
         if p.returncode < 0:
             reason = f"killed by signal {-p.returncode}"
+        if "No module named" in reason:
+            return {"status": f"not installed ({reason.split('No module named')[-1].strip()}; "
+                              "install the `bench` extra)"}
         return {"status": f"failed: {reason[:200]}", "child_wall": wall}
     r = json.loads(res_path.read_text())
     r["status"] = "ok"
     r["child_wall"] = wall
+    r["load"] = [load0, os.getloadavg()[0]]
     return r
 
 
@@ -230,6 +265,7 @@ def summarise(rows: dict[str, dict]) -> None:
     for r in rows.values():
         if r.get("status") == "ok":
             r["time"] = statistics.median(r["times"])
+            r["cpu_time"] = statistics.median(r["cpu"])
             r["work"] = max(r["work_mb"])
             r["peak"] = max(r["peak_mb"])
     peers_ok = {k: r for k, r in rows.items() if k != "ours" and r.get("status") == "ok"}
@@ -292,6 +328,8 @@ def write_results(path: Path, results: dict, meta: dict, cmd: str) -> None:
           f"{m['platform']}; BLAS: {m['blas'] or 'unknown'}"
           + (f"; env {m['env']}" if m["env"] else ""),
           f"- **Python** {m['python']}; our package at commit {m['commit']}",
+          f"- **Machine load** (1-min load average when each row started / ended): "
+          f"{meta['load_desc']}",
           "- **Packages:** " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
           f"- **Data:** balanced panel, {N_PERIODS} periods, cohorts {list(COHORTS)} plus "
           f"never-treated (share {NEVER_SHARE}), effects {list(BASE_EFFECT)} on impact "
@@ -372,26 +410,40 @@ def write_results(path: Path, results: dict, meta: dict, cmd: str) -> None:
     # tables
     for est, by_n in results.items():
         L += [f"## {peers.TITLES.get(est, est)}", "",
-              "| N | implementation | time (s) | min–max (s) | work (MB) | peak (MB) "
+              "| N | implementation | time (s) | min–max (s) | CPU (s) | work (MB) | peak (MB) "
               "| time ratio | work ratio | peak ratio | ATT | SE | abs ΔATT | abs ΔSE "
               "| max abs Δ fine (n) | status |",
-              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for n in sorted(by_n, key=int):
             for k, r in by_n[n].items():
                 if r.get("status") != "ok":
-                    L.append(f"| {int(n):,} | {k} | | | | | | | | | | | | | {r.get('status')} |")
+                    L.append(f"| {int(n):,} | {k} |" + " |" * 13 + f" {r.get('status')} |")
                     continue
                 se_d = "n/a (bootstrap)" if est == "cs_boot" and k != "ours" else _fmt_d(r.get("d_se"))
                 fine = "—" if r.get("d_vec") is None else f"{r['d_vec']:.1e} ({r['n_vec']})"
                 L.append(
                     f"| {int(n):,} | {'**ours**' if k == 'ours' else k} | {_fmt_t(r['time'])} | "
-                    f"{_fmt_t(min(r['times']))}–{_fmt_t(max(r['times']))} | {_fmt_m(r['work'])} | "
+                    f"{_fmt_t(min(r['times']))}–{_fmt_t(max(r['times']))} | {_fmt_t(r['cpu_time'])} | "
+                    f"{_fmt_m(r['work'])} | "
                     f"{_fmt_m(r['peak'])} | {_fmt_r(r.get('r_time'))} | {_fmt_r(r.get('r_work'))} | "
                     f"{_fmt_r(r.get('r_peak'))} | {r['att']:.10f} | "
                     f"{_fmt_se(r['se'])} | {_fmt_d(r.get('d_att'))} | "
                     f"{se_d} | {fine} | ok |")
         L.append("")
     path.write_text("\n".join(L))
+
+
+def load_desc(results: dict) -> str:
+    loads = [x for by_n in results.values() for rows in by_n.values() for r in rows.values()
+             for x in r.get("load", [])]
+    if not loads:
+        return "not recorded"
+    cores = os.cpu_count() or 1
+    s = f"min {min(loads):.2f}, median {statistics.median(loads):.2f}, max {max(loads):.2f}"
+    if max(loads) > cores:
+        s += (f" — **the machine ({cores} cores) was busy with other work during part of the "
+              "run; wall times of the affected rows are inflated (compare the CPU column)**")
+    return s
 
 
 def parent(args: argparse.Namespace) -> None:
@@ -433,7 +485,7 @@ def parent(args: argparse.Namespace) -> None:
                         print(f"   {est:8s} {impl:13s} {rows[impl]['status']}", flush=True)
                         continue
                 py = sys.executable if impl == "ours" else peer_python
-                r = run_child(est, impl, data, reps, args.timeout, py, tmp)
+                r = run_child(est, impl, data, reps, args.timeout, py, tmp, args.mem_limit)
                 rows[impl] = r
                 if r.get("status") == "ok":
                     prev_time[(est, impl)] = (n, statistics.median(r["times"]))
@@ -459,7 +511,7 @@ def parent(args: argparse.Namespace) -> None:
                     "elapsed": time.perf_counter() - t_start, "panels": panels,
                     "repeats_desc": (f"{args.repeats} at every N" if args.repeats else
                                      f"3 at N ≤ 10,000, {args.repeats_large} above"),
-                    "notes": notes + peers.NOTES}
+                    "notes": notes + peers.NOTES, "load_desc": load_desc(results)}
             if not args.no_write:
                 write_results(Path(args.out), results, meta, cmd)
                 Path(args.json).write_text(json.dumps(
@@ -479,6 +531,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per child process")
     ap.add_argument("--budget", type=float, default=300.0,
                     help="skip a peer whose extrapolated time at the next N exceeds this (s)")
+    ap.add_argument("--mem-limit", type=float, default=12_000.0,
+                    help="kill a child whose resident memory exceeds this many MB")
     ap.add_argument("--peer-python", default=None,
                     help="interpreter for peer children (a separate venv), default: this one")
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))

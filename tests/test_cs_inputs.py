@@ -71,7 +71,7 @@ def test_no_treated_units(panel):
         ("control", "nevertreated"),
         ("est_method", "ols"),
         ("base_period", "fixed"),
-        ("panel_handling", "unbalanced"),
+        ("panel_handling", "rcs"),
         ("boot_weights", "normal"),
         ("anticipation", -1),
         ("anticipation", 1.5),
@@ -149,3 +149,21 @@ def test_cluster_equal_to_unit_is_plain_unit_level(panel):
         b = callaway_santanna(panel, **KW)
     assert a.info["cluster"] is None
     np.testing.assert_array_equal(a.att_gt["se"], b.att_gt["se"])
+
+
+def test_unbalanced_option_keeps_units(panel):
+    drop_units = panel["unit"].unique()[:7]
+    rows = panel.index[panel["unit"].isin(drop_units) & (panel["time"] == 4)]
+    unbalanced = panel.drop(index=rows)
+    with pytest.warns(UserWarning, match="unbalanced panel: 7 unit"):
+        r = callaway_santanna(unbalanced, panel_handling="unbalanced", **KW)
+    assert r.n_units == 300 and r.n_obs == len(unbalanced)
+    assert r.info["n_units_dropped"] == 0
+    assert "repeated-cross-section" in r.info["panel_estimator"]
+    # a balanced panel uses the panel estimator whatever panel_handling says
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b1 = callaway_santanna(panel, panel_handling="unbalanced", **KW)
+        b2 = callaway_santanna(panel, **KW)
+    assert b1.info["panel_estimator"].startswith("panel")
+    np.testing.assert_array_equal(b1.att_gt["att"], b2.att_gt["att"])

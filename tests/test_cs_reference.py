@@ -39,6 +39,12 @@ def mpdta() -> pd.DataFrame:
 
 
 @cache
+def mpdta_unbalanced() -> pd.DataFrame:
+    df = mpdta()
+    return df.drop(index=PEERS["unbalanced_rows_dropped"]).reset_index(drop=True)
+
+
+@cache
 def fit(
     control="never",
     est_method="dr",
@@ -48,11 +54,12 @@ def fit(
     cluster=None,
     max_event=None,
     balance_event=None,
+    panel="balance",
 ):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return callaway_santanna(
-            mpdta(),
+            mpdta() if panel == "balance" else mpdta_unbalanced(),
             outcome="lemp",
             unit="countyreal",
             time="year",
@@ -65,6 +72,7 @@ def fit(
             cluster=cluster,
             max_event=max_event,
             balance_event=balance_event,
+            panel_handling=panel,
         )
 
 
@@ -78,6 +86,7 @@ def fit_cfg(cfg: dict):
         cluster=cfg.get("cluster"),
         max_event=cfg.get("max_event"),
         balance_event=cfg.get("balance_event"),
+        panel=cfg.get("panel", "balance"),
     )
 
 
@@ -203,6 +212,14 @@ def test_reference_file_has_provenance():
     assert {"csdid", "differences"} <= set(PEERS["packages"])
     assert PEERS["notes"], "notes on peer agreement must be recorded"
     assert len(PEERS["results"]) >= 12  # never/notyet x reg/ipw/dr x {none, lpop}
+    assert sum(e["config"].get("panel") == "unbalanced" for e in PEERS["results"].values()) == 12
+
+
+def test_unbalanced_reference_uses_the_rc_path():
+    r = fit(panel="unbalanced")
+    assert "repeated-cross-section" in r.info["panel_estimator"]
+    assert r.n_obs == 2500 - len(PEERS["unbalanced_rows_dropped"])
+    assert r.n_units == 500  # no unit dropped
 
 
 @pytest.mark.parametrize(("key", "peer"), PEER_CASES, ids=[f"{k}-{p}" for k, p in PEER_CASES])

@@ -135,3 +135,24 @@ def test_large_panel_runs():
     d = simulate_staggered(n_units=100_000, n_periods=20, cohorts=(5, 10, 15), seed=1).data
     r = gardner(d, **SIM)
     assert np.isfinite(r.att) and np.isfinite(r.se)
+
+
+def test_unbalanced_coarse_clusters_match_peers():
+    """Unbalanced panel, 40 clusters nesting units: TWFE, SA, BJS, Gardner against the peers."""
+    from analysis.estimators.sa import sun_abraham
+    from analysis.estimators.twfe import twfe
+
+    d = simulate_staggered(n_units=800, n_periods=8, n_clusters=40, seed=3).data
+    d = d.iloc[d.index % 17 != 0]
+    p = ref("sim")["unbalanced_clustered"]
+    cases = [
+        (twfe, p["twfe"]["pyfixest_crv1"]["coef"], p["twfe"]["pyfixest_crv1"]["se"]),
+        (sun_abraham, p["sa"]["diff_diff"]["att"], p["sa"]["diff_diff"]["att_se"]),
+        (bjs_imputation, p["bjs"]["diff_diff"]["att"], p["bjs"]["diff_diff"]["att_se"]),
+        (gardner, p["gardner"]["diff_diff"]["att"], p["gardner"]["diff_diff"]["att_se"]),
+    ]
+    for f, att, se in cases:
+        r = f(d, **SIM, cluster="cluster")
+        assert r.info["n_clusters"] == 40
+        assert r.att == pytest.approx(att, abs=1e-6), f.__name__
+        assert r.se == pytest.approx(se, rel=1e-4), f.__name__

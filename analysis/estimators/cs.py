@@ -186,12 +186,12 @@ from analysis.results import Aggregate, DiDResult
 Control = Literal["never", "notyet"]
 EstMethod = Literal["dr", "ipw", "reg"]
 BasePeriod = Literal["varying", "universal"]
-PanelHandling = Literal["balance"]
+PanelHandling = Literal["balance", "unbalanced"]
 
 CONTROLS = ("never", "notyet")
 EST_METHODS = ("dr", "ipw", "reg")
 BASE_PERIODS = ("varying", "universal")
-PANEL_HANDLINGS = ("balance",)
+PANEL_HANDLINGS = ("balance", "unbalanced")
 
 #: DRDID 1.3.0 propensity-score trimming level for comparison units.
 TRIM_LEVEL = 0.995
@@ -248,10 +248,20 @@ def _validate_options(
 
 # --------------------------------------------------------------------------- design
 @dataclass
-class _Design:
-    """Wide (unit x period) arrays of a balanced panel."""
+class _Long:
+    """Row-level arrays of an unbalanced panel (one entry per observed unit-period)."""
 
-    y: np.ndarray  # n x T
+    unit: np.ndarray  # unit code 0..n-1
+    period: np.ndarray  # period index into ``times``
+    y: np.ndarray
+    x: np.ndarray | None  # rows x k design (intercept first) or None
+
+
+@dataclass
+class _Design:
+    """Wide (unit x period) arrays of a balanced panel, or rows of an unbalanced one."""
+
+    y: np.ndarray | None  # n x T (None for an unbalanced panel)
     x: np.ndarray | None  # n x T x k (time-varying) or None
     x_static: np.ndarray | None  # n x k when the covariates are time-invariant
     g: np.ndarray  # n, cohort (0 = never treated)
@@ -261,10 +271,17 @@ class _Design:
     units: np.ndarray  # original unit ids, length n
     notes: list[str] = field(default_factory=list)
     n_dropped_unbalanced: int = 0
+    long: _Long | None = None
 
     @property
     def n(self) -> int:
-        return self.y.shape[0]
+        return int(self.g.shape[0])
+
+    @property
+    def n_obs(self) -> int:
+        if self.long is not None:
+            return int(self.long.y.shape[0])
+        return self.n * int(self.times.size)
 
     def covariates_at(self, j: int) -> np.ndarray | None:
         """Design matrix (intercept + covariates) of all units at period index j."""
@@ -296,6 +313,7 @@ def _build_design(
     cluster: str | None,
     control: str,
     anticipation: int,
+    panel_handling: str = "balance",
 ) -> _Design:
     panel = prepare_panel(
         data,
@@ -378,6 +396,8 @@ def _build_design(
     present = counts > 0
     incomplete = present & (counts < n_t)
     n_drop = int(incomplete.sum())
+    if n_drop and panel_handling == "unbalanced":
+        return _long_design(df, times, glist, covariates, cluster, notes, n_drop)
     if n_drop:
         _warn(
             notes,
@@ -438,6 +458,63 @@ def _build_design(
         units=units,
         notes=notes,
         n_dropped_unbalanced=n_drop,
+    )
+
+
+def _long_design(
+    df: pd.DataFrame,
+    times: np.ndarray,
+    glist: np.ndarray,
+    covariates: tuple[str, ...],
+    cluster: str | None,
+    notes: list[str],
+    n_incomplete: int,
+) -> _Design:
+    """Keep every observed row (R ``allow_unbalanced_panel = TRUE``)."""
+    _warn(
+        notes,
+        f"unbalanced panel: {n_incomplete} unit(s) are not observed in every period; kept "
+        "(panel_handling='unbalanced': repeated-cross-section estimators, influence "
+        "functions summed by unit)",
+        stacklevel=5,
+    )
+    codes, uniques = pd.factorize(df["uid"], sort=True)
+    first = ~pd.Series(codes).duplicated().to_numpy()
+    g = df["cohort"].to_numpy(dtype=np.float64)[first]
+    units = df["unit"].to_numpy()[first]
+    if not ((g == 0) | (g > glist.min())).any():
+        raise InputError("no untreated comparison units after sample restrictions")
+    period = np.searchsorted(times, df["time"].to_numpy())
+    x = None
+    if covariates:
+        xs = df[list(covariates)].to_numpy(dtype=np.float64)
+        x = np.column_stack([np.ones(len(df)), xs])
+        if np.linalg.matrix_rank(x) < x.shape[1]:
+            raise InputError(
+                "covariates are collinear or constant (the design with an intercept is rank deficient)"
+            )
+    clusters = None
+    if cluster:
+        clusters = Clusters.from_labels(df[cluster].to_numpy()[first])
+        if clusters.n_clusters < 2:
+            raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
+    return _Design(
+        y=None,
+        x=None,
+        x_static=None,
+        g=g,
+        times=times.astype(np.int64),
+        glist=glist.astype(np.float64),
+        clusters=clusters,
+        units=units,
+        notes=notes,
+        n_dropped_unbalanced=0,
+        long=_Long(
+            unit=codes.astype(np.int64),
+            period=period.astype(np.int64),
+            y=df["y"].to_numpy(dtype=np.float64),
+            x=x,
+        ),
     )
 
 
@@ -589,6 +666,181 @@ def _two_by_two_cov(
     m3 = (w_cont[:, None] * x).mean(axis=0)
     inf_control = (w_cont * (resid - eta_c) + alr_ps @ m2 - alr_ols @ m3) / mw_c
     return float(att), inf_treat - inf_control
+
+
+def _ols_alr(x: np.ndarray, y: np.ndarray, sel: np.ndarray, n1: int):
+    """OLS on rows ``sel``; fitted values for all rows and the asymptotic linear rep."""
+    xs = x[sel]
+    xtx = xs.T @ xs
+    if xs.shape[0] < xs.shape[1] or _rcond(xtx) < _EPS:
+        raise np.linalg.LinAlgError("singular outcome-regression design")
+    beta = np.linalg.solve(xtx, xs.T @ y[sel])
+    fit = x @ beta
+    alr = (sel * (y - fit))[:, None] * x @ np.linalg.inv(xtx / n1)
+    return fit, alr
+
+
+def _two_by_two_rc(
+    y: np.ndarray,
+    post: np.ndarray,
+    d: np.ndarray,
+    x: np.ndarray,
+    method: str,
+    ps: np.ndarray | None,
+) -> tuple[float, np.ndarray]:
+    """DRDID repeated-cross-section 2x2 estimators (``reg_did_rc``,
+    ``std_ipw_did_rc``, ``drdid_rc``) on the n1 rows used; used for unbalanced
+    panels as R ``did`` does. Returns (att, row-level influence function)."""
+    n1 = d.shape[0]
+    c = 1.0 - d
+    pre = 1.0 - post
+    mean = np.mean
+    if method == "reg":
+        out_pre, alr_pre = _ols_alr(x, y, (c * pre) == 1, n1)
+        out_post, alr_post = _ols_alr(x, y, (c * post) == 1, n1)
+        w_tpre, w_tpost = d * pre, d * post
+        eta_tpre = mean(w_tpre * y) / mean(w_tpre)
+        eta_tpost = mean(w_tpost * y) / mean(w_tpost)
+        eta_c = mean(d * (out_post - out_pre)) / mean(d)
+        att = (eta_tpost - eta_tpre) - eta_c
+        inf_treat = w_tpost * (y - eta_tpost) / mean(w_tpost) - w_tpre * (y - eta_tpre) / mean(
+            w_tpre
+        )
+        m1 = (d[:, None] * x).mean(axis=0)
+        inf_control = (d * (out_post - out_pre - eta_c) + alr_post @ m1 - alr_pre @ m1) / mean(d)
+        return float(att), inf_treat - inf_control
+
+    assert ps is not None
+    ps = np.minimum(ps, 1.0 - 1e-6)
+    trim = np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64)
+    odds = ps / (1.0 - ps)
+    w_tpre, w_tpost = trim * d * pre, trim * d * post
+    w_cpre, w_cpost = trim * odds * c * pre, trim * odds * c * post
+    info = (x * (ps * (1.0 - ps))[:, None]).T @ x
+    if _rcond(info) < _EPS:
+        raise np.linalg.LinAlgError("singular propensity-score information matrix")
+    alr_ps = ((d - ps)[:, None] * x) @ (np.linalg.inv(info) * n1)
+
+    def lead(w: np.ndarray, r: np.ndarray) -> tuple[float, np.ndarray]:
+        # normalised mean of r with weights w, and its leading influence term
+        mw = mean(w)
+        a = mean(w * r) / mw
+        return a, w * (r - a) / mw
+
+    if method == "ipw":
+        a_tpost, i_tpost = lead(w_tpost, y)
+        a_tpre, i_tpre = lead(w_tpre, y)
+        a_cpost, i_cpost = lead(w_cpost, y)
+        a_cpre, i_cpre = lead(w_cpre, y)
+        att = (a_tpost - a_tpre) - (a_cpost - a_cpre)
+        m2_pre = ((w_cpre * (y - a_cpre))[:, None] * x).mean(axis=0) / mean(w_cpre)
+        m2_post = ((w_cpost * (y - a_cpost))[:, None] * x).mean(axis=0) / mean(w_cpost)
+        inf_cont = (i_cpost - i_cpre) + alr_ps @ (m2_post - m2_pre)
+        return float(att), (i_tpost - i_tpre) - inf_cont
+
+    # dr: locally efficient doubly robust (drdid_rc, Sant'Anna and Zhao 2020 eq. 3.4)
+    out_cpre, alr_cpre = _ols_alr(x, y, (c * pre) == 1, n1)
+    out_cpost, alr_cpost = _ols_alr(x, y, (c * post) == 1, n1)
+    out_tpre, alr_tpre = _ols_alr(x, y, (d * pre) == 1, n1)
+    out_tpost, alr_tpost = _ols_alr(x, y, (d * post) == 1, n1)
+    out_c = post * out_cpost + pre * out_cpre
+    r = y - out_c
+    w_d, w_dt1, w_dt0 = trim * d, trim * d * post, trim * d * pre
+    a_tpost, i_tpost = lead(w_tpost, r)
+    a_tpre, i_tpre = lead(w_tpre, r)
+    a_cpost, i_cpost = lead(w_cpost, r)
+    a_cpre, i_cpre = lead(w_cpre, r)
+    a_d1, i_d1 = lead(w_d, out_tpost - out_cpost)
+    a_dt1, i_dt1 = lead(w_dt1, out_tpost - out_cpost)
+    a_d0, i_d0 = lead(w_d, out_tpre - out_cpre)
+    a_dt0, i_dt0 = lead(w_dt0, out_tpre - out_cpre)
+    att = (a_tpost - a_tpre) - (a_cpost - a_cpre) + (a_d1 - a_dt1) - (a_d0 - a_dt0)
+    # estimation effect of the comparison-group regressions (post minus pre)
+    m1_post = -(w_tpost[:, None] * x).mean(axis=0) / mean(w_tpost)
+    m1_pre = -(w_tpre[:, None] * x).mean(axis=0) / mean(w_tpre)
+    inf_treat = (i_tpost - i_tpre) + alr_cpost @ m1_post - alr_cpre @ m1_pre
+    m2_pre = ((w_cpre * (r - a_cpre))[:, None] * x).mean(axis=0) / mean(w_cpre)
+    m2_post = ((w_cpost * (r - a_cpost))[:, None] * x).mean(axis=0) / mean(w_cpost)
+    m3_post = -(w_cpost[:, None] * x).mean(axis=0) / mean(w_cpost)
+    m3_pre = -(w_cpre[:, None] * x).mean(axis=0) / mean(w_cpre)
+    inf_cont = (
+        (i_cpost - i_cpre) + alr_ps @ (m2_post - m2_pre) + alr_cpost @ m3_post - alr_cpre @ m3_pre
+    )
+    inf_eff = (i_d1 - i_dt1) - (i_d0 - i_dt0)
+    mom_post = ((w_d / mean(w_d) - w_dt1 / mean(w_dt1))[:, None] * x).mean(axis=0)
+    mom_pre = ((w_d / mean(w_d) - w_dt0 / mean(w_dt0))[:, None] * x).mean(axis=0)
+    inf_or = (alr_tpost - alr_cpost) @ mom_post - (alr_tpre - alr_cpre) @ mom_pre
+    return float(att), inf_treat - inf_cont + inf_eff + inf_or
+
+
+def _estimate_cells_unbalanced(
+    design: _Design,
+    cells: list[_Cell],
+    *,
+    control: str,
+    est_method: str,
+    anticipation: int,
+) -> _CellResults:
+    """ATT(g,t) on an unbalanced panel: each 2x2 uses the rows observed in the base
+    or the current period of treated/comparison units (R ``did``, unbalanced)."""
+    lg = design.long
+    assert lg is not None
+    n = design.n
+    k = len(cells)
+    times = design.times
+    ucoh, codes = np.unique(design.g, return_inverse=True)
+    row_code = codes[lg.unit]
+    att = np.full(k, np.nan)
+    psi = np.zeros((n, k), order="F")
+    n_tr = np.zeros(k, dtype=np.int64)
+    n_co = np.zeros(k, dtype=np.int64)
+    na_notes: list[str] = []
+    x_all = lg.x if lg.x is not None else np.ones((lg.y.shape[0], 1))
+    for j, cell in enumerate(cells):
+        if cell.base_zero:
+            att[j] = 0.0
+            continue
+        label = f"ATT({int(cell.g)},{int(times[cell.t])})"
+        cc = _control_cohorts(design, ucoh, cell, control, anticipation)
+        tcode = int(np.searchsorted(ucoh, cell.g))
+        in_period = (lg.period == cell.t) | (lg.period == cell.b)
+        is_d = row_code == tcode
+        use = in_period & (is_d | cc[row_code])
+        rows = np.flatnonzero(use)
+        d = is_d[rows].astype(np.float64)
+        post = (lg.period[rows] == cell.t).astype(np.float64)
+        n_tr[j] = np.unique(lg.unit[rows][d == 1]).size
+        n_co[j] = np.unique(lg.unit[rows][d == 0]).size
+        if (
+            min(
+                (d * post).sum(),
+                (d * (1 - post)).sum(),
+                ((1 - d) * post).sum(),
+                ((1 - d) * (1 - post)).sum(),
+            )
+            == 0
+        ):
+            na_notes.append(f"{label}: a treated or comparison group is empty in a period; NA")
+            continue
+        xs = x_all[rows]
+        ps = None
+        if est_method in ("dr", "ipw"):
+            ps, _conv = _logit(d, xs)
+            if np.max(ps) >= OVERLAP_MAX:
+                na_notes.append(f"{label}: overlap condition violated; reported as NA")
+                continue
+        try:
+            a, inf = _two_by_two_rc(lg.y[rows], post, d, xs, est_method, ps)
+        except np.linalg.LinAlgError:
+            na_notes.append(f"{label}: singular design in the 2x2 estimator; reported as NA")
+            continue
+        if not np.isfinite(a):
+            na_notes.append(f"{label}: estimate not finite; reported as NA")
+            continue
+        att[j] = a
+        n1 = rows.size
+        psi[:, j] = np.bincount(lg.unit[rows], weights=(n / n1) * inf, minlength=n)
+    return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
 
 
 @dataclass
@@ -941,7 +1193,11 @@ def callaway_santanna(
     balance_event
         Balance the dynamic aggregation in event time (R ``balance_e``).
     panel_handling
-        ``"balance"``: drop units not observed in every period (R's default).
+        ``"balance"`` (default): drop units not observed in every period (R's
+        default). ``"unbalanced"``: keep them and, when the panel is indeed
+        unbalanced, use DRDID's repeated-cross-section estimators on the rows
+        observed in each 2x2, summing influence functions by unit (R
+        ``allow_unbalanced_panel = TRUE``).
     boot_weights
         Multiplier distribution: ``"rademacher"`` (R) or ``"mammen"``.
 
@@ -990,13 +1246,13 @@ def callaway_santanna(
         cluster=cluster_eff,
         control=control,
         anticipation=anticipation,
+        panel_handling=panel_handling,
     )
     notes = design.notes
     n = design.n
     cells = _cells(design, base_period, anticipation)
-    cr = _estimate_cells(
-        design, cells, control=control, est_method=est_method, anticipation=anticipation
-    )
+    estimate = _estimate_cells if design.long is None else _estimate_cells_unbalanced
+    cr = estimate(design, cells, control=control, est_method=est_method, anticipation=anticipation)
     att = cr.att
     if cr.na_notes:
         for m in cr.na_notes:
@@ -1164,6 +1420,11 @@ def callaway_santanna(
         "boot_weights": boot_weights if n_boot is not None else None,
         "band": "sup-t simultaneous" if n_boot is not None else "pointwise",
         "panel_handling": panel_handling,
+        "panel_estimator": (
+            "panel 2x2 (balanced)"
+            if design.long is None
+            else "repeated-cross-section 2x2 on observed rows (unbalanced panel)"
+        ),
         "n_units_dropped": design.n_dropped_unbalanced,
         "max_event": max_event,
         "balance_event": balance_event,
@@ -1176,7 +1437,7 @@ def callaway_santanna(
         method="cs",
         outcome=outcome,
         n_units=n,
-        n_obs=n * int(design.times.size),
+        n_obs=design.n_obs,
         att_gt=att_gt,
         aggregates=aggregates,
         info=info,

@@ -51,6 +51,15 @@ EXTRA = [
     {"control": "never", "est_method": "dr", "covariates": [], "max_event": 1},
     {"control": "never", "est_method": "dr", "covariates": [], "balance_event": 1},
 ]
+# Unbalanced panel (R allow_unbalanced_panel=TRUE): mpdta minus the rows listed in
+# the JSON's "unbalanced_rows_dropped" (about 10%, drawn once with a fixed seed).
+UNBALANCED = [
+    {"control": c, "est_method": m, "covariates": cov, "panel": "unbalanced"}
+    for c in ("never", "notyet")
+    for m in ("reg", "ipw", "dr")
+    for cov in ([], ["lpop"])
+]
+UNBALANCED_SEED = 2024
 
 
 def _num(x):
@@ -62,7 +71,7 @@ def _num(x):
 
 def config_key(cfg: dict) -> str:
     parts = [cfg["control"], cfg["est_method"], "+".join(cfg["covariates"]) or "none"]
-    for k in ("base_period", "anticipation", "cluster", "max_event", "balance_event"):
+    for k in ("base_period", "anticipation", "cluster", "max_event", "balance_event", "panel"):
         if k in cfg:
             parts.append(f"{k}={cfg[k]}")
     return "|".join(parts)
@@ -89,6 +98,7 @@ def run_csdid(df: pd.DataFrame, cfg: dict) -> dict:
         xformla=("lemp ~ " + " + ".join(cov)) if cov else None,
         anticipation=cfg.get("anticipation", 0),
         clustervar=cfg.get("cluster"),
+        allow_unbalanced_panel=cfg.get("panel") == "unbalanced",
         biters=1000,
     )
     m.fit(est_method=cfg["est_method"], base_period=cfg.get("base_period", "varying"), bstrap=False)
@@ -126,8 +136,8 @@ def run_csdid(df: pd.DataFrame, cfg: dict) -> dict:
 def run_differences(df: pd.DataFrame, cfg: dict) -> dict | None:
     from differences import ATTgt
 
-    if any(k in cfg for k in ("max_event", "balance_event")):
-        return None  # differences has no max_e / balance_e
+    if any(k in cfg for k in ("max_event", "balance_event", "panel")):
+        return None  # differences: no max_e / balance_e; unbalanced panels not compared
     if "cluster" in cfg:
         # differences 0.3.0 crashes on cluster_var with pandas 3 (string: "'Series' object
         # has no attribute 'columns'"; list: "unhashable type: 'list'"): not comparable.
@@ -181,17 +191,25 @@ def run_differences(df: pd.DataFrame, cfg: dict) -> dict | None:
     return out
 
 
+def unbalanced_drop_rows(df: pd.DataFrame) -> list[int]:
+    rng = np.random.default_rng(UNBALANCED_SEED)
+    return [int(i) for i in np.flatnonzero(rng.random(len(df)) < 0.1)]
+
+
 def main() -> None:
     df = load()
+    dropped = unbalanced_drop_rows(df)
+    df_unbal = df.drop(index=dropped).reset_index(drop=True)
     results = {}
-    for cfg in GRID + EXTRA:
+    for cfg in GRID + EXTRA + UNBALANCED:
         key = config_key(cfg)
         entry = {"config": cfg}
+        data = df_unbal if cfg.get("panel") == "unbalanced" else df
         for name, fn in (("csdid", run_csdid), ("differences", run_differences)):
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
                 try:
-                    r = fn(df, cfg)
+                    r = fn(data, cfg)
                 except Exception as exc:  # record, do not hide
                     r = {"error": f"{type(exc).__name__}: {exc}"}
             if r is not None:
@@ -214,6 +232,7 @@ def main() -> None:
             for p in ("csdid", "differences", "drdid", "numpy", "pandas", "scipy", "statsmodels")
         },
         "settings": "analytic SEs (bstrap=False / boot_iterations=0); alpha 0.05",
+        "unbalanced_rows_dropped": dropped,
         "notes": NOTES,
         "results": results,
     }
@@ -244,6 +263,12 @@ NOTES: list[str] = [
     "(0.16812); R's printed SEs are unseeded bootstrap SEs and are not reproducible exactly.",
     "universal base period: the normalised cell (t = g-1-anticipation) has att 0 and se null, "
     "as in R.",
+    "Unbalanced entries (config panel=unbalanced) use mpdta without the rows listed in "
+    "unbalanced_rows_dropped and csdid's allow_unbalanced_panel=True (R did: DRDID "
+    "repeated-cross-section estimators on the observed rows, influence functions summed by "
+    "unit). In drdid_rc the estimation effect of the comparison-group regressions enters as "
+    "(post term) - (pre term), as in csdid 0.4.3; the DRDID R source at commit 20929a8 adds "
+    "the two terms, which is asymptotically negligible but not algebraically the derivative.",
 ]
 
 if __name__ == "__main__":

@@ -351,15 +351,35 @@ def main() -> None:
     sa = dd.SunAbraham(cluster="cluster").fit(ub, **kw)
     ref["unbalanced_clustered"] = {
         "sim_call": "simulate_staggered(n_units=800, n_periods=8, n_clusters=40, seed=3).data; "
-                    "rows with index % 17 == 0 removed; cluster column 'cluster'",
-        "twfe": {"pyfixest_crv1": {"coef": fl(m.coef()["D"]), "se": fl(m.se()["D"]),
-                                   "command": 'pf.feols("y ~ D | unit + time", vcov={"CRV1": "cluster"})'}},
-        "bjs": {"diff_diff": {"att": float(bj.overall_att), "att_se": float(bj.overall_se),
-                              "command": 'dd.ImputationDiD(cluster="cluster").fit(...)'}},
-        "gardner": {"diff_diff": {"att": float(ts.overall_att), "att_se": float(ts.overall_se),
-                                  "command": 'dd.TwoStageDiD(cluster="cluster").fit(...)'}},
-        "sa": {"diff_diff": {"att": float(sa.overall_att), "att_se": float(sa.overall_se),
-                             "command": 'dd.SunAbraham(cluster="cluster").fit(...)'}},
+        "rows with index % 17 == 0 removed; cluster column 'cluster'",
+        "twfe": {
+            "pyfixest_crv1": {
+                "coef": fl(m.coef()["D"]),
+                "se": fl(m.se()["D"]),
+                "command": 'pf.feols("y ~ D | unit + time", vcov={"CRV1": "cluster"})',
+            }
+        },
+        "bjs": {
+            "diff_diff": {
+                "att": float(bj.overall_att),
+                "att_se": float(bj.overall_se),
+                "command": 'dd.ImputationDiD(cluster="cluster").fit(...)',
+            }
+        },
+        "gardner": {
+            "diff_diff": {
+                "att": float(ts.overall_att),
+                "att_se": float(ts.overall_se),
+                "command": 'dd.TwoStageDiD(cluster="cluster").fit(...)',
+            }
+        },
+        "sa": {
+            "diff_diff": {
+                "att": float(sa.overall_att),
+                "att_se": float(sa.overall_se),
+                "command": 'dd.SunAbraham(cluster="cluster").fit(...)',
+            }
+        },
     }
     (HERE / "fe_sim.json").write_text(json.dumps(ref, indent=1, sort_keys=False) + "\n")
     print("wrote", HERE / "fe_mpdta.json", HERE / "fe_sim.json")
