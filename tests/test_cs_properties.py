@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from analysis.data.simulate import simulate_staggered
 from analysis.estimators.cs import callaway_santanna
 
-SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 configs = st.fixed_dictionaries(
     {

@@ -141,15 +141,33 @@ the last period plus :math:`\delta` are never treated. With
 minus :math:`\delta` on are dropped and the last cohort serves only as a
 comparison (R). Unbalanced panels are balanced by dropping units not observed
 in every period (R's default; a ``UserWarning`` and ``info["n_units_dropped"]``
-record it).
+record it). With ``panel_handling="unbalanced"`` they are kept instead (R
+``allow_unbalanced_panel = TRUE``): each 2x2 uses the rows observed in the base
+or current period and DRDID's repeated-cross-section estimators
+(``reg_did_rc``, ``std_ipw_did_rc``, and the locally efficient ``drdid_rc``,
+Sant'Anna and Zhao 2020 eq. 3.4), with covariates read in each row's own
+period; the row-level influence functions are scaled by :math:`n/n_1`
+(:math:`n_1` = rows used) and summed by unit, so that clustering, the
+bootstrap and the aggregations work unchanged. In ``drdid_rc`` the estimation
+effect of the comparison-group regressions enters as post minus pre term (the
+derivative of the estimator; ``csdid`` 0.4.3 does the same, while the DRDID R
+source at commit 20929a8 adds the two -- asymptotically negligible).
 
 Reference-software notes
 ------------------------
-Validated against R ``did``'s published ``mpdta`` output and two Python ports
-(``tests/reference/cs_mpdta.json``; see its ``notes``). ``csdid`` 0.4.3 ports
-R ``did`` 2.5.0 and agrees with this module to numerical precision.
-``differences`` 0.3.0 agrees on ATT(g,t), analytic SEs and aggregates without
-covariates; differences are documented in the JSON notes.
+Validated against R ``did``'s published ``mpdta`` output
+(``tests/reference/cs_published.json``: every printed point estimate and the
+pre-test p-value) and two Python ports (``tests/reference/cs_mpdta.json``, 33
+configurations; see its ``notes``). ``csdid`` 0.4.3, a port of R ``did`` 2.5.0,
+agrees to about 1e-12 everywhere (balanced and unbalanced, clustered, universal
+base, anticipation, ``max_e``/``balance_e``). ``differences`` 0.3.0 agrees on
+every estimate; its SEs with a propensity score differ by <= 1.3e-7 relative
+(logit tolerance); it cannot cluster under pandas 3. Known defects of older
+versions, all fixed in the versions matched here: R ``did`` before PR #223 and
+``csdid`` before 0.4.1 computed the group-aggregation overall SE with the
+per-cell cohort vector (understated SE; ``mpdta``: 0.0124 vs 0.012446);
+``csdid`` before 0.4.1 used ``ddof=1`` in the ATT(g,t) SE; R ``did`` before 2.5
+bootstrapped cluster *means* rather than sums of the influence function.
 
 References
 ----------
@@ -1019,7 +1037,6 @@ def _aggregations(
     times = design.times
     glist = design.glist
     n_g = glist.size
-    n = design.n
     pg = np.array([np.mean(design.g == c) for c in glist])
     cg = np.array([c.g for c in cells])
     ct = times[np.array([c.t for c in cells])].astype(np.float64)
@@ -1030,7 +1047,6 @@ def _aggregations(
     att0 = np.where(ok, att, 0.0)
     me = np.inf if max_event is None else float(max_event)
     post = ok & (cg <= ct) & (e <= me)
-    k = att.size
     specs: dict[str, _AggSpec] = {}
 
     def pack(kind, key, keys, cols_w, cols_b, thetas) -> _AggSpec:
@@ -1127,7 +1143,6 @@ def _aggregations(
     specs["calendar"] = pack(
         "calendar", "time", [int(t) for t in tl], [*cols_w, wo], [*cols_b, bo], [*th_t, th_o]
     )
-    del n, k
     return specs
 
 

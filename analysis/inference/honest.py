@@ -449,30 +449,49 @@ def folded_normal_quantile(p: float, mu: float) -> float:
     :math:`\\Phi(c-\\mu) - \\Phi(-c-\\mu) = p`).
 
     R ``HonestDiD`` estimates this quantile from :math:`10^6` simulated draws;
-    here it is solved to machine precision.
+    here it is solved to machine precision (safeguarded Newton iterations).
     """
-    mu = abs(float(mu))
+    p = float(p)
     if not 0 < p < 1:
         raise InputError(f"p must be in (0, 1), got {p!r}")
-    lo = mu + stats.norm.ppf(p) if p > 0.5 else 0.0
-    hi = mu + stats.norm.ppf((1 + p) / 2)
-    lo = max(0.0, min(lo, hi))
+    return _fn_quantile(p, abs(float(mu)))[0]
 
-    def g(c: float) -> float:
-        return special.ndtr(c - mu) - special.ndtr(-c - mu) - p
 
-    if g(lo) >= 0:
-        return lo
-    if g(hi) <= 0:
-        return hi
-    return float(optimize.brentq(g, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200))
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+def _fn_quantile(p: float, mu: float) -> tuple[float, float]:
+    """Folded-normal quantile :math:`c(\\mu)` and its derivative :math:`c'(\\mu)`."""
+
+    def cdf(x: float) -> float:
+        return 0.5 * math.erfc(-x / _SQRT2)
+
+    def pdf(x: float) -> float:
+        return math.exp(-0.5 * x * x) / _SQRT2PI
+
+    # max(mu + z_p, z_{(1+p)/2}) <= c <= mu + z_{(1+p)/2}; g(c) = P(|N(mu,1)| <= c) - p is increasing and,
+    # for c >= mu, concave, so Newton started at the left end converges monotonically.
+    z2 = float(special.ndtri((1 + p) / 2))
+    hi = mu + z2
+    if p > 0.5:
+        c = max(mu + float(special.ndtri(p)), z2)  # both are below the root
+        for _ in range(100):
+            g = cdf(c - mu) - cdf(-c - mu) - p
+            if g >= 0:
+                break
+            step = -g / (pdf(c - mu) + pdf(c + mu))
+            c = min(c + step, hi)
+            if step <= 1e-15 * max(1.0, c):
+                break
+    else:  # pragma: no cover - levels below 50% are not used
+        c = float(optimize.brentq(lambda x: cdf(x - mu) - cdf(-x - mu) - p, 0.0, hi, xtol=1e-15))
+    f1, f2 = pdf(c - mu), pdf(c + mu)
+    return c, (f1 - f2) / (f1 + f2)
 
 
 def _cv_and_slope(t: float, p: float) -> tuple[float, float]:
-    """Folded-normal quantile :math:`c(t)` and its derivative :math:`c'(t)`."""
-    c = folded_normal_quantile(p, t)
-    f1, f2 = stats.norm.pdf(c - t), stats.norm.pdf(c + t)
-    return c, (f1 - f2) / (f1 + f2)
+    return _fn_quantile(p, abs(t))
 
 
 # ==========================================================================  FLCI
@@ -677,24 +696,15 @@ def rm_identified_set(
 
 
 def _rm_id_set(b: np.ndarray, K: int, T: int, lv: np.ndarray, Mbar: float) -> tuple[float, float]:
-    lo, hi = np.inf, -np.inf
+    # delta_pre = beta_pre is known, so the largest pre-period difference is
+    # D = max_{s<=0} |beta_s - beta_{s-1}| (beta_0 = 0); post differences are free in
+    # [-Mbar D, Mbar D] and l'delta_post = sum_r Delta_r L_r with L_r = sum_{t>=r} l_t.
+    pre = np.concatenate([b[:K], [0.0]])
+    D = float(np.max(np.abs(np.diff(pre)))) if K >= 1 else 0.0
+    L = np.cumsum(lv[::-1])[::-1]
+    half = Mbar * D * float(np.abs(L).sum())
     theta_b = float(lv @ b[K:])
-    c = np.concatenate([np.zeros(K), lv])
-    bounds = [(b[i], b[i]) for i in range(K)] + [(None, None)] * T
-    for A, _, _ in _rm_pieces(K, T, Mbar):
-        for sgn in (1.0, -1.0):
-            res = optimize.linprog(-sgn * c, A_ub=A, b_ub=np.zeros(A.shape[0]), bounds=bounds,
-                                   method="highs")
-            if res.status != 0:
-                continue
-            val = -sgn * res.fun  # max (sgn=1) or min (sgn=-1) of l'delta_post
-            if sgn > 0:
-                lo = min(lo, theta_b - val)
-            else:
-                hi = max(hi, theta_b - val)
-    if not np.isfinite(lo) or not np.isfinite(hi):
-        return theta_b, theta_b
-    return lo, hi
+    return theta_b - half, theta_b + half
 
 
 # ==========================================================================  ARP
@@ -952,17 +962,18 @@ def _rm_ci(b: np.ndarray, S: np.ndarray, K: int, T: int, lv: np.ndarray, Mbar: f
 
 
 def _bisect(piece: _ARPPiece, rejected: float, accepted: float, alpha: float, hybrid: str,
-            kappa: float, tol: float) -> float:
-    """Boundary between a rejected and an accepted theta (returns the accepted side)."""
+            kappa: float, tol: float, points: int = 65) -> float:
+    """Boundary between a rejected and an accepted theta, by repeated
+    sub-gridding of the bracket (returns the accepted side, within ``tol``)."""
     r, a = rejected, accepted
-    for _ in range(200):
+    for _ in range(20):
         if abs(a - r) <= tol:
             break
-        mid = 0.5 * (a + r)
-        if piece.accept(np.array([mid]), alpha, hybrid, kappa)[0]:
-            a = mid
-        else:
-            r = mid
+        pts = np.linspace(r, a, points)
+        ok = piece.accept(pts, alpha, hybrid, kappa)
+        ok[-1] = True
+        i = int(np.argmax(ok))  # first accepted point walking from the rejected side
+        r, a = pts[i - 1], pts[i]
     return a
 
 
