@@ -7,6 +7,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
+# Single-threaded BLAS: stable timings and no oversubscription when joblib or a busy
+# machine also uses the cores (measured: 5-15x slow-downs of the multiplier bootstrap
+# under load with OpenBLAS threading). Override on the command line if wanted.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
 
 .PHONY: all reproduce test test-slow test-all data notebooks paper verify lint format lock bench clean distclean venv
 

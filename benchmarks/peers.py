@@ -67,18 +67,24 @@ def _ours(module: str, func: str, **kw):
         vec: dict[str, float] = {}
         gt = getattr(r, "att_gt", None)
         if module == "cs" and gt is not None and len(gt):
-            vec.update({f"gt:{int(g)}:{int(t)}": float(a)
-                        for g, t, a in zip(gt["cohort"], gt["time"], gt["att"], strict=True)})
+            vec.update(
+                {
+                    f"gt:{int(g)}:{int(t)}": float(a)
+                    for g, t, a in zip(gt["cohort"], gt["time"], gt["att"], strict=True)
+                }
+            )
         dyn = (r.aggregates or {}).get("dynamic") if hasattr(r, "aggregates") else None
         if dyn is not None and getattr(dyn, "by", None) is not None:
             by = dyn.by
-            vec.update({f"e:{int(e)}": float(a)
-                        for e, a in zip(by["event"], by["att"], strict=True)})
+            vec.update(
+                {f"e:{int(e)}": float(a) for e, a in zip(by["event"], by["att"], strict=True)}
+            )
         grp = (r.aggregates or {}).get("group") if hasattr(r, "aggregates") else None
         if grp is not None and getattr(grp, "by", None) is not None:
             by = grp.by
-            vec.update({f"g:{int(g)}": float(a)
-                        for g, a in zip(by["cohort"], by["att"], strict=True)})
+            vec.update(
+                {f"g:{int(g)}": float(a) for g, a in zip(by["cohort"], by["att"], strict=True)}
+            )
         out["vec"] = vec
         return out
 
@@ -91,12 +97,21 @@ def _csdid(boot: bool):
         from csdid.att_gt import ATTgt
 
         with _quiet():
-            m = ATTgt(yname=Y, tname=TIME, idname=UNIT, gname=COHORT, data=df,
-                      control_group=["nevertreated"], biters=N_BOOT)
+            m = ATTgt(
+                yname=Y,
+                tname=TIME,
+                idname=UNIT,
+                gname=COHORT,
+                data=df,
+                control_group=["nevertreated"],
+                biters=N_BOOT,
+            )
             m.fit(est_method="dr", bstrap=boot)
             gt = m.results
-            vec = {f"gt:{int(g)}:{int(t)}": float(a)
-                   for g, t, a in zip(gt["group"], gt["year"], gt["att"], strict=True)}
+            vec = {
+                f"gt:{int(g)}:{int(t)}": float(a)
+                for g, t, a in zip(gt["group"], gt["year"], gt["att"], strict=True)
+            }
             res = {}
             for typ in ("group", "dynamic", "calendar", "simple"):
                 m.aggte(typec=typ, bstrap=boot, biters=N_BOOT if boot else None)
@@ -123,10 +138,18 @@ def _differences(boot: bool):
         nb = N_BOOT if boot else 0
         with _quiet():
             m = ATTgt(df, cohort_column=COHORT)
-            m.fit("y", est_method="dr", control_group="never_treated",
-                  boot_iterations=nb, random_state=BOOT_SEED, progress_bar=False)
-            aggs = {a: m.aggregate(a, boot_iterations=nb, random_state=BOOT_SEED)
-                    for a in ("cohort", "event", "time", "simple")}
+            m.fit(
+                "y",
+                est_method="dr",
+                control_group="never_treated",
+                boot_iterations=nb,
+                random_state=BOOT_SEED,
+                progress_bar=False,
+            )
+            aggs = {
+                a: m.aggregate(a, boot_iterations=nb, random_state=BOOT_SEED)
+                for a in ("cohort", "event", "time", "simple")
+            }
         vec = {}
         att_col = m.results().xs("ATT", axis=1, level=-1).iloc[:, 0]
         for (g, _b, t), a in att_col.items():
@@ -149,17 +172,27 @@ def _diffdiff_cs(boot: bool):
         import diff_diff as dd
 
         with _quiet():
-            est = dd.CallawaySantAnna(control_group="never_treated", estimation_method="dr",
-                                      n_bootstrap=N_BOOT if boot else 0,
-                                      seed=BOOT_SEED if boot else None)
+            est = dd.CallawaySantAnna(
+                control_group="never_treated",
+                estimation_method="dr",
+                n_bootstrap=N_BOOT if boot else 0,
+                seed=BOOT_SEED if boot else None,
+            )
             r = est.fit(df, Y, UNIT, TIME, COHORT)
             # diff-diff offers simple / group / event_study (no calendar aggregation)
             aggs = {t: r.aggregate(t) for t in ("group", "event_study")}
-        vec = {f"gt:{int(g)}:{int(t)}": float(v["effect"])
-               for (g, t), v in r.group_time_effects.items()}
+        vec = {
+            f"gt:{int(g)}:{int(t)}": float(v["effect"])
+            for (g, t), v in r.group_time_effects.items()
+        }
         es = r.event_study_effects or {}
-        vec.update({f"e:{int(e)}": float(v["effect"]) for e, v in es.items()
-                    if np.isfinite(v.get("effect", np.nan)) and v.get("n_groups", 1) != 0})
+        vec.update(
+            {
+                f"e:{int(e)}": float(v["effect"])
+                for e, v in es.items()
+                if np.isfinite(v.get("effect", np.nan)) and v.get("n_groups", 1) != 0
+            }
+        )
         ge = r.group_effects or {}
         vec.update({f"g:{int(g)}": float(v["effect"]) for g, v in ge.items()})
         del aggs
@@ -183,8 +216,7 @@ def _pyfixest_sa(df: pd.DataFrame) -> dict:
     import pyfixest as pf
 
     with _quiet():
-        fit = pf.feols(f"{Y} ~ i(cell, ref='ref') | {UNIT} + {TIME}", data=df,
-                       vcov={"CRV1": UNIT})
+        fit = pf.feols(f"{Y} ~ i(cell, ref='ref') | {UNIT} + {TIME}", data=df, vcov={"CRV1": UNIT})
     names = list(fit._coefnames)
     b = np.asarray(fit.coef(), dtype=float)
     V = np.asarray(fit._vcov, dtype=float)
@@ -224,8 +256,14 @@ def _pyfixest_did2s(df: pd.DataFrame) -> dict:
     import pyfixest as pf
 
     with _quiet():
-        fit = pf.did2s(df, yname=Y, first_stage=f"~ 0 | {UNIT} + {TIME}",
-                       second_stage="~ D", treatment="D", cluster=UNIT)
+        fit = pf.did2s(
+            df,
+            yname=Y,
+            first_stage=f"~ 0 | {UNIT} + {TIME}",
+            second_stage="~ D",
+            treatment="D",
+            cluster=UNIT,
+        )
     return {"att": _f(fit.coef()["D"]), "se": _f(fit.se()["D"])}
 
 
@@ -255,7 +293,8 @@ def _linearmodels_twfe(df: pd.DataFrame) -> dict:
 
     with _quiet():
         r = PanelOLS(df[Y], df[["D"]], entity_effects=True, time_effects=True).fit(
-            cov_type="clustered", cluster_entity=True)
+            cov_type="clustered", cluster_entity=True
+        )
     return {"att": _f(r.params["D"]), "se": _f(r.std_errors["D"])}
 
 
@@ -269,8 +308,10 @@ CASES: dict[str, dict[str, Case]] = {
         "diff-diff": _diffdiff_cs(boot=False),
     },
     "cs_boot": {
-        "ours": (_ident, _ours("cs", "callaway_santanna", est_method="dr",
-                               n_boot=N_BOOT, seed=BOOT_SEED)),
+        "ours": (
+            _ident,
+            _ours("cs", "callaway_santanna", est_method="dr", n_boot=N_BOOT, seed=BOOT_SEED),
+        ),
         "csdid": _csdid(boot=True),
         "differences": _differences(boot=True),
         "diff-diff": _diffdiff_cs(boot=True),
@@ -306,8 +347,20 @@ TITLES = {
 }
 
 #: which peers' package names to record versions of
-PACKAGES = ["numpy", "pandas", "scipy", "pyfixest", "linearmodels", "csdid", "drdid",
-            "differences", "diff-diff", "formulaic", "polars", "psutil"]
+PACKAGES = [
+    "numpy",
+    "pandas",
+    "scipy",
+    "pyfixest",
+    "linearmodels",
+    "csdid",
+    "drdid",
+    "differences",
+    "diff-diff",
+    "formulaic",
+    "polars",
+    "psutil",
+]
 
 
 def _ours_twfe_lm_se(df: pd.DataFrame) -> float:
@@ -340,8 +393,9 @@ def exact_imputation_att(df: pd.DataFrame) -> float:
     treated = (c > 0) & (tt >= c)
     n = len(df)
     rows = np.arange(n)
-    X = sp.hstack([sp.csr_matrix((np.ones(n), (rows, u))),
-                   sp.csr_matrix((np.ones(n), (rows, t)))[:, 1:]]).tocsr()
+    X = sp.hstack(
+        [sp.csr_matrix((np.ones(n), (rows, u))), sp.csr_matrix((np.ones(n), (rows, t)))[:, 1:]]
+    ).tocsr()
     X0 = X[~treated]
     b = spsolve((X0.T @ X0).tocsc(), X0.T @ df[Y].to_numpy()[~treated])
     return float(np.mean(df[Y].to_numpy()[treated] - X[treated] @ b))
@@ -350,9 +404,9 @@ def exact_imputation_att(df: pd.DataFrame) -> float:
 #: static notes printed under the agreement summary of RESULTS.md
 NOTES: list[str] = [
     "TWFE: linearmodels' clustered SE uses its own small-sample factor; its |ΔSE| is "
-    "measured against ours with `ssc=\"linearmodels\"` (computed untimed in the same child).",
+    'measured against ours with `ssc="linearmodels"` (computed untimed in the same child).',
     "pyfixest has no Sun–Abraham class; its row is `feols(\"y ~ i(cell, ref='ref') | unit + "
-    "time\", vcov={\"CRV1\": \"unit\"})` with one dummy per (cohort, relative period ≠ -1) — "
+    'time", vcov={"CRV1": "unit"})` with one dummy per (cohort, relative period ≠ -1) — '
     "what fixest's `sunab()` builds — aggregated to the ATT with cell-size weights (the "
     "aggregation's own cost, a few ms, is included in its time).",
     "diff-diff's Callaway–Sant'Anna offers the simple, group and event-study aggregations "

@@ -145,10 +145,18 @@ def machine_info() -> dict:
         except md.PackageNotFoundError:
             vers[p] = "not installed"
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "analysis"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "analysis"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         commit += " (analysis/ modified)" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
@@ -159,7 +167,7 @@ def machine_info() -> dict:
         cfg = np.show_config(mode="dicts")
         b = cfg.get("Build Dependencies", {}).get("blas", {})
         blas = f"{b.get('name', '?')} {b.get('version', '')}".strip()
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     return {
         "cpu": cpu,
@@ -170,21 +178,37 @@ def machine_info() -> dict:
         "blas": blas,
         "versions": vers,
         "commit": commit,
-        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                           "MKL_NUM_THREADS", "OPENBLAS_CORETYPE")
-                if k in os.environ},
+        "env": {
+            k: os.environ[k]
+            for k in (
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "OPENBLAS_CORETYPE",
+            )
+            if k in os.environ
+        },
     }
 
 
 def make_panel(n: int, path: Path) -> dict:
     from analysis.data.simulate import simulate_staggered
 
-    sim = simulate_staggered(n_units=n, n_periods=N_PERIODS, cohorts=COHORTS,
-                             never_share=NEVER_SHARE, base_effect=BASE_EFFECT, seed=SEED)
+    sim = simulate_staggered(
+        n_units=n,
+        n_periods=N_PERIODS,
+        cohorts=COHORTS,
+        never_share=NEVER_SHARE,
+        base_effect=BASE_EFFECT,
+        seed=SEED,
+    )
     sim.data.to_parquet(path)
     counts = sim.data.drop_duplicates("unit")["cohort"].value_counts().sort_index()
-    return {"rows": len(sim.data), "true_simple": sim.true_simple(),
-            "units_by_cohort": {int(k): int(v) for k, v in counts.items()}}
+    return {
+        "rows": len(sim.data),
+        "true_simple": sim.true_simple(),
+        "units_by_cohort": {int(k): int(v) for k, v in counts.items()},
+    }
 
 
 def _watch(cmd: list[str], env: dict, timeout: float, mem_limit_mb: float) -> str | None:
@@ -217,12 +241,32 @@ def _watch(cmd: list[str], env: dict, timeout: float, mem_limit_mb: float) -> st
     return None
 
 
-def run_child(est: str, impl: str, data: Path, repeats: int, timeout: float,
-              python: str, tmp: Path, mem_limit_mb: float) -> dict:
+def run_child(
+    est: str,
+    impl: str,
+    data: Path,
+    repeats: int,
+    timeout: float,
+    python: str,
+    tmp: Path,
+    mem_limit_mb: float,
+) -> dict:
     res_path = tmp / f"{est}-{impl}-{data.stem}.json"
-    cmd = [python, str(Path(__file__).resolve()), "--child", "--estimator", est,
-           "--impl", impl, "--data", str(data), "--repeats", str(repeats),
-           "--result", str(res_path)]
+    cmd = [
+        python,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--estimator",
+        est,
+        "--impl",
+        impl,
+        "--data",
+        str(data),
+        "--repeats",
+        str(repeats),
+        "--result",
+        str(res_path),
+    ]
     env = dict(os.environ, PYTHONHASHSEED="0", CI=os.environ.get("CI", "1"))
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -237,8 +281,10 @@ def run_child(est: str, impl: str, data: Path, repeats: int, timeout: float,
         if p.returncode < 0:
             reason = f"killed by signal {-p.returncode}"
         if "No module named" in reason:
-            return {"status": f"not installed ({reason.split('No module named')[-1].strip()}; "
-                              "install the `bench` extra)"}
+            return {
+                "status": f"not installed ({reason.split('No module named')[-1].strip()}; "
+                "install the `bench` extra)"
+            }
         return {"status": f"failed: {reason[:200]}", "child_wall": wall}
     r = json.loads(res_path.read_text())
     r["status"] = "ok"
@@ -273,7 +319,7 @@ def summarise(rows: dict[str, dict]) -> None:
         return
     fastest = min(peers_ok, key=lambda k: peers_ok[k]["time"])
     f = peers_ok[fastest]
-    for k, r in rows.items():
+    for r in rows.values():
         r["fastest_peer"] = fastest
         if r.get("status") == "ok":
             r["r_time"] = r["time"] / f["time"]
@@ -319,36 +365,43 @@ TARGETS = [
 def write_results(path: Path, results: dict, meta: dict, cmd: str) -> None:
     L: list[str] = []
     m = meta["machine"]
-    L += ["# Benchmark results", "",
-          "Generated by `benchmarks/run.py` — do not edit by hand. "
-          "Synthetic data only (seeded `simulate_staggered`); nothing here is about Zhejiang.", "",
-          f"- **Command:** `{cmd}`",
-          f"- **Date:** {meta['date']}  (total run time {meta['elapsed'] / 60:.1f} min)",
-          f"- **Machine:** {m['cpu']}, {m['cores']} cores, {m['ram_gb']:.1f} GB RAM; "
-          f"{m['platform']}; BLAS: {m['blas'] or 'unknown'}"
-          + (f"; env {m['env']}" if m["env"] else ""),
-          f"- **Python** {m['python']}; our package at commit {m['commit']}",
-          f"- **Machine load** (1-min load average when each row started / ended): "
-          f"{meta['load_desc']}",
-          "- **Packages:** " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
-          f"- **Data:** balanced panel, {N_PERIODS} periods, cohorts {list(COHORTS)} plus "
-          f"never-treated (share {NEVER_SHARE}), effects {list(BASE_EFFECT)} on impact "
-          f"+0.5 per period of exposure, seed {SEED}.",
-          f"- **Repeats:** {meta['repeats_desc']}; time = median wall time of the "
-          "estimator call after a warm-up on 200 units, in a fresh process per row.",
-          "- **Memory:** *work* = peak RSS during the call minus RSS just before it (the "
-          "estimator's working set); *peak* = peak RSS of the whole process during the "
-          "call (interpreter, libraries, data and the estimator's working set). MB = 2^20 bytes.",
-          "- **Ratios** are to the fastest peer at that N (time, work, peak). "
-          f"**|ΔATT|, |ΔSE|** are absolute differences from ours in the same run "
-          f"(tolerance {TOL:g}); *max |Δ| fine* is the largest difference over the finer "
-          "estimates both report (group-time ATTs, event-time and cohort aggregates), with "
-          "their count. Bootstrap SEs are not compared (different random draws).",
-          ""]
+    L += [
+        "# Benchmark results",
+        "",
+        "Generated by `benchmarks/run.py` — do not edit by hand. "
+        "Synthetic data only (seeded `simulate_staggered`); nothing here is about Zhejiang.",
+        "",
+        f"- **Command:** `{cmd}`",
+        f"- **Date:** {meta['date']}  (total run time {meta['elapsed'] / 60:.1f} min)",
+        f"- **Machine:** {m['cpu']}, {m['cores']} cores, {m['ram_gb']:.1f} GB RAM; "
+        f"{m['platform']}; BLAS: {m['blas'] or 'unknown'}"
+        + (f"; env {m['env']}" if m["env"] else ""),
+        f"- **Python** {m['python']}; our package at commit {m['commit']}",
+        f"- **Machine load** (1-min load average when each row started / ended): "
+        f"{meta['load_desc']}",
+        "- **Packages:** " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        f"- **Data:** balanced panel, {N_PERIODS} periods, cohorts {list(COHORTS)} plus "
+        f"never-treated (share {NEVER_SHARE}), effects {list(BASE_EFFECT)} on impact "
+        f"+0.5 per period of exposure, seed {SEED}.",
+        f"- **Repeats:** {meta['repeats_desc']}; time = median wall time of the "
+        "estimator call after a warm-up on 200 units, in a fresh process per row.",
+        "- **Memory:** *work* = peak RSS during the call minus RSS just before it (the "
+        "estimator's working set); *peak* = peak RSS of the whole process during the "
+        "call (interpreter, libraries, data and the estimator's working set). MB = 2^20 bytes.",
+        "- **Ratios** are to the fastest peer at that N (time, work, peak). "
+        f"**|ΔATT|, |ΔSE|** are absolute differences from ours in the same run "
+        f"(tolerance {TOL:g}); *max |Δ| fine* is the largest difference over the finer "
+        "estimates both report (group-time ATTs, event-time and cohort aggregates), with "
+        "their count. Bootstrap SEs are not compared (different random draws).",
+        "",
+    ]
     # targets
-    L += ["## Targets (at the largest N run)", "",
-          "| target | N | measured | threshold | fastest peer | verdict |",
-          "|---|---:|---:|---:|---|---|"]
+    L += [
+        "## Targets (at the largest N run)",
+        "",
+        "| target | N | measured | threshold | fastest peer | verdict |",
+        "|---|---:|---:|---:|---|---|",
+    ]
     for est, desc, metric, thr in TARGETS:
         if est not in results:
             continue
@@ -378,8 +431,9 @@ def write_results(path: Path, results: dict, meta: dict, cmd: str) -> None:
             shown = f"{val:,.2f} s" if metric == "time" else f"{val:,.0f} MB"
             thr_s = f"< {thr:g} s" if metric == "time" else f"< {thr:,.0f} MB"
         ok = val <= thr if metric != "peak" else val < thr
-        agree = all(r.get("d_att") is None or r["d_att"] <= TOL for k, r in rows.items()
-                    if k != "ours")
+        agree = all(
+            r.get("d_att") is None or r["d_att"] <= TOL for k, r in rows.items() if k != "ours"
+        )
         verdict = ("**met**" if ok else "**not met**") + ("" if agree else " (estimates differ)")
         L.append(f"| {desc} | {int(n):,} | {shown} | {thr_s} | {fp} | {verdict} |")
     L.append("")
@@ -391,35 +445,51 @@ def write_results(path: Path, results: dict, meta: dict, cmd: str) -> None:
                 for key in ("d_att", "d_se", "d_vec"):
                     v = r.get(key)
                     if v is not None and v > TOL and not (key == "d_se" and est == "cs_boot"):
-                        bad.append(f"- {est}, N = {int(n):,}, {k}: {key[2:]} differs from ours by {v:.2e}")
+                        bad.append(
+                            f"- {est}, N = {int(n):,}, {k}: {key[2:]} differs from ours by {v:.2e}"
+                        )
     L += ["## Estimates that differ from ours by more than 1e-8", ""]
     L += bad or ["None."]
     L += [""] + [f"- {x}" for x in meta.get("notes", [])] + [""]
-    ref = [(est, n, k, r["d_exact"]) for est in ("bjs", "gardner") for n, rows in
-           results.get(est, {}).items() for k, r in rows.items() if "d_exact" in r]
+    ref = [
+        (est, n, k, r["d_exact"])
+        for est in ("bjs", "gardner")
+        for n, rows in results.get(est, {}).items()
+        for k, r in rows.items()
+        if "d_exact" in r
+    ]
     if ref:
-        L += ["### Imputation estimates against a direct sparse solve", "",
-              "BJS and Gardner's static coefficient are the same number: the mean over "
-              "treated observations of y minus unit + time effects fitted on the untreated "
-              "observations. `peers.exact_imputation_att` computes it by an exact sparse LU "
-              "solve of the normal equations (no iteration, no tolerance).", "",
-              "| estimator | N | implementation | abs diff from direct solve |",
-              "|---|---:|---|---:|"]
+        L += [
+            "### Imputation estimates against a direct sparse solve",
+            "",
+            "BJS and Gardner's static coefficient are the same number: the mean over "
+            "treated observations of y minus unit + time effects fitted on the untreated "
+            "observations. `peers.exact_imputation_att` computes it by an exact sparse LU "
+            "solve of the normal equations (no iteration, no tolerance).",
+            "",
+            "| estimator | N | implementation | abs diff from direct solve |",
+            "|---|---:|---|---:|",
+        ]
         L += [f"| {e} | {int(n):,} | {k} | {d:.1e} |" for e, n, k, d in ref]
         L.append("")
     # tables
     for est, by_n in results.items():
-        L += [f"## {peers.TITLES.get(est, est)}", "",
-              "| N | implementation | time (s) | min–max (s) | CPU (s) | work (MB) | peak (MB) "
-              "| time ratio | work ratio | peak ratio | ATT | SE | abs ΔATT | abs ΔSE "
-              "| max abs Δ fine (n) | status |",
-              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        L += [
+            f"## {peers.TITLES.get(est, est)}",
+            "",
+            "| N | implementation | time (s) | min–max (s) | CPU (s) | work (MB) | peak (MB) "
+            "| time ratio | work ratio | peak ratio | ATT | SE | abs ΔATT | abs ΔSE "
+            "| max abs Δ fine (n) | status |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for n in sorted(by_n, key=int):
             for k, r in by_n[n].items():
                 if r.get("status") != "ok":
                     L.append(f"| {int(n):,} | {k} |" + " |" * 13 + f" {r.get('status')} |")
                     continue
-                se_d = "n/a (bootstrap)" if est == "cs_boot" and k != "ours" else _fmt_d(r.get("d_se"))
+                se_d = (
+                    "n/a (bootstrap)" if est == "cs_boot" and k != "ours" else _fmt_d(r.get("d_se"))
+                )
                 fine = "—" if r.get("d_vec") is None else f"{r['d_vec']:.1e} ({r['n_vec']})"
                 L.append(
                     f"| {int(n):,} | {'**ours**' if k == 'ours' else k} | {_fmt_t(r['time'])} | "
@@ -428,21 +498,29 @@ def write_results(path: Path, results: dict, meta: dict, cmd: str) -> None:
                     f"{_fmt_m(r['peak'])} | {_fmt_r(r.get('r_time'))} | {_fmt_r(r.get('r_work'))} | "
                     f"{_fmt_r(r.get('r_peak'))} | {r['att']:.10f} | "
                     f"{_fmt_se(r['se'])} | {_fmt_d(r.get('d_att'))} | "
-                    f"{se_d} | {fine} | ok |")
+                    f"{se_d} | {fine} | ok |"
+                )
         L.append("")
     path.write_text("\n".join(L))
 
 
 def load_desc(results: dict) -> str:
-    loads = [x for by_n in results.values() for rows in by_n.values() for r in rows.values()
-             for x in r.get("load", [])]
+    loads = [
+        x
+        for by_n in results.values()
+        for rows in by_n.values()
+        for r in rows.values()
+        for x in r.get("load", [])
+    ]
     if not loads:
         return "not recorded"
     cores = os.cpu_count() or 1
     s = f"min {min(loads):.2f}, median {statistics.median(loads):.2f}, max {max(loads):.2f}"
     if max(loads) > cores:
-        s += (f" — **the machine ({cores} cores) was busy with other work during part of the "
-              "run; wall times of the affected rows are inflated (compare the CPU column)**")
+        s += (
+            f" — **the machine ({cores} cores) was busy with other work during part of the "
+            "run; wall times of the affected rows are inflated (compare the CPU column)**"
+        )
     return s
 
 
@@ -452,9 +530,14 @@ def parent(args: argparse.Namespace) -> None:
     only = set(args.impls.split(",")) if args.impls else None
     cmd = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     try:
-        cmd = " ".join(shlex.quote(a) for a in
-                       [os.path.relpath(sys.executable, Path.cwd()),
-                        os.path.relpath(Path(__file__).resolve(), Path.cwd()), *sys.argv[1:]])
+        cmd = " ".join(
+            shlex.quote(a)
+            for a in [
+                os.path.relpath(sys.executable, Path.cwd()),
+                os.path.relpath(Path(__file__).resolve(), Path.cwd()),
+                *sys.argv[1:],
+            ]
+        )
     except ValueError:
         pass
     peer_python = args.peer_python or sys.executable
@@ -478,10 +561,16 @@ def parent(args: argparse.Namespace) -> None:
                 if (est, impl) in prev_time:
                     n0, t0 = prev_time[(est, impl)]
                     guess = t0 * n / n0 * reps
+                    if math.isinf(t0):
+                        rows[impl] = {"status": f"skipped: did not finish at N = {n0:,}"}
+                        print(f"   {est:8s} {impl:13s} {rows[impl]['status']}", flush=True)
+                        continue
                     if guess > args.budget:
-                        rows[impl] = {"status": f"skipped: ~{guess:.0f} s expected "
-                                                f"({t0:.1f} s at N = {n0:,}, × {n // n0} × "
-                                                f"{reps} repeat(s)) > {args.budget:.0f} s budget"}
+                        rows[impl] = {
+                            "status": f"skipped: ~{guess:.0f} s expected "
+                            f"({t0:.1f} s at N = {n0:,}, × {n // n0} × "
+                            f"{reps} repeat(s)) > {args.budget:.0f} s budget"
+                        }
                         print(f"   {est:8s} {impl:13s} {rows[impl]['status']}", flush=True)
                         continue
                 py = sys.executable if impl == "ours" else peer_python
@@ -489,9 +578,12 @@ def parent(args: argparse.Namespace) -> None:
                 rows[impl] = r
                 if r.get("status") == "ok":
                     prev_time[(est, impl)] = (n, statistics.median(r["times"]))
-                    print(f"   {est:8s} {impl:13s} {statistics.median(r['times']):8.3f} s "
-                          f"work {max(r['work_mb']):8.0f} MB peak {max(r['peak_mb']):8.0f} MB "
-                          f"att {r['att']:.10f}", flush=True)
+                    print(
+                        f"   {est:8s} {impl:13s} {statistics.median(r['times']):8.3f} s "
+                        f"work {max(r['work_mb']):8.0f} MB peak {max(r['peak_mb']):8.0f} MB "
+                        f"att {r['att']:.10f}",
+                        flush=True,
+                    )
                 else:
                     prev_time[(est, impl)] = (n, math.inf)
                     print(f"   {est:8s} {impl:13s} {r['status']}", flush=True)
@@ -507,15 +599,24 @@ def parent(args: argparse.Namespace) -> None:
                         r["d_exact"] = abs(r["att"] - panels[n]["exact"])
             results.setdefault(est, {})[str(n)] = rows
             # write after every block so an interrupted run still leaves its numbers
-            meta = {"machine": machine_info(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
-                    "elapsed": time.perf_counter() - t_start, "panels": panels,
-                    "repeats_desc": (f"{args.repeats} at every N" if args.repeats else
-                                     f"3 at N ≤ 10,000, {args.repeats_large} above"),
-                    "notes": notes + peers.NOTES, "load_desc": load_desc(results)}
+            meta = {
+                "machine": machine_info(),
+                "date": _dt.datetime.now().isoformat(timespec="seconds"),
+                "elapsed": time.perf_counter() - t_start,
+                "panels": panels,
+                "repeats_desc": (
+                    f"{args.repeats} at every N"
+                    if args.repeats
+                    else f"3 at N ≤ 10,000, {args.repeats_large} above"
+                ),
+                "notes": notes + peers.NOTES,
+                "load_desc": load_desc(results),
+            }
             if not args.no_write:
                 write_results(Path(args.out), results, meta, cmd)
-                Path(args.json).write_text(json.dumps(
-                    {"meta": meta, "results": results}, indent=1, default=str))
+                Path(args.json).write_text(
+                    json.dumps({"meta": meta, "results": results}, indent=1, default=str)
+                )
     print(f"done in {(time.perf_counter() - t_start) / 60:.1f} min -> {args.out}")
 
 
@@ -529,12 +630,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--estimators", default=None, help=f"subset of {','.join(peers.CASES)}")
     ap.add_argument("--impls", default=None, help="subset of implementations (ours always runs)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per child process")
-    ap.add_argument("--budget", type=float, default=300.0,
-                    help="skip a peer whose extrapolated time at the next N exceeds this (s)")
-    ap.add_argument("--mem-limit", type=float, default=12_000.0,
-                    help="kill a child whose resident memory exceeds this many MB")
-    ap.add_argument("--peer-python", default=None,
-                    help="interpreter for peer children (a separate venv), default: this one")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=300.0,
+        help="skip a peer whose extrapolated time at the next N exceeds this (s)",
+    )
+    ap.add_argument(
+        "--mem-limit",
+        type=float,
+        default=12_000.0,
+        help="kill a child whose resident memory exceeds this many MB",
+    )
+    ap.add_argument(
+        "--peer-python",
+        default=None,
+        help="interpreter for peer children (a separate venv), default: this one",
+    )
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     ap.add_argument("--json", default=str(HERE / "results.json"))
     ap.add_argument("--no-write", action="store_true")

@@ -24,7 +24,7 @@ Z_MAX = 4.0  # max |estimate - truth| / se over all cells of one fit
 @cache
 def sim(beta_x: float):
     return simulate_staggered(
-        n_units=20_000,
+        n_units=12_000,
         n_periods=8,
         cohorts=(3, 5, 7),
         never_share=0.3,

@@ -102,9 +102,12 @@ Pustejovsky-Tipton (2018) HTZ test: :math:`Q = (C\hat\beta-d)'(C\hat VC')^{-1}(C
 
 .. math::
 
-    \eta = \frac{q(q+1)}{\sum_{s,t=1}^{q}\sum_{g,h}\big[(p_{sg}'p_{th})^2 + (p_{sg}'p_{sh})(p_{tg}'p_{th})\big]}
+    \eta = \frac{q(q+1)}{\sum_{s,t=1}^{q}\sum_{g,h}\big[(\tilde p_{sg}'\tilde p_{th})(\tilde p_{tg}'\tilde p_{sh}) + (\tilde p_{sg}'\tilde p_{sh})(\tilde p_{tg}'\tilde p_{th})\big]}
 
-for the contrasts :math:`\tilde C = (C M_{\beta\beta} C')^{-1/2} C`.
+where :math:`p_{sg}` is :math:`p_g` for the contrast row :math:`c_s`,
+:math:`\Omega_{st} = \sum_g p_{sg}'p_{tg}` and the normalised
+:math:`\tilde p_{sg} = \sum_a (\Omega^{-1/2})_{sa} p_{ag}` (clubSandwich's
+``Wald_test(test="HTZ")``; for CR2 :math:`\Omega = C M_{\beta\beta} C'`).
 
 References
 ----------
@@ -722,36 +725,44 @@ class HTZResult:
 
 
 def _htz(
-    des: ClusterDesign, M: np.ndarray, coef: np.ndarray, V: np.ndarray, C: np.ndarray, d: np.ndarray, kind: str
+    des: ClusterDesign,
+    M: np.ndarray,
+    coef: np.ndarray,
+    V: np.ndarray,
+    C: np.ndarray,
+    d: np.ndarray,
+    kind: str,
 ) -> HTZResult:
     q = C.shape[0]
     k = des.k
     Cp = np.hstack([C, np.zeros((q, des.p - k))])
-    Omega = Cp @ M @ Cp.T
-    w, Q = np.linalg.eigh((Omega + Omega.T) / 2)
-    if np.any(w <= 0):
-        raise InputError("the restrictions are linearly dependent")
-    Ct = (Q * w**-0.5) @ Q.T @ Cp  # q x p
-    aa, W = _lambda_pieces(des, M, Ct, kind)
-    # Lambda[s, t] as G x G blocks: delta_gh aa[g,s,t] - W[g,:,s]' M W[h,:,t]
+    aa, W = _lambda_pieces(des, M, Cp, kind)
     WM = np.einsum("gps,pr->grs", W, M)  # G x p x q
+    # P[s][t] (G x G): p_sg' p_th = delta_gh a_sg'a_tg - w_sg' M w_th
+    P = [[None] * q for _ in range(q)]
+    for s in range(q):
+        for t in range(q):
+            L = -WM[:, :, s] @ W[:, :, t].T
+            L[np.diag_indices(des.G)] += aa[:, s, t]
+            P[s][t] = L
+    Omega = np.array([[np.trace(P[s][t]) for t in range(q)] for s in range(q)])
+    w, Qv = np.linalg.eigh((Omega + Omega.T) / 2)
+    if np.any(w <= EIG_TOL * max(1.0, float(np.max(np.abs(w))))):
+        raise InputError("the restrictions are linearly dependent")
+    On = (Qv * w**-0.5) @ Qv.T
+    Bm = [[sum(On[s, a] * P[a][b] * On[b, t] for a in range(q) for b in range(q)) for t in range(q)] for s in range(q)]
     tot = 0.0
     for s in range(q):
         for t in range(q):
-            L_st = -WM[:, :, s] @ W[:, :, t].T
-            L_st[np.diag_indices(des.G)] += aa[:, s, t]
-            L_ss = -WM[:, :, s] @ W[:, :, s].T
-            L_ss[np.diag_indices(des.G)] += aa[:, s, s]
-            L_tt = -WM[:, :, t] @ W[:, :, t].T
-            L_tt[np.diag_indices(des.G)] += aa[:, t, t]
-            tot += np.sum(L_st * L_st) + np.sum(L_ss * L_tt)
+            tot += float(np.sum(Bm[s][t] * Bm[t][s]) + np.sum(Bm[s][s] * Bm[t][t]))
     eta = q * (q + 1) / tot
     r = C @ coef - d
     CVC = C @ V @ C.T
     Qstat = float(r @ np.linalg.solve((CVC + CVC.T) / 2, r))
-    F = (eta - q + 1) / (eta * q) * Qstat
     df2 = eta - q + 1
-    return HTZResult(F=float(F), df_num=q, df_denom=float(df2), p_value=float(stats.f.sf(F, q, df2)), Q=Qstat, eta=float(eta))
+    F = max((eta - q + 1) / eta, 0.0) * Qstat / q
+    p = float(stats.f.sf(F, q, df2)) if df2 > 0 else float("nan")
+    return HTZResult(F=float(F), df_num=q, df_denom=float(df2), p_value=p, Q=Qstat, eta=float(eta))
 
 
 def htz_test(

@@ -152,17 +152,18 @@ def _sign_vectors(start: int, stop: int, G: int) -> np.ndarray:
 # --------------------------------------------------------------------------- per-draw pieces
 def _pieces(V: np.ndarray, n0, CT0, n1=None, CT1=None) -> np.ndarray:
     """Per-draw numbers: WCU -> (N, D); WCR -> (N, N1, D, D1, D2)."""
-    E0 = V @ CT0
-    N0 = V @ n0
-    D0 = np.einsum("bg,bg->b", E0, E0)
     if n1 is None:
-        return np.column_stack([N0, D0])
-    E1 = V @ CT1
+        E0 = V @ CT0
+        return np.column_stack([V @ n0, np.einsum("bg,bg->b", E0, E0)])
+    G = V.shape[1]
+    E = V @ np.hstack([CT0, CT1])  # one product for both pieces
+    E0, E1 = E[:, :G], E[:, G:]
+    N = V @ np.column_stack([n0, n1])
     return np.column_stack(
         [
-            N0,
-            V @ n1,
-            D0,
+            N[:, 0],
+            N[:, 1],
+            np.einsum("bg,bg->b", E0, E0),
             np.einsum("bg,bg->b", E0, E1),
             np.einsum("bg,bg->b", E1, E1),
         ]

@@ -49,7 +49,7 @@ def make_data() -> pd.DataFrame:
     x1 = 0.7 * z + rng.normal(size=n)
     x2 = rng.normal(size=n) + 0.2 * period
     u = a + rng.normal(size=n) * (1.0 + 0.5 * np.abs(z))
-    y = 1.0 + 0.12 * x1 - 0.3 * x2 + 0.1 * period + u
+    y = 1.0 + 0.25 * x1 - 0.3 * x2 + 0.1 * period + u
     return pd.DataFrame({"cl": cl, "period": period, "x1": x1, "x2": x2, "y": y})
 
 
