@@ -875,7 +875,7 @@ def rm_confidence_set(
     method: str = "C-LF",
     kappa: float | None = None,
     grid_points: int = 1000,
-    lf_sims: int = 1000,
+    lf_sims: int = 100_000,
     seed: int = 0,
 ) -> tuple[float, float]:
     """ARP confidence set for :math:`l'\\tau_{post}` under :math:`\\Delta^{RM}(\\bar M)`
@@ -992,7 +992,7 @@ def honest_did(
     breakdown: bool = True,
     kappa: float | None = None,
     grid_points: int = 1000,
-    lf_sims: int = 1000,
+    lf_sims: int = 100_000,
     seed: int = 0,
 ) -> HonestResult:
     """Robust confidence intervals over a grid of restriction bounds.

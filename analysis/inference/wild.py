@@ -68,8 +68,16 @@ the :math:`(\lfloor\alpha B\rfloor + 1)`-th largest :math:`|t^*_b(r)|`
 :math:`\lfloor\alpha B/2\rfloor + 1`). The difference of the two sides is a
 continuous function of :math:`r`; the endpoints are its first roots on either
 side of :math:`\hat\beta_j` (grid search outward in steps of
-:math:`\mathrm{se}/4`, then Brent's method to ``xtol = 1e-10 * se``). The WCU
-interval is the studentised percentile-t interval in closed form.
+:math:`\mathrm{se}/4`, then bisection to ``1e-10 * se``); an interval may be
+unbounded (e.g. :math:`2^G\alpha < 2` under enumeration, where no value can be
+rejected). The WCU interval is the studentised percentile-t interval in closed form.
+
+Under WCR a draw whose weights are all equal, :math:`v = w\mathbf 1`, gives
+exactly :math:`t^* = \operatorname{sign}(w)\, t` for every :math:`r` (with
+Rademacher weights: :math:`v = \pm\mathbf 1`). Such draws are flagged and set to
+:math:`\pm t` exactly, so that p-values and interval endpoints do not depend on
+rounding (these ties are why the WCR p-value under enumeration is at least
+:math:`2/2^G`).
 
 Weights
 -------
@@ -92,8 +100,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import optimize
-
 from analysis.errors import InputError
 from analysis.inference.crve import SSC, ClusterDesign, ssc_factor
 from analysis.inference.engine import run_draws
@@ -150,8 +156,14 @@ def _sign_vectors(start: int, stop: int, G: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- per-draw pieces
+def _tie_sign(V: np.ndarray) -> np.ndarray:
+    """+1 / -1 for draws whose weights are all equal and positive / negative, else 0."""
+    const = np.all(V == V[:, :1], axis=1)
+    return np.where(const, np.sign(V[:, 0]), 0.0)
+
+
 def _pieces(V: np.ndarray, n0, CT0, n1=None, CT1=None) -> np.ndarray:
-    """Per-draw numbers: WCU -> (N, D); WCR -> (N, N1, D, D1, D2)."""
+    """Per-draw numbers: WCU -> (N, D); WCR -> (N, N1, D, D1, D2, tie sign)."""
     if n1 is None:
         E0 = V @ CT0
         return np.column_stack([V @ n0, np.einsum("bg,bg->b", E0, E0)])
@@ -166,6 +178,7 @@ def _pieces(V: np.ndarray, n0, CT0, n1=None, CT1=None) -> np.ndarray:
             np.einsum("bg,bg->b", E0, E0),
             np.einsum("bg,bg->b", E0, E1),
             np.einsum("bg,bg->b", E1, E1),
+            _tie_sign(V),
         ]
     )
 
@@ -275,7 +288,13 @@ def _coef_position(coef_index: Any, names: tuple[str, ...]) -> int:
 
 
 # --------------------------------------------------------------------------- statistics
-def _tstar(P: np.ndarray, c: float, delta: float, restricted: bool) -> np.ndarray:
+def _tstar(P: np.ndarray, c: float, delta: float, restricted: bool, t: float = 0.0) -> np.ndarray:
+    """Bootstrap t-statistics at :math:`r = r_0 + \\delta`.
+
+    Under WCR a draw with all weights equal to :math:`w` reproduces
+    :math:`\\operatorname{sign}(w)\\, t` exactly; those draws are set to it exactly
+    (``t`` is the sample statistic at the same :math:`r`).
+    """
     if not restricted:
         N, D = P[:, 0], P[:, 1]
     else:
@@ -283,13 +302,17 @@ def _tstar(P: np.ndarray, c: float, delta: float, restricted: bool) -> np.ndarra
         D = P[:, 2] - 2.0 * delta * P[:, 3] + delta * delta * P[:, 4]
     D = np.maximum(D, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return N / np.sqrt(c * D)
+        ts = N / np.sqrt(c * D)
+    if restricted:
+        tie = P[:, 5] != 0
+        if tie.any():
+            ts[tie] = P[tie, 5] * t
+    return ts
 
 
 def _p_value(t: float, ts: np.ndarray, p_type: str) -> float:
     tol = TIE_RTOL * max(1.0, abs(t))
-    ok = np.isfinite(ts)
-    ts = ts[ok]
+    ts = ts[np.isfinite(ts)]
     if ts.size == 0:
         return float("nan")
     if p_type == "symmetric":
@@ -299,43 +322,56 @@ def _p_value(t: float, ts: np.ndarray, p_type: str) -> float:
     return float(min(1.0, 2.0 * min(lo, hi)))
 
 
-def _acceptance(t: float, ts: np.ndarray, p_type: str, alpha: float) -> float:
-    """Continuous margin: >= 0 iff p(r) > alpha (up to ties)."""
-    B = ts.size
-    if p_type == "symmetric":
-        kk = int(math.floor(alpha * B)) + 1
-        if kk > B:
-            return math.inf
-        a = np.abs(ts)
-        crit = np.partition(a, B - kk)[B - kk]  # kk-th largest
-        return float(crit - abs(t))
-    kk = int(math.floor(alpha * B / 2)) + 1
-    if kk > B:
+def _kth_largest(a: np.ndarray, k: int) -> float:
+    if k <= 0:
         return math.inf
-    lo = np.partition(ts, kk - 1)[kk - 1]  # kk-th smallest
-    hi = np.partition(ts, B - kk)[B - kk]  # kk-th largest
-    return float(min(t - lo, hi - t))
+    if k > a.size:
+        return -math.inf
+    return float(np.partition(a, a.size - k)[a.size - k])
+
+
+def _acceptance(t: float, ts: np.ndarray, sign: np.ndarray, p_type: str, alpha: float, B: int) -> float:
+    """Continuous margin, >= 0 iff :math:`p(r) > \\alpha`.
+
+    ``ts`` are the statistics of the non-constant draws, ``sign`` the tie signs of
+    the constant draws (their statistics are exactly :math:`\\pm t`).
+    """
+    n_pos = int(np.sum(sign > 0))
+    n_neg = int(np.sum(sign < 0))
+    if p_type == "symmetric":
+        need = int(math.floor(alpha * B)) + 1 - n_pos - n_neg
+        return _kth_largest(np.abs(ts), need) - abs(t)
+    kk = int(math.floor(alpha * B / 2)) + 1
+    need_lo = kk - n_pos - (n_neg if t >= 0 else 0)  # draws <= t still needed
+    need_hi = kk - n_pos - (n_neg if t <= 0 else 0)  # draws >= t still needed
+    m_lo = t + _kth_largest(-ts, need_lo)  # >= 0 iff at least need_lo draws <= t
+    m_hi = _kth_largest(ts, need_hi) - t
+    return min(m_lo, m_hi)
 
 
 def _invert(fun, center: float, se: float, direction: int, max_steps: int = 400) -> float:
-    """First root of ``fun`` moving from ``center`` in ``direction`` (fun(center) >= 0)."""
-    step = se / 4.0
+    """First sign change of ``fun`` moving from ``center`` in ``direction``.
+
+    Grid in steps of se/4 up to 10 se, then geometric steps; the bracket is
+    refined by bisection on the sign of ``fun`` to ``1e-10 * se``.
+    """
     prev = center
-    fprev = fun(prev)
     for i in range(1, max_steps + 1):
-        # steps of se/4 up to 10 se, then geometric growth
-        dist = step * i if i <= 40 else 10.0 * se * 1.25 ** (i - 40)
+        dist = se / 4.0 * i if i <= 40 else 10.0 * se * 1.25 ** (i - 40)
         r = center + direction * dist
         fr = fun(r)
-        if not np.isfinite(fr):
-            return direction * math.inf
         if fr < 0:
-            if fprev == 0:
-                return prev
-            return float(optimize.brentq(fun, min(prev, r), max(prev, r), xtol=1e-10 * se, rtol=4 * np.finfo(float).eps))
-        prev, fprev = r, fr
+            a, b = prev, r  # fun(a) >= 0 > fun(b)
+            while abs(b - a) > 1e-10 * se:
+                mid = 0.5 * (a + b)
+                if fun(mid) >= 0:
+                    a = mid
+                else:
+                    b = mid
+            return float(0.5 * (a + b))
         if dist > 1e8 * se:
             break
+        prev = r
     return direction * math.inf
 
 
@@ -488,17 +524,21 @@ def wild_cluster_bootstrap(
         )
     draws_used = int(P.shape[0])
 
-    tstar0 = _tstar(P, c, 0.0, impose_null)
+    tstar0 = _tstar(P, c, 0.0, impose_null, t_stat)
     p_value = _p_value(t_stat, tstar0, p_type)
 
     # ---- interval
     lo = hi = float("nan")
     if ci:
         if impose_null:
+            sign = P[:, 5]
+            Pfree = P[sign == 0]
+            Bf = int(np.sum(np.isfinite(tstar0)))
+
             def margin(r: float) -> float:
-                ts = _tstar(P, c, r - null, True)
+                ts = _tstar(Pfree, c, r - null, True) if Pfree.shape[0] else np.empty(0)
                 ts = ts[np.isfinite(ts)]
-                return _acceptance((est - r) / se, ts, p_type, alpha)
+                return _acceptance((est - r) / se, ts, sign[sign != 0], p_type, alpha, Bf)
 
             if margin(est) < 0:  # even the estimate is rejected: degenerate design
                 lo = hi = float("nan")
