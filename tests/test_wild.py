@@ -124,7 +124,7 @@ def test_enumeration_matches_brute_force(data, G, fe, null, impose_null, p_type)
 @pytest.mark.parametrize("p_type", ["symmetric", "equal-tailed"])
 def test_enumeration_ci_is_test_inversion(data, p_type):
     """Just inside the WCR interval the brute-force p-value exceeds alpha, just outside it does not."""
-    df = data[data["cl"] <= 9].reset_index(drop=True)
+    df = data[data["cl"] <= 8].reset_index(drop=True)
     X, fe_arg, Xf, j = _design(df, True)
     res = wild_cluster_bootstrap(df["y"], X, df["cl"], j, fe=fe_arg, p_type=p_type, alpha=0.1)
     lo, hi = res.ci
@@ -173,23 +173,35 @@ def test_p_values_agree_with_wildboottest_within_mc_error(data, ref, case):
     r = ref[case]
     X, fe_arg, _, j = _design(data, bool(r["fixed_effects"]))
     B = 99_999
-    out = {}
-    for p_type in ("symmetric", "equal-tailed"):
-        res = wild_cluster_bootstrap(
-            data["y"], X, data["cl"], j, fe=fe_arg, null=r["null"], B=B,
-            weights=r["weights"], impose_null=r["impose_null"], seed=2024, p_type=p_type,
-            ssc=SSC(fixef_k="full"), ci=False,
-        )
-        assert not res.enumerated and res.draws_used == B
-        out[p_type] = res
-    np.testing.assert_allclose(out["symmetric"].t_stat, r["t_stat"], rtol=1e-10)
-    pairs = [("symmetric", "p_two_tailed"), ("equal-tailed", "p_equal_tailed")]
-    for ours, theirs in pairs:
-        if theirs not in r:
+    res = wild_cluster_bootstrap(
+        data["y"], X, data["cl"], j, fe=fe_arg, null=r["null"], B=B,
+        weights=r["weights"], impose_null=r["impose_null"], seed=2024,
+        ssc=SSC(fixef_k="full"), ci=False,
+    )
+    assert not res.enumerated and res.draws_used == B
+    np.testing.assert_allclose(res.t_stat, r["t_stat"], rtol=1e-10)
+    t, ts = res.t_stat, res.t_draws
+    ours = {
+        "p_two_tailed": res.p_value,
+        "p_equal_tailed": 2 * min(np.mean(ts <= t), np.mean(ts >= t)),
+    }
+    for key, p_ours in ours.items():
+        if key not in r:
             continue
-        p_ref = r[theirs]
+        p_ref = r[key]
         sd = math.sqrt(2 * p_ref * (1 - p_ref) / B)
-        assert abs(out[ours].p_value - p_ref) < 4.5 * sd, (ours, out[ours].p_value, p_ref)
+        assert abs(p_ours - p_ref) < 4.5 * sd, (key, p_ours, p_ref)
+
+
+def test_equal_tailed_p_value_definition(data):
+    X, fe_arg, _, j = _design(data, False)
+    kw = dict(fe=fe_arg, B=999, seed=4, weights="mammen", ci=False)
+    sym = wild_cluster_bootstrap(data["y"], X, data["cl"], j, **kw)
+    et = wild_cluster_bootstrap(data["y"], X, data["cl"], j, p_type="equal-tailed", **kw)
+    np.testing.assert_array_equal(sym.t_draws, et.t_draws)
+    t, ts = et.t_stat, et.t_draws
+    assert et.p_value == min(1.0, 2 * min(np.mean(ts <= t), np.mean(ts >= t)))
+    assert sym.p_value == np.mean(np.abs(ts) >= abs(t))
 
 
 def test_reported_t_uses_fixest_cr1(data):
@@ -242,16 +254,30 @@ def test_wcr_ci_close_to_wcu_and_cr1_in_large_g():
 
 # ---------------------------------------------------------------- reproducibility
 def test_same_seed_same_result_and_workers_do_not_matter(data):
+    import joblib
+
     X, fe_arg, _, j = _design(data, True)
     kw = dict(fe=fe_arg, B=2500, seed=99, weights="webb")
     a = wild_cluster_bootstrap(data["y"], X, data["cl"], j, **kw)
     b = wild_cluster_bootstrap(data["y"], X, data["cl"], j, **kw)
-    c = wild_cluster_bootstrap(data["y"], X, data["cl"], j, n_jobs=2, **kw)
+    # two workers (threads here; processes in the slow test below): same draws
+    with joblib.parallel_config(backend="threading"):
+        c = wild_cluster_bootstrap(data["y"], X, data["cl"], j, n_jobs=2, **kw)
     for other in (b, c):
         np.testing.assert_array_equal(a.t_draws, other.t_draws)
         assert a.p_value == other.p_value and a.ci == other.ci
     d = wild_cluster_bootstrap(data["y"], X, data["cl"], j, **{**kw, "seed": 100})
     assert not np.array_equal(a.t_draws, d.t_draws)
+
+
+@pytest.mark.slow
+def test_two_worker_processes_give_identical_draws(data):
+    X, fe_arg, _, j = _design(data, True)
+    kw = dict(fe=fe_arg, B=2500, seed=99, weights="rademacher")
+    a = wild_cluster_bootstrap(data["y"], X, data["cl"], j, **kw)
+    c = wild_cluster_bootstrap(data["y"], X, data["cl"], j, n_jobs=2, backend="joblib", **kw)
+    np.testing.assert_array_equal(a.t_draws, c.t_draws)
+    assert a.p_value == c.p_value and a.ci == c.ci
 
 
 def test_enumeration_ignores_seed(data):
@@ -290,7 +316,8 @@ def test_bad_inputs_raise_one_line_input_errors(data):
     X = np.column_stack([np.ones(len(y)), data["x1"]])
     cases = [
         (dict(coef_index=5), "coef_index must lie"),
-        (dict(coef_index="z"), "coef_index must be"),
+        (dict(coef_index="z"), "is not a regressor"),
+        (dict(coef_index=1.5), "coef_index must be an integer"),
         (dict(weights="gauss"), "weights must be one of"),
         (dict(B=0), "B must be at least 1"),
         (dict(B=99.5), "B must be an integer"),
@@ -300,7 +327,6 @@ def test_bad_inputs_raise_one_line_input_errors(data):
         (dict(p_type="two-sided"), "p_type must be"),
         (dict(impose_null="yes"), "impose_null must be"),
         (dict(enumerate=True, weights="webb"), "full enumeration needs Rademacher"),
-        (dict(enumerate=True), "limited to G <= 20"),
         (dict(n_jobs=0), "n_jobs must not be 0"),
     ]
     for kw, msg in cases:
@@ -308,6 +334,8 @@ def test_bad_inputs_raise_one_line_input_errors(data):
         with pytest.raises(InputError, match=msg) as ei:
             wild_cluster_bootstrap(y, X, cl, args.pop("coef_index"), **args)
         assert "\n" not in str(ei.value)
+    with pytest.raises(InputError, match="limited to G <= 20"):
+        wild_cluster_bootstrap(y, X, np.arange(len(y)) % 21, 1, enumerate=True)
     with pytest.raises(InputError, match="at least two clusters"):
         wild_cluster_bootstrap(y, X, np.ones(len(y)), 1)
     with pytest.raises(InputError, match="rows but y has"):

@@ -506,18 +506,22 @@ class _CsFast:
         return np.column_stack([theta, se])
 
 
+#: Largest number of untreated unit-periods for the dense BJS fast path.
+BJS_FAST_MAX_UNTREATED = 6000
+
+
 @dataclass(frozen=True)
 class _BjsFast:
-    """BJS imputation simple ATT and Theorem-3 SE by unit, for stacks of Y."""
+    """BJS imputation simple ATT and Theorem-3 SE by unit, for stacks of Y.
 
-    om0: np.ndarray  # flat indices of untreated cells
-    om1: np.ndarray  # flat indices of treated cells
-    P0: np.ndarray  # n0 x n0 projection on the FE space of untreated cells
-    F1: np.ndarray  # n1 x n0 imputation map
-    Cm: np.ndarray  # n1 x n1 within (cohort, period) averaging
-    v0: np.ndarray  # n0 weights of untreated cells
-    U0: np.ndarray  # n0 x n unit indicator
-    U1: np.ndarray  # n1 x n unit indicator
+    Both are linear in Y for a fixed assignment: ``att = y . a`` and the unit
+    sums of the variance, ``sums = y @ L``, so ``se = ||y @ L||``. ``a`` and
+    ``L`` are built once from the projection on the unit and period effects
+    of the untreated cells (dense, hence the size limit).
+    """
+
+    a: np.ndarray  # (N*T,)
+    L: np.ndarray  # (N*T, N)
 
     @classmethod
     def build(cls, design: PanelDesign) -> _BjsFast:
@@ -526,6 +530,11 @@ class _BjsFast:
         g = design.cohorts()
         flat = D.ravel()
         om0, om1 = np.flatnonzero(flat == 0), np.flatnonzero(flat == 1)
+        if om0.size > BJS_FAST_MAX_UNTREATED:
+            raise InputError(
+                f"design too large for the BJS fast path ({om0.size} untreated cells > "
+                f"{BJS_FAST_MAX_UNTREATED}); use engine='refit'"
+            )
         uid = np.repeat(np.arange(n), T)
         tid = np.tile(np.arange(T), n)
         Z = np.zeros((n * T, n + T - 1))
@@ -534,29 +543,29 @@ class _BjsFast:
         Z[np.flatnonzero(late), n + tid[late] - 1] = 1.0
         Z0, Z1 = Z[om0], Z[om1]
         B0 = np.linalg.pinv(Z0)
-        P0 = Z0 @ B0
-        F1 = Z1 @ B0
+        P0 = Z0 @ B0  # projection of untreated outcomes on the effects
+        F1 = Z1 @ B0  # imputed Y(0) of treated cells from untreated outcomes
         n1 = om1.size
         v0 = -F1.sum(axis=0) / n1
         cell = g[uid[om1]] * 10_000 + tid[om1]
-        same = cell[:, None] == cell[None, :]
-        Cm = same / same.sum(axis=1, keepdims=True)
+        same = (cell[:, None] == cell[None, :]).astype(np.float64)
+        Cm = same / same.sum(axis=1, keepdims=True)  # cohort x period means of tau
         U = np.zeros((n * T, n))
         U[np.arange(n * T), uid] = 1.0
-        return cls(om0, om1, P0, F1, Cm, v0, U[om0], U[om1])
+        U0, U1 = U[om0], U[om1]
+        K1 = (np.eye(n1) - Cm).T @ U1 / n1  # treated residual tau - tau_bar, weight 1/n1
+        L = np.zeros((n * T, n))
+        L[om0] = (v0[:, None] * U0) - P0.T @ (v0[:, None] * U0) - F1.T @ K1
+        L[om1] = K1
+        a = np.zeros(n * T)
+        a[om1] = 1.0 / n1
+        a[om0] = v0
+        return cls(a, L)
 
     def __call__(self, Y: np.ndarray) -> np.ndarray:
-        S = Y.shape[0]
-        flat = Y.reshape(S, -1)
-        y0, y1 = flat[:, self.om0], flat[:, self.om1]
-        n1 = self.om1.size
-        tau = y1 - y0 @ self.F1.T
-        att = tau.mean(axis=1)
-        e0 = y0 - y0 @ self.P0.T
-        e1 = tau - tau @ self.Cm.T
-        sums = (e0 * self.v0) @ self.U0 + (e1 / n1) @ self.U1
-        se = np.sqrt((sums**2).sum(axis=1))
-        return np.column_stack([att, se])
+        flat = Y.reshape(Y.shape[0], -1)
+        sums = flat @ self.L
+        return np.column_stack([flat @ self.a, np.sqrt((sums**2).sum(axis=1))])
 
 
 def _fast_estimator(design: PanelDesign, method: str, options: Mapping[str, Any]) -> Any:

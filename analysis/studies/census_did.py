@@ -181,13 +181,14 @@ class FDEstimate:
 
 
 def fd_regression(sample: StudySample, outcome: str,
-                  covariates: tuple[str, ...] = DEFAULT_COVARIATES) -> FDEstimate:
+                  covariates: tuple[str, ...] = DEFAULT_COVARIATES,
+                  prefecture_effects: bool = True) -> FDEstimate:
     """First-difference DiD with prefecture effects; HC1 and prefecture-CR1 SEs.
 
     CR1 p-values use t(G-1) reference distribution (G = prefectures), HC1 uses
     t(n-k).
     """
-    y, X, names = design_matrix(sample, outcome, covariates)
+    y, X, names = design_matrix(sample, outcome, covariates, prefecture_effects)
     groups = sample.data["prefecture"].to_numpy()
     fit = sm.OLS(y, X).fit()
     hc1 = fit.get_robustcov_results(cov_type="HC1")
@@ -296,7 +297,8 @@ class RIResult:
 def randomization_inference(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES,
                             covariates: tuple[str, ...] = DEFAULT_COVARIATES, *,
                             strata: Literal["none", "prefecture"] = "none",
-                            exact_limit: int = 200_000, n_draws: int = 9999, seed: int = 0) -> RIResult:
+                            exact_limit: int = 200_000, n_draws: int = 9999, seed: int = 0,
+                            prefecture_effects: bool = True) -> RIResult:
     """RI p-values for the FD coefficient of every outcome, sharing the draws.
 
     The FD coefficient is computed by Frisch-Waugh for all assignments at once:
@@ -308,7 +310,7 @@ def randomization_inference(sample: StudySample, outcomes: tuple[str, ...] = OUT
     d = sample.data
     Ys, Z = [], None
     for o in outcomes:
-        y, X, names = design_matrix(sample, o, covariates)
+        y, X, names = design_matrix(sample, o, covariates, prefecture_effects)
         j = names.index("treated")
         Z = np.delete(X, j, axis=1)
         Ys.append(y)
@@ -370,3 +372,116 @@ def dr_did(sample: StudySample, outcome: str, covariates: tuple[str, ...] = DEFA
         covariates=tuple(f"{c}_{BASELINE}" for c in covariates),
         control="never", est_method="dr", data_layer="real (census)",
     )
+
+
+# ------------------------------------------------------------------ the study
+#: Labels of the outcomes for tables (long-form shares marked *).
+OUTCOME_LABELS: dict[str, str] = {**census.OUTCOME_LABELS}
+
+WILD_SETTINGS = {"B": 9999, "weights": "webb", "seed": 0}
+
+
+def wild_p(sample: StudySample, outcome: str, covariates: tuple[str, ...] = DEFAULT_COVARIATES):
+    """Wild cluster bootstrap (WCR, Webb weights) over prefectures for the FD coefficient."""
+    from analysis.inference.wild import wild_cluster_bootstrap
+
+    y, X, names = design_matrix(sample, outcome, covariates)
+    return wild_cluster_bootstrap(y, X, sample.data["prefecture"].to_numpy(), names.index("treated"),
+                                  **WILD_SETTINGS)
+
+
+def main_table(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES,
+               covariates: tuple[str, ...] = DEFAULT_COVARIATES,
+               ri: RIResult | None = None) -> pd.DataFrame:
+    """Estimates and the three kinds of p-values, with multiple-testing adjustments.
+
+    Columns: outcome, beta, se_hc1, p_hc1, se_cr1, p_cr1, p_wild, wild_ci_low/high,
+    p_ri, p_ri_holm, p_ri_bh, p_ri_romano_wolf, dr_att, dr_se, dr_p, sd_control
+    (s.d. of the change among controls), effect_sd (beta / sd_control).
+    """
+    from scipy import stats
+
+    from analysis.inference.multitest import benjamini_hochberg, holm, romano_wolf
+
+    ri = ri or randomization_inference(sample, outcomes, covariates)
+    rows = []
+    for k, o in enumerate(outcomes):
+        fd = fd_regression(sample, o, covariates)
+        w = wild_p(sample, o, covariates)
+        dr = dr_did(sample, o, covariates)
+        ctrl = sample.data.loc[sample.data["treated"] == 0, f"d_{o}"]
+        rows.append({
+            "outcome": o,
+            "beta": fd.beta, "se_hc1": fd.se_hc1, "p_hc1": fd.p_hc1,
+            "se_cr1": fd.se_cr1, "p_cr1": fd.p_cr1,
+            "p_wild": w.p_value, "wild_ci_low": w.ci[0], "wild_ci_high": w.ci[1],
+            "p_ri": float(ri.p_values[k]),
+            "dr_att": dr.att, "dr_se": dr.se, "dr_p": float(2 * stats.norm.sf(abs(dr.att / dr.se))),
+            "sd_control": float(ctrl.std(ddof=1)),
+        })
+    out = pd.DataFrame(rows)
+    out["effect_sd"] = out["beta"] / out["sd_control"]
+    out["p_ri_holm"] = holm(out["p_ri"].to_numpy())
+    out["p_ri_bh"] = benjamini_hochberg(out["p_ri"].to_numpy())
+    # Romano-Wolf on the permutation draws, studentised by the permutation s.d.
+    scale = ri.draws.std(axis=0, ddof=1)
+    out["p_ri_romano_wolf"] = romano_wolf(ri.observed / scale, ri.draws / scale, plus_one=not ri.exact)
+    return out
+
+
+def rules_table(outcomes: tuple[str, ...] = OUTCOMES, panel: pd.DataFrame | None = None) -> pd.DataFrame:
+    """FD estimates and exact/MC RI p-values under every alternative treatment rule."""
+    from analysis.data.treatment import ALTERNATIVE_RULES
+
+    panel = census.harmonised_census("census") if panel is None else panel
+    rows = []
+    for rule in (DEFAULT_RULE, *ALTERNATIVE_RULES):
+        try:
+            s = build_sample(rule, "mountain", panel)
+        except InputError as e:
+            rows.append({"rule": rule.name, "description": rule.describe(), "n_treated": 0, "note": str(e)})
+            continue
+        ri = randomization_inference(s, outcomes)
+        for k, o in enumerate(outcomes):
+            rows.append({"rule": rule.name, "description": rule.describe(), "n_treated": s.n_treated,
+                         "n_units": s.n_units, "outcome": o, "beta": float(ri.observed[k]),
+                         "p_ri": float(ri.p_values[k]), "exact": ri.exact, "note": ""})
+    return pd.DataFrame(rows)
+
+
+def comparisons_table(outcomes: tuple[str, ...] = OUTCOMES, panel: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The default treatment against the three comparison groups (FD, HC1 and RI p).
+
+    Prefecture effects are used only within the mountain sample: Quzhou and
+    Lishui consist of mountain counties only, so against non-mountain units
+    their effects would absorb the treated units' comparison.
+    """
+    panel = census.harmonised_census("census") if panel is None else panel
+    rows = []
+    for comp in ("mountain", "rest", "designation"):
+        s = build_sample(DEFAULT_RULE, comp, panel)  # type: ignore[arg-type]
+        fe = comp == "mountain"
+        ri = randomization_inference(s, outcomes, prefecture_effects=fe)
+        for k, o in enumerate(outcomes):
+            fd = fd_regression(s, o, prefecture_effects=fe)
+            rows.append({"comparison": comp, "prefecture_effects": fe, "n_treated": s.n_treated,
+                         "n_units": s.n_units, "outcome": o,
+                         "beta": fd.beta, "p_hc1": fd.p_hc1, "p_ri": float(ri.p_values[k]),
+                         "ri_exact": ri.exact})
+    return pd.DataFrame(rows)
+
+
+def leave_one_prefecture_out(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES) -> pd.DataFrame:
+    """FD estimates dropping one prefecture at a time (where treated and controls remain)."""
+    rows = []
+    for p in sorted(sample.data["prefecture"].unique()):
+        d = sample.data[sample.data["prefecture"] != p].reset_index(drop=True)
+        if d["treated"].sum() == 0 or d["treated"].sum() == len(d):
+            continue
+        sub = StudySample(data=d, rule=sample.rule, comparison=sample.comparison,
+                          dropped=(*sample.dropped, f"prefecture {p} left out"))
+        for o in outcomes:
+            fd = fd_regression(sub, o)
+            rows.append({"dropped_prefecture": int(p), "n_units": len(d), "n_treated": int(d["treated"].sum()),
+                         "outcome": o, "beta": fd.beta, "p_hc1": fd.p_hc1})
+    return pd.DataFrame(rows)
