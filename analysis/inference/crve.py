@@ -181,7 +181,9 @@ class SSC:
     def preset(cls, name: str | SSC) -> SSC:
         if isinstance(name, SSC):
             if name.fixef_k not in ("nested", "full", "none"):
-                raise InputError(f"SSC.fixef_k must be 'nested', 'full' or 'none' (got {name.fixef_k!r})")
+                raise InputError(
+                    f"SSC.fixef_k must be 'nested', 'full' or 'none' (got {name.fixef_k!r})"
+                )
             if name.convention not in ("fixest", "linearmodels"):
                 raise InputError(
                     f"SSC.convention must be 'fixest' or 'linearmodels' (got {name.convention!r})"
@@ -204,9 +206,7 @@ class SSC:
             return "fixest"
         if self == SSC(adj=False, fixef_k="none", cluster_adj=False):
             return "none"
-        return (
-            f"SSC(adj={self.adj}, fixef_k={self.fixef_k!r}, cluster_adj={self.cluster_adj})"
-        )
+        return f"SSC(adj={self.adj}, fixef_k={self.fixef_k!r}, cluster_adj={self.cluster_adj})"
 
 
 def ssc_factor(
@@ -423,7 +423,7 @@ class ClusterDesign:
         cand = [j for j, ne in enumerate(nested) if ne]
         if cand:
             absorbed = max(cand, key=lambda j: fes[j][1])
-        acodes, aL = (fes[absorbed] if absorbed is not None else (None, 0))
+        acodes, aL = fes[absorbed] if absorbed is not None else (None, 0)
 
         Xw = _within(Xm, acodes, aL)
         # dummies of the carried factors, within-transformed, redundant columns dropped
@@ -583,9 +583,7 @@ def _vcov_from(
     V = B.T @ B
     c = 1.0
     if kind == "CR1":
-        c = ssc_factor(
-            ssc, n=des.n, k=k, G=des.G, fe_levels=des.fe_levels, fe_nested=des.fe_nested
-        )
+        c = ssc_factor(ssc, n=des.n, k=k, G=des.G, fe_levels=des.fe_levels, fe_nested=des.fe_nested)
         V = c * V
     return (V + V.T) / 2, c
 
@@ -638,7 +636,9 @@ def cluster_vcov(
     """
     _check_kind(kind)
     if jackknife_center not in ("estimate", "mean"):
-        raise InputError(f"jackknife_center must be 'estimate' or 'mean' (got {jackknife_center!r})")
+        raise InputError(
+            f"jackknife_center must be 'estimate' or 'mean' (got {jackknife_center!r})"
+        )
     SSC.preset(ssc)
     e = _as_vector(resid, "resid")
     des = ClusterDesign.build(None, X, clusters, fe) if e.size else None
@@ -668,7 +668,7 @@ def _lambda_pieces(des: ClusterDesign, M: np.ndarray, contrasts: np.ndarray, kin
             W[gs] = np.swapaxes(Zg, 1, 2) @ a
         return aa, W
     power = -0.5 if kind == "CR2" else -1.0
-    for gs, idx, Zg, A in _adjusted(des, M, power):
+    for gs, _idx, Zg, A in _adjusted(des, M, power):
         a = A @ (Zg @ U)  # b x m x q
         aa[gs] = np.swapaxes(a, 1, 2) @ a
         W[gs] = np.swapaxes(Zg, 1, 2) @ a
@@ -694,9 +694,7 @@ def _satterthwaite(des: ClusterDesign, M: np.ndarray, kind: str) -> np.ndarray:
     return out
 
 
-def satterthwaite_df(
-    X: Any, clusters: Any, kind: Kind = "CR2", *, fe: Any = None
-) -> np.ndarray:
+def satterthwaite_df(X: Any, clusters: Any, kind: Kind = "CR2", *, fe: Any = None) -> np.ndarray:
     r"""Bell-McCaffrey / Pustejovsky-Tipton Satterthwaite degrees of freedom.
 
     One value per column of ``X``: :math:`\nu_j = (\operatorname{tr}\Lambda)^2/\operatorname{tr}(\Lambda^2)`
@@ -750,7 +748,10 @@ def _htz(
     if np.any(w <= EIG_TOL * max(1.0, float(np.max(np.abs(w))))):
         raise InputError("the restrictions are linearly dependent")
     On = (Qv * w**-0.5) @ Qv.T
-    Bm = [[sum(On[s, a] * P[a][b] * On[b, t] for a in range(q) for b in range(q)) for t in range(q)] for s in range(q)]
+    Bm = [
+        [sum(On[s, a] * P[a][b] * On[b, t] for a in range(q) for b in range(q)) for t in range(q)]
+        for s in range(q)
+    ]
     tot = 0.0
     for s in range(q):
         for t in range(q):
@@ -951,7 +952,9 @@ def ols_cluster(
     if df not in ("auto", "G-1", "satterthwaite"):
         raise InputError(f"df must be 'auto', 'G-1' or 'satterthwaite' (got {df!r})")
     if jackknife_center not in ("estimate", "mean"):
-        raise InputError(f"jackknife_center must be 'estimate' or 'mean' (got {jackknife_center!r})")
+        raise InputError(
+            f"jackknife_center must be 'estimate' or 'mean' (got {jackknife_center!r})"
+        )
     des = ClusterDesign.build(y, X, clusters, fe)
     M = des.bread()
     g, e = des.fit()

@@ -820,9 +820,11 @@ class _ARPPiece:
             self.lf_cv = np.inf
             return
         w, Q = np.linalg.eigh(self.corr)
-        root = Q * np.sqrt(np.clip(w, 0, None))[None, :]
-        xi = z_draws[:, : self.m] @ root.T
-        eta = np.max(xi @ self.vertices.T, axis=1)
+        root = Q * np.sqrt(np.clip(w, 0, None))[None, :]  # corr = root root'
+        # eta_i = max_v gamma_v' root z_i
+        # (einsum, not BLAS: multithreaded BLAS is slow for this tall, thin product)
+        P = root.T @ self.vertices.T
+        eta = np.max(np.einsum("ij,jk->ik", z_draws[:, : self.m], P), axis=1)
         self.lf_cv = float(np.quantile(eta, 1 - kappa))
 
     def accept(self, theta: np.ndarray, alpha: float, hybrid: str, kappa: float) -> np.ndarray:

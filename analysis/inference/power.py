@@ -542,7 +542,8 @@ class _BjsFast:
         late = tid > 0
         Z[np.flatnonzero(late), n + tid[late] - 1] = 1.0
         Z0, Z1 = Z[om0], Z[om1]
-        B0 = np.linalg.pinv(Z0)
+        # full column rank: every unit has an untreated period, every period a never-treated unit
+        B0 = np.linalg.solve(Z0.T @ Z0, Z0.T)
         P0 = Z0 @ B0  # projection of untreated outcomes on the effects
         F1 = Z1 @ B0  # imputed Y(0) of treated cells from untreated outcomes
         n1 = om1.size

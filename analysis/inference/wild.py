@@ -100,6 +100,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+
 from analysis.errors import InputError
 from analysis.inference.crve import SSC, ClusterDesign, ssc_factor
 from analysis.inference.engine import run_draws
@@ -118,9 +119,7 @@ _SQRT5 = math.sqrt(5.0)
 _MAMMEN_LOW = (1.0 - _SQRT5) / 2.0
 _MAMMEN_HIGH = (1.0 + _SQRT5) / 2.0
 _MAMMEN_P_LOW = (_SQRT5 + 1.0) / (2.0 * _SQRT5)
-_WEBB = np.array(
-    [-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)]
-)
+_WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
 
 __all__ = [
     "WEIGHTS",
@@ -330,7 +329,9 @@ def _kth_largest(a: np.ndarray, k: int) -> float:
     return float(np.partition(a, a.size - k)[a.size - k])
 
 
-def _acceptance(t: float, ts: np.ndarray, sign: np.ndarray, p_type: str, alpha: float, B: int) -> float:
+def _acceptance(
+    t: float, ts: np.ndarray, sign: np.ndarray, p_type: str, alpha: float, B: int
+) -> float:
     """Continuous margin, >= 0 iff :math:`p(r) > \\alpha`.
 
     ``ts`` are the statistics of the non-constant draws, ``sign`` the tie signs of
@@ -437,11 +438,13 @@ def wild_cluster_bootstrap(
     """
     # ---- validate first
     if weights not in WEIGHTS:
-        raise InputError(f"weights must be one of {', '.join(map(repr, WEIGHTS))} (got {weights!r})")
+        raise InputError(
+            f"weights must be one of {', '.join(map(repr, WEIGHTS))} (got {weights!r})"
+        )
     if p_type not in PTypes:
         raise InputError(f"p_type must be 'symmetric' or 'equal-tailed' (got {p_type!r})")
     B = _check_int("B", B, 1)
-    n_jobs = _check_int("n_jobs", n_jobs, -1) if n_jobs != 0 else 0
+    n_jobs = _check_int("n_jobs", n_jobs, -(2**31))
     if n_jobs == 0:
         raise InputError("n_jobs must not be 0")
     if seed is not None:
@@ -501,7 +504,9 @@ def wild_cluster_bootstrap(
         keep = np.arange(des.p) != j
         Zr = Z[:, keep]
         if Zr.shape[1]:
-            A = np.linalg.lstsq(Zr, np.column_stack([des.yw - null * Z[:, j], Z[:, j]]), rcond=None)[0]
+            A = np.linalg.lstsq(
+                Zr, np.column_stack([des.yw - null * Z[:, j], Z[:, j]]), rcond=None
+            )[0]
             U = np.column_stack([des.yw - null * Z[:, j], Z[:, j]]) - Zr @ A
         else:
             U = np.column_stack([des.yw - null * Z[:, j], Z[:, j]])
@@ -516,9 +521,7 @@ def wild_cluster_bootstrap(
     if do_enum:
         P = _enumerated(G, n0, CT0, n1, CT1)
     else:
-        fn = functools.partial(
-            _random_block, G=G, weights=weights, n0=n0, CT0=CT0, n1=n1, CT1=CT1
-        )
+        fn = functools.partial(_random_block, G=G, weights=weights, n0=n0, CT0=CT0, n1=n1, CT1=CT1)
         P = run_draws(
             fn, B, seed, block=BLOCK, n_jobs=n_jobs, backend=backend, desc="wild bootstrap"
         )

@@ -91,6 +91,28 @@ def structure_plot(shares: pd.DataFrame, ax=None, layer: str = "real (census lon
     return fig
 
 
+def coefficient_plot(table: pd.DataFrame, labels: dict[str, str], ax=None, layer: str = "real (census)"):
+    """Standardised effects (beta / s.d. of the change among controls) with 95% intervals.
+
+    ``table`` needs ``outcome``, ``effect_sd``, ``se_hc1``, ``sd_control`` and
+    ``p_ri``; intervals are HC1 (conventional); the randomisation p-value is
+    printed beside each estimate.
+    """
+    fig, ax = _ax(ax)
+    t = table.reset_index(drop=True)
+    yy = np.arange(len(t))[::-1]
+    half = 1.959963984540054 * t["se_hc1"] / t["sd_control"]
+    ax.errorbar(t["effect_sd"], yy, xerr=half, fmt="o", color="k", capsize=3, label="HC1 95% CI")
+    for yv, (_, r) in zip(yy, t.iterrows(), strict=True):
+        ax.text(1.02, yv, f"RI p = {r['p_ri']:.2f}", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_yticks(yy)
+    ax.set_yticklabels([labels.get(o, o) for o in t["outcome"]], fontsize=8)
+    ax.set_xlabel("effect in s.d. of the 2010-2020 change among comparison counties")
+    layer_stamp(ax, layer)
+    return fig
+
+
 def save_figure(fig, out_dir: Path, stem: str) -> Path:
     """Save as PNG with fixed DPI and no timestamp metadata (same inputs, same bytes)."""
     out_dir.mkdir(parents=True, exist_ok=True)

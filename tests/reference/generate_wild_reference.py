@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from wildboottest.wildboottest import WildboottestCL
 
 OUT = Path("tests/reference")
@@ -116,15 +115,45 @@ def main() -> None:
     small = df[df["cl"] <= 10].reset_index(drop=True)
 
     cases = {
-        "pooled_rademacher_wcr": run(df, fe=False, r=0.0, weights="rademacher", impose_null=True, B=B_MC, seed=101),
-        "pooled_webb_wcr": run(df, fe=False, r=0.0, weights="webb", impose_null=True, B=B_MC, seed=102),
-        "pooled_mammen_wcr": run(df, fe=False, r=0.0, weights="mammen", impose_null=True, B=B_MC, seed=103),
-        "pooled_rademacher_wcu": run(df, fe=False, r=0.0, weights="rademacher", impose_null=False, B=B_MC, seed=104),
-        "pooled_rademacher_wcr_null": run(df, fe=False, r=0.3, weights="rademacher", impose_null=True, B=B_MC, seed=105),
-        "fe_rademacher_wcr": run(df, fe=True, r=0.0, weights="rademacher", impose_null=True, B=B_MC, seed=106),
+        "pooled_rademacher_wcr": run(
+            df, fe=False, r=0.0, weights="rademacher", impose_null=True, B=B_MC, seed=101
+        ),
+        "pooled_webb_wcr": run(
+            df, fe=False, r=0.0, weights="webb", impose_null=True, B=B_MC, seed=102
+        ),
+        "pooled_mammen_wcr": run(
+            df, fe=False, r=0.0, weights="mammen", impose_null=True, B=B_MC, seed=103
+        ),
+        "pooled_rademacher_wcu": run(
+            df, fe=False, r=0.0, weights="rademacher", impose_null=False, B=B_MC, seed=104
+        ),
+        "pooled_rademacher_wcr_null": run(
+            df, fe=False, r=0.3, weights="rademacher", impose_null=True, B=B_MC, seed=105
+        ),
+        "fe_rademacher_wcr": run(
+            df, fe=True, r=0.0, weights="rademacher", impose_null=True, B=B_MC, seed=106
+        ),
         "fe_webb_wcu": run(df, fe=True, r=0.0, weights="webb", impose_null=False, B=B_MC, seed=107),
-        "enum_g10_wcr": run(small, fe=False, r=0.0, weights="rademacher", impose_null=True, B=9999, seed=108, keep_draws=True),
-        "enum_g10_fe_wcr": run(small, fe=True, r=0.1, weights="rademacher", impose_null=True, B=9999, seed=109, keep_draws=True),
+        "enum_g10_wcr": run(
+            small,
+            fe=False,
+            r=0.0,
+            weights="rademacher",
+            impose_null=True,
+            B=9999,
+            seed=108,
+            keep_draws=True,
+        ),
+        "enum_g10_fe_wcr": run(
+            small,
+            fe=True,
+            r=0.1,
+            weights="rademacher",
+            impose_null=True,
+            B=9999,
+            seed=109,
+            keep_draws=True,
+        ),
     }
     cases["enum_g10_wcr"]["subset"] = "cl <= 10"
     cases["enum_g10_fe_wcr"]["subset"] = "cl <= 10"
