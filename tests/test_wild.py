@@ -164,15 +164,16 @@ def test_enumeration_matches_wildboottest_exactly(data, ref, case):
 
 
 # ---------------------------------------------------------------- Monte Carlo vs peers
+_slow = pytest.mark.slow
 MC_CASES = [
     "pooled_rademacher_wcr",
     "pooled_webb_wcr",
-    "pooled_mammen_wcr",
+    pytest.param("pooled_mammen_wcr", marks=_slow),
     "pooled_rademacher_wcu",
-    "pooled_rademacher_wcr_null",
+    pytest.param("pooled_rademacher_wcr_null", marks=_slow),
     "fe_rademacher_wcr",
-    "fe_webb_wcu",
-    "pyfixest_fe_rademacher_wcr",
+    pytest.param("fe_webb_wcu", marks=_slow),
+    pytest.param("pyfixest_fe_rademacher_wcr", marks=_slow),
 ]
 
 

@@ -268,13 +268,15 @@ def _multinomial(counts: np.ndarray) -> int:
     return out
 
 
-def _unit_constant(data: pd.DataFrame, unit: str, col: str, role: str) -> None:
-    nun = data.groupby(unit, sort=False)[col].nunique(dropna=False)
+def _unit_constant(frame: pd.DataFrame, col: str, role: str, name: str, unit: str) -> None:
+    nun = frame.groupby("u", sort=False)[col].nunique(dropna=False)
     if (nun > 1).any():
         bad = nun[nun > 1]
+        first = bad.index[0]
+        first = first.item() if isinstance(first, np.generic) else first
         raise InputError(
-            f"{role} column {col!r} varies within {len(bad)} unit(s) "
-            f"(first: {unit}={bad.index[0]!r}); it must be constant within unit"
+            f"{role} column {name!r} varies within {len(bad)} unit(s) "
+            f"(first: {unit}={first!r}); it must be constant within unit"
         )
 
 
@@ -336,12 +338,12 @@ def assignment_design(
         notes.append("cohorts after the last period recoded 0 (never treated in the sample)")
         g = g.where(~late, 0.0)
     frame = pd.DataFrame({"u": data[unit].to_numpy(), "g": g.to_numpy()})
-    _unit_constant(frame, "u", "g", "cohort")
+    _unit_constant(frame, "g", "cohort", cohort, unit)
     if strata:
         if data[strata].isna().any():
             raise InputError(f"strata column {strata!r} has missing values")
         frame["s"] = data[strata].to_numpy()
-        _unit_constant(frame, "u", "s", "strata")
+        _unit_constant(frame, "s", "strata", strata, unit)
     row_unit, units = pd.factorize(frame["u"], sort=True)
     first = np.zeros(units.size, dtype=np.int64)
     first[row_unit[::-1]] = np.arange(row_unit.size)[::-1]  # first row of each unit
@@ -575,7 +577,7 @@ class _RefitEvaluator:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for r in range(codes.shape[0]):
-                d = self.data.copy()
+                d = self.data.copy(deep=False)  # copy-on-write: the original is never touched
                 d[self.cohort] = self.labels[codes[r]][self.row_unit]
                 out[r, 0] = float(self.statistic(d))
         return out
@@ -957,8 +959,6 @@ def _prepare(
                 f"fast path {fp.name!r} gives {got!r} but the estimator gives {ref!r} on the "
                 "observed assignment; please report this bug (use fast=False meanwhile)"
             )
-    if fp is None and not callable(statistic):  # pragma: no cover - guarded above
-        raise InputError("statistic is not callable")
     return _Prepared(design, stat, name, use_exact, fp, reason, notes)
 
 

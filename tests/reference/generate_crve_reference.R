@@ -1,8 +1,8 @@
 #!/usr/bin/env Rscript
 # Reference values for analysis/inference/crve.py from R clubSandwich / sandwich.
 #
-# Run from the repository root (needs R with clubSandwich, sandwich, jsonlite;
-# on Debian: apt-get install -y r-base-core r-cran-clubsandwich r-cran-sandwich r-cran-jsonlite):
+# Run from the repository root (needs R with clubSandwich, sandwich, plm, jsonlite;
+# on Debian: apt-get install -y r-base-core r-cran-clubsandwich r-cran-sandwich r-cran-plm r-cran-jsonlite):
 #
 #   Rscript tests/reference/generate_crve_reference.R
 #
