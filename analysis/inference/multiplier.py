@@ -28,20 +28,21 @@ Conventions (R ``did`` / ``BMisc``):
   :math:`1-\alpha` quantile of :math:`\max_k |\hat\theta^{*}_{bk} - \hat\theta_k| / \hat\sigma_k`
   over the non-degenerate columns.
 
-Draws come from :func:`numpy.random.default_rng` seeded by the caller, in a
-fixed block layout, so the same seed gives bit-identical results.
+Draws run through :func:`analysis.inference.engine.run_draws`: fixed blocks
+of ``BLOCK_DRAWS`` draws, each with its own stream spawned from the caller's
+seed, so the same seed gives bit-identical results.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import numpy as np
 from scipy import stats
 
+from analysis.inference.engine import run_draws
 from analysis.inference.vcov import Clusters, cluster_sums
 
 BootWeights = Literal["rademacher", "mammen"]
@@ -55,15 +56,6 @@ _SQRT5 = np.sqrt(5.0)
 _MAMMEN_LOW = -(_SQRT5 - 1.0) / 2.0
 _MAMMEN_HIGH = (_SQRT5 + 1.0) / 2.0
 _MAMMEN_P_LOW = (_SQRT5 + 1.0) / (2.0 * _SQRT5)
-
-
-def _progress_enabled() -> bool:
-    if os.environ.get("CI"):
-        return False
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):  # pragma: no cover - exotic streams
-        return False
 
 
 def _multipliers(rng: np.random.Generator, b: int, g: int, weights: str) -> np.ndarray:
@@ -103,7 +95,8 @@ def multiplier_draws(
     weights
         ``"rademacher"`` (R ``did``) or ``"mammen"``.
     progress
-        Show a progress bar; default: only on a terminal and when ``CI`` is unset.
+        Ignored (kept for compatibility): the engine shows a bar only on a
+        terminal and never when ``CI`` is set.
     """
     psi = np.asarray(psi, dtype=np.float64)
     if psi.ndim == 1:
@@ -114,27 +107,28 @@ def multiplier_draws(
         raise ValueError("n_boot must be a positive integer")
     if weights not in BOOT_WEIGHTS:
         raise ValueError(f"unknown multiplier weights {weights!r}; use one of {BOOT_WEIGHTS}")
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     s = np.ascontiguousarray(cluster_sums(psi, clusters))
-    g = s.shape[0]
-    out = np.empty((n_boot, s.shape[1]), dtype=np.float64)
-    starts = range(0, n_boot, BLOCK_DRAWS)
-    show = _progress_enabled() if progress is None else progress
-    if show:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="multiplier bootstrap", unit="block", leave=False)
+    # Every draw goes through the simulation engine: seeded blocks of
+    # BLOCK_DRAWS draws, each with its own spawned stream, so results depend only
+    # on the seed (a Generator passed by the caller is reduced to a seed).
+    if isinstance(rng, np.random.Generator):
+        seed = int(rng.integers(0, 2**63 - 1))
+    else:
+        seed = rng
     total = s.sum(axis=0) if weights == "rademacher" else None
-    for start in starts:
-        b = min(BLOCK_DRAWS, n_boot - start)
-        v = _multipliers(gen, b, g, weights)
-        if total is not None:
-            # sum_c (1 - 2 bit_c) S_c = sum_c S_c - 2 * bits @ S
-            out[start : start + b] = total - 2.0 * (v @ s)
-        else:
-            out[start : start + b] = v @ s
-    out /= n
-    return out
+    fn = partial(_multiplier_block, s=s, total=total, weights=weights)
+    out = run_draws(fn, n_boot, seed, block=BLOCK_DRAWS, backend="serial", desc="multiplier bootstrap")
+    return out / n
+
+
+def _multiplier_block(rng: np.random.Generator, size: int, *, s: np.ndarray, total: np.ndarray | None,
+                      weights: str) -> np.ndarray:
+    """One block of bootstrap sums ``V S`` (``size`` draws)."""
+    v = _multipliers(rng, size, s.shape[0], weights)
+    if total is not None:
+        # sum_c (1 - 2 bit_c) S_c = sum_c S_c - 2 * bits @ S
+        return total - 2.0 * (v @ s)
+    return v @ s
 
 
 def _type1_quantile(x: np.ndarray, p: float, axis: int = 0) -> np.ndarray:
