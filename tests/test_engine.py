@@ -71,8 +71,11 @@ def test_partial_function_and_dask_keep_block_identity(dask_client):
     """Blocks keep their index whatever the backend (exact RI enumeration relies on it)."""
     fn = functools.partial(spawn_key_block)
     expected = np.repeat(np.arange(5), [100, 100, 100, 100, 7])
-    for kw in ({"backend": "serial"}, {"backend": "joblib", "n_jobs": 2},
-               {"backend": "dask", "client": dask_client}):
+    for kw in (
+        {"backend": "serial"},
+        {"backend": "joblib", "n_jobs": 2},
+        {"backend": "dask", "client": dask_client},
+    ):
         np.testing.assert_array_equal(run_draws(fn, 407, 1, block=100, **kw), expected)
 
 

@@ -62,8 +62,9 @@ def four_units() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def staggered() -> pd.DataFrame:
-    return simulate_staggered(n_units=40, n_periods=8, cohorts=(3, 5, 7), never_share=0.4,
-                              seed=3).data
+    return simulate_staggered(
+        n_units=40, n_periods=8, cohorts=(3, 5, 7), never_share=0.4, seed=3
+    ).data
 
 
 # --------------------------------------------------------------------------- exact by hand
@@ -98,8 +99,9 @@ def test_four_units_within_strata_by_hand(four_units):
 
 
 def test_monte_carlo_convention(four_units):
-    res = randomization_test(four_units, statistic=diff_in_means, exact=False, n_draws=300, seed=1,
-                             **COLS)
+    res = randomization_test(
+        four_units, statistic=diff_in_means, exact=False, n_draws=300, seed=1, **COLS
+    )
     assert not res.exact and res.n_draws == 300 and res.seed == 1
     hits = int(np.sum(np.abs(res.draws) >= abs(res.observed) - 1e-12))
     assert res.p_value == pytest.approx((1 + hits) / 301)
@@ -113,8 +115,14 @@ def test_assignment_count_multinomial_within_strata():
     units = np.arange(1, 11)
     g = np.array([0, 0, 0, 5, 5, 7, 0, 0, 5, 7])
     s = np.array(["a"] * 6 + ["b"] * 4)
-    d = pd.DataFrame({"unit": np.repeat(units, 2), "time": np.tile([4, 8], 10),
-                      "cohort": np.repeat(g, 2), "s": np.repeat(s, 2)})
+    d = pd.DataFrame(
+        {
+            "unit": np.repeat(units, 2),
+            "time": np.tile([4, 8], 10),
+            "cohort": np.repeat(g, 2),
+            "s": np.repeat(s, 2),
+        }
+    )
     full = assignment_design(d, **COLS)
     assert full.n_assignments == math.factorial(10) // (
         math.factorial(5) * math.factorial(3) * math.factorial(2)
@@ -169,8 +177,16 @@ def test_cohort_recoding_and_validation(four_units):
 
 
 def test_timing_permutation_keeps_never_treated(staggered):
-    res = randomization_test(staggered, statistic="cs", outcome="y", permute="timing",
-                             exact=False, n_draws=50, verify=False, **COLS)
+    res = randomization_test(
+        staggered,
+        statistic="cs",
+        outcome="y",
+        permute="timing",
+        exact=False,
+        n_draws=50,
+        verify=False,
+        **COLS,
+    )
     des = assignment_design(staggered, permute="timing", **COLS)
     samp = ri._PermutationSampler(des.codes, des.members())
     codes = samp(np.random.default_rng(0), 20)
@@ -188,33 +204,39 @@ def test_timing_permutation_keeps_never_treated(staggered):
         ("cs", {}),
         ("cs", {"control": "notyet"}),
         ("cs", {"control": "notyet", "max_event": 2, "est_method": "reg"}),
+        ("twfe_t", {}),
+        ("twfe_t", {"cluster": "cluster", "ssc": "linearmodels"}),
     ],
 )
 def test_fast_path_equals_estimator_on_permuted_assignments(staggered, statistic, options):
-    des = assignment_design(staggered, **COLS)
-    stat = ri.EstimatorStatistic(statistic, "att", "y", "unit", "time", "cohort",
-                                 tuple(sorted(options.items())))
-    fp, why = ri._fast_path(stat, staggered, des, "time")
+    data = staggered.assign(cluster=(staggered["unit"] - 1) % 8)
+    des = assignment_design(data, **COLS)
+    method, _, t = statistic.partition("_")
+    stat = ri.EstimatorStatistic(
+        method, "t" if t else "att", "y", "unit", "time", "cohort", tuple(sorted(options.items()))
+    )
+    fp, why = ri._fast_path(stat, data, des, "time")
     assert fp is not None, why
-    q = fp.q(ri._wide(staggered, des, "time", staggered["y"].to_numpy()))
-    ev = ri._LinearEvaluator(q[None])
+    ev = fp.evaluator([ri._wide(data, des, "time", data["y"].to_numpy())])
     codes = ri._PermutationSampler(des.codes, des.members())(np.random.default_rng(7), 3)
     codes = np.vstack([des.codes, codes])
-    fast = ev(codes)[:, 0]
+    fast = fp.value(ev(codes))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for r in range(codes.shape[0]):
-            d = staggered.copy()
+            d = data.copy()
             d["cohort"] = des.labels[codes[r]][des.row_unit]
             assert fast[r] == pytest.approx(stat(d), rel=1e-10, abs=1e-12)
 
 
-def test_fast_and_refit_paths_give_the_same_test(staggered):
-    kw = dict(statistic="cs", outcome="y", n_draws=12, seed=11, block=5, **COLS)
+@pytest.mark.parametrize("statistic", ["cs", "twfe_t"])
+def test_fast_and_refit_paths_give_the_same_test(staggered, statistic):
+    kw = dict(statistic=statistic, outcome="y", n_draws=12, seed=11, block=5, null=0.3, **COLS)
     fast = randomization_test(staggered, fast=True, **kw)
     slow = randomization_test(staggered, fast=False, **kw)
     assert fast.fast_path and slow.fast_path is None
     np.testing.assert_allclose(fast.draws, slow.draws, rtol=1e-10, atol=1e-12)
+    assert fast.observed == pytest.approx(slow.observed, rel=1e-10)
     assert fast.p_value == slow.p_value
 
 
@@ -222,8 +244,9 @@ def test_fast_path_eligibility(staggered):
     des = assignment_design(staggered, **COLS)
 
     def reason(stat_name, **opts):
-        st = ri.EstimatorStatistic(stat_name, "att", "y", "unit", "time", "cohort",
-                                   tuple(sorted(opts.items())))
+        st = ri.EstimatorStatistic(
+            stat_name, "att", "y", "unit", "time", "cohort", tuple(sorted(opts.items()))
+        )
         return ri._fast_path(st, staggered, des, "time")
 
     assert reason("cs", covariates=("x",))[0] is None
@@ -236,6 +259,7 @@ def test_fast_path_eligibility(staggered):
     )
     with pytest.raises(InputError, match="no fast path"):
         randomization_test(staggered, statistic="cs_t", outcome="y", fast=True, **COLS)
+    assert reason("twfe_t", covariates=("x",))[0] is None
 
 
 def test_named_and_callable_statistics_agree(staggered):
@@ -289,8 +313,9 @@ def test_null_shift_matches_shifted_outcome(staggered):
     assert a.p_value == b.p_value
 
 
-def test_interval_endpoints_are_where_p_crosses_alpha(staggered):
-    kw = dict(statistic="twfe", outcome="y", n_draws=999, seed=5, **COLS)
+@pytest.mark.parametrize("statistic", ["twfe", "twfe_t"])
+def test_interval_endpoints_are_where_p_crosses_alpha(staggered, statistic):
+    kw = dict(statistic=statistic, outcome="y", n_draws=999, seed=5, **COLS)
     ci = ri_confidence_interval(staggered, alpha=0.1, **kw)
     assert ci.low < ci.estimate < ci.high and ci.p_at_estimate > 0.1
     eps = 1e-6 * (ci.high - ci.low)
@@ -298,9 +323,8 @@ def test_interval_endpoints_are_where_p_crosses_alpha(staggered):
         p_out = randomization_test(staggered, null=bound + sgn * eps, **kw).p_value
         p_in = randomization_test(staggered, null=bound - sgn * eps, **kw).p_value
         assert p_out <= 0.1 < p_in
-    assert ci.estimate == pytest.approx(
-        randomization_test(staggered, **kw).observed, rel=1e-10
-    )
+    att = randomization_test(staggered, **{**kw, "statistic": "twfe"}).observed
+    assert ci.estimate == pytest.approx(att, rel=1e-10)
 
 
 def test_interval_generic_bisection_matches_fast_path():
@@ -311,15 +335,22 @@ def test_interval_generic_bisection_matches_fast_path():
     g = np.array([2] * 4 + [0] * 4)
     y1 = rng.normal(size=n)
     y2 = y1 + rng.normal(size=n) + 1.0 * (g > 0)
-    d = pd.DataFrame({"unit": np.repeat(np.arange(n), 2), "time": np.tile([1, 2], n),
-                      "cohort": np.repeat(g, 2), "y": np.column_stack([y1, y2]).ravel()})
+    d = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(n), 2),
+            "time": np.tile([1, 2], n),
+            "cohort": np.repeat(g, 2),
+            "y": np.column_stack([y1, y2]).ravel(),
+        }
+    )
     fast = ri_confidence_interval(d, statistic="cs", outcome="y", alpha=0.1, **COLS)
     slow = ri_confidence_interval(d, statistic=did_stat, outcome="y", alpha=0.1, xtol=1e-5, **COLS)
     assert fast.exact and slow.exact and fast.n_draws == 70  # C(8, 4)
     assert slow.low == pytest.approx(fast.low, abs=1e-5)
     assert slow.high == pytest.approx(fast.high, abs=1e-5)
-    one = ri_confidence_interval(d, statistic="cs", outcome="y", alpha=0.1,
-                                 alternative="greater", **COLS)
+    one = ri_confidence_interval(
+        d, statistic="cs", outcome="y", alpha=0.1, alternative="greater", **COLS
+    )
     assert one.high == math.inf and fast.low < one.low < fast.estimate
 
 
@@ -343,10 +374,18 @@ def test_size_under_the_null(statistic):
     ~0.011, and we allow 3.5 s.e. (0.038 around 0.05)."""
     rejections, pvals = [], []
     for s in range(400):
-        d = simulate_staggered(n_units=40, n_periods=6, cohorts=(3, 5), never_share=0.5,
-                               base_effect=0.0, slope=0.0, seed=1000 + s).data
-        res = randomization_test(d, statistic=statistic, outcome="y", n_draws=199, seed=s,
-                                 verify=False, **COLS)
+        d = simulate_staggered(
+            n_units=40,
+            n_periods=6,
+            cohorts=(3, 5),
+            never_share=0.5,
+            base_effect=0.0,
+            slope=0.0,
+            seed=1000 + s,
+        ).data
+        res = randomization_test(
+            d, statistic=statistic, outcome="y", n_draws=199, seed=s, verify=False, **COLS
+        )
         pvals.append(res.p_value)
         rejections.append(res.p_value <= 0.05)
     rate = float(np.mean(rejections))

@@ -95,11 +95,21 @@ distribution (simulated, ``lf_sims`` draws, ``seed``; :math:`\kappa =
 :math:`V^{up}` capped at that quantile. The accepted set is found on a grid of
 ``grid_points`` values (default 1000, as R) spanning the identified set plus
 20 standard errors on each side, and each end point is then refined by
-bisection, so the reported bounds carry no grid discretisation error (R
-reports grid points).
+repeated sub-gridding, so the reported bounds carry no grid discretisation
+error (R reports grid points: its bounds are inside ours by up to one grid
+step). Like R, the reported interval is the hull of the accepted set.
+
+Differences from R's defaults, on purpose: the least-favourable critical value
+uses 100,000 draws (R: 1,000; with the vertex list the draws are cheap,
+while the 1,000-draw :math:`0.995` quantile moves the end points by up to
+about 3% of a standard error in the README example -- one R grid step); the
+folded-normal quantile is exact (R: :math:`10^6` draws).
+The vertex enumeration visits :math:`\binom{2\bar T}{\bar T}` supports, which
+limits relative magnitudes to :math:`\bar T \le 10` post-periods.
 
 Breakdown value: the smallest :math:`M` (or :math:`\bar M`) at which the robust
-interval contains zero, located on the grid and refined by bisection.
+interval contains zero: the first grid value whose interval contains zero and
+its predecessor bracket the crossing, which Brent's method then locates.
 """
 
 from __future__ import annotations
@@ -108,6 +118,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 from types import MappingProxyType
 from typing import Any, Literal
@@ -389,9 +400,7 @@ def _validate(
     S = (S + S.T) / 2
     ev = np.linalg.eigvalsh(S)
     if ev[0] < -1e-10 * max(ev[-1], np.finfo(float).tiny):
-        raise InputError(
-            f"sigma is not positive semi-definite (smallest eigenvalue {ev[0]:.3g})"
-        )
+        raise InputError(f"sigma is not positive semi-definite (smallest eigenvalue {ev[0]:.3g})")
     if l_vec is None:
         lv = np.zeros(T)
         lv[0] = 1.0
@@ -542,8 +551,9 @@ def flci(
     return _flci(b, S, K, T, lv, M, a)
 
 
-def _flci(b: np.ndarray, S: np.ndarray, K: int, T: int, lv: np.ndarray, M: float,
-          alpha: float) -> FLCIResult:
+def _flci(
+    b: np.ndarray, S: np.ndarray, K: int, T: int, lv: np.ndarray, M: float, alpha: float
+) -> FLCIResult:
     scale = float(np.sqrt(lv @ S[K:, K:] @ lv))
     Ss = S / scale**2
     Ms = M / scale
@@ -607,8 +617,14 @@ def _flci(b: np.ndarray, S: np.ndarray, K: int, T: int, lv: np.ndarray, M: float
         candidates = []
         for z0 in (np.zeros(nz), z_mv, 0.5 * z_mv):
             x0 = np.concatenate([z0, np.abs(G @ (v0 + N @ z0)) + 1e-12])
-            res = optimize.minimize(fun, x0, jac=True, method="SLSQP", constraints=cons,
-                                    options={"ftol": 1e-15, "maxiter": 2000})
+            res = optimize.minimize(
+                fun,
+                x0,
+                jac=True,
+                method="SLSQP",
+                constraints=cons,
+                options={"ftol": 1e-15, "maxiter": 2000},
+            )
             z = res.x[:nz]
             candidates.append((length(z), tuple(z)))
         candidates.append((length(z_mv), tuple(z_mv)))
@@ -630,8 +646,9 @@ def _flci(b: np.ndarray, S: np.ndarray, K: int, T: int, lv: np.ndarray, M: float
     )
 
 
-def sd_default_grid_bound(betahat: Any, sigma: Any, num_pre_periods: int,
-                          alpha: float = 0.05) -> float:
+def sd_default_grid_bound(
+    betahat: Any, sigma: Any, num_pre_periods: int, alpha: float = 0.05
+) -> float:
     """Upper end of the default :math:`M` grid (R ``DeltaSD_upperBound_Mpre``).
 
     The largest one-sided upper confidence bound on the absolute pre-period
@@ -646,7 +663,7 @@ def sd_default_grid_bound(betahat: Any, sigma: Any, num_pre_periods: int,
         return float(np.sqrt(S[0, 0]))
     full = np.zeros((K - 1, K + 1))
     for r in range(K - 1):
-        full[r, r:r + 3] = (1.0, -2.0, 1.0)
+        full[r, r : r + 3] = (1.0, -2.0, 1.0)
     A = full[:, :K]  # drop delta_0 = 0
     diffs = A @ b
     se = np.sqrt(np.diag(A @ S @ A.T))
@@ -737,8 +754,16 @@ class _ARPPiece:
     \\tilde X'\\gamma = 0\\}`, whose vertices are enumerated once.
     """
 
-    def __init__(self, A: np.ndarray, d: np.ndarray, b: np.ndarray, S: np.ndarray, K: int,
-                 lv: np.ndarray, post_only: bool = True) -> None:
+    def __init__(
+        self,
+        A: np.ndarray,
+        d: np.ndarray,
+        b: np.ndarray,
+        S: np.ndarray,
+        K: int,
+        lv: np.ndarray,
+        post_only: bool = True,
+    ) -> None:
         A_post = A[:, K:]
         if post_only:
             rows = np.flatnonzero(np.any(np.abs(A_post) > 0, axis=1))
@@ -795,13 +820,15 @@ class _ARPPiece:
         verts = []
         combos = np.array(list(combinations(range(m), k)), dtype=np.int64).reshape(-1, k)
         for start in range(0, combos.shape[0], 20_000):
-            cb = combos[start:start + 20_000]
+            cb = combos[start : start + 20_000]
             Wb = np.transpose(W[cb], (0, 2, 1))  # n x k x k : W_B'
             det = np.linalg.det(Wb)
             ok = np.abs(det) > 1e-10
             if not ok.any():
                 continue
-            sol = np.linalg.solve(Wb[ok], np.broadcast_to(rhs, (int(ok.sum()), k))[..., None])[..., 0]
+            sol = np.linalg.solve(Wb[ok], np.broadcast_to(rhs, (int(ok.sum()), k))[..., None])[
+                ..., 0
+            ]
             feas = np.all(sol >= -1e-10, axis=1)
             for idx, gam in zip(cb[ok][feas], sol[feas], strict=True):
                 v = np.zeros(m)
@@ -911,28 +938,51 @@ def rm_confidence_set(
     return _rm_ci(b, S, K, T, lv, Mbar, a, **opts)
 
 
-def _rm_options(method: str, kappa: Any, grid_points: Any, lf_sims: Any, seed: Any,
-                alpha: float) -> dict[str, Any]:
+def _rm_options(
+    method: str, kappa: Any, grid_points: Any, lf_sims: Any, seed: Any, alpha: float
+) -> dict[str, Any]:
     if method not in ("C-LF", "Conditional"):
-        raise InputError(f"method for relative magnitudes must be 'C-LF' or 'Conditional', not {method!r}")
+        raise InputError(
+            f"method for relative magnitudes must be 'C-LF' or 'Conditional', not {method!r}"
+        )
     k = alpha / 10 if kappa is None else float(kappa)
     if method == "C-LF" and not 0 < k < alpha:
         raise InputError(f"kappa must be in (0, alpha), got {kappa!r}")
-    if isinstance(grid_points, bool) or not isinstance(grid_points, (int, np.integer)) or grid_points < 10:
+    if (
+        isinstance(grid_points, bool)
+        or not isinstance(grid_points, (int, np.integer))
+        or grid_points < 10
+    ):
         raise InputError(f"grid_points must be an integer >= 10, got {grid_points!r}")
     if isinstance(lf_sims, bool) or not isinstance(lf_sims, (int, np.integer)) or lf_sims < 100:
         raise InputError(f"lf_sims must be an integer >= 100, got {lf_sims!r}")
-    return {"hybrid": "LF" if method == "C-LF" else "ARP", "kappa": k,
-            "grid_points": int(grid_points), "lf_sims": int(lf_sims), "seed": int(seed)}
+    return {
+        "hybrid": "LF" if method == "C-LF" else "ARP",
+        "kappa": k,
+        "grid_points": int(grid_points),
+        "lf_sims": int(lf_sims),
+        "seed": int(seed),
+    }
 
 
-def _rm_ci(b: np.ndarray, S: np.ndarray, K: int, T: int, lv: np.ndarray, Mbar: float,
-           alpha: float, *, hybrid: str, kappa: float, grid_points: int, lf_sims: int,
-           seed: int) -> tuple[float, float]:
+def _rm_ci(
+    b: np.ndarray,
+    S: np.ndarray,
+    K: int,
+    T: int,
+    lv: np.ndarray,
+    Mbar: float,
+    alpha: float,
+    *,
+    hybrid: str,
+    kappa: float,
+    grid_points: int,
+    lf_sims: int,
+    seed: int,
+) -> tuple[float, float]:
     pieces = [_ARPPiece(A, np.zeros(A.shape[0]), b, S, K, lv) for A, _, _ in _rm_pieces(K, T, Mbar)]
     if hybrid == "LF":
-        m_max = max(p.m for p in pieces)
-        z = np.random.default_rng(seed).standard_normal((lf_sims, m_max))
+        z = _draws(seed, lf_sims, max(p.m for p in pieces))
         for p in pieces:
             p.set_lf_cv(z, kappa)
     sd_theta = float(np.sqrt(lv @ S[K:, K:] @ lv))
@@ -946,8 +996,12 @@ def _rm_ci(b: np.ndarray, S: np.ndarray, K: int, T: int, lv: np.ndarray, Mbar: f
             break
         margin *= 2
     else:
-        warnings.warn("robust confidence set is open at the end of the theta grid; "
-                      "reported bounds are grid limits", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            "robust confidence set is open at the end of the theta grid; "
+            "reported bounds are grid limits",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     lbs, ubs = [], []
     tol = 1e-10 * max(hi - lo, sd_theta)
     for p, ac in zip(pieces, acc, strict=True):
@@ -955,16 +1009,39 @@ def _rm_ci(b: np.ndarray, S: np.ndarray, K: int, T: int, lv: np.ndarray, Mbar: f
         if not idx.size:
             continue
         i, j = idx[0], idx[-1]
-        lbs.append(grid[i] if i == 0 else _bisect(p, grid[i - 1], grid[i], alpha, hybrid, kappa, tol))
-        ubs.append(grid[j] if j == grid.size - 1
-                   else _bisect(p, grid[j + 1], grid[j], alpha, hybrid, kappa, tol))
+        lbs.append(
+            grid[i] if i == 0 else _bisect(p, grid[i - 1], grid[i], alpha, hybrid, kappa, tol)
+        )
+        ubs.append(
+            grid[j]
+            if j == grid.size - 1
+            else _bisect(p, grid[j + 1], grid[j], alpha, hybrid, kappa, tol)
+        )
     if not lbs:
         return math.nan, math.nan
     return float(min(lbs)), float(max(ubs))
 
 
-def _bisect(piece: _ARPPiece, rejected: float, accepted: float, alpha: float, hybrid: str,
-            kappa: float, tol: float, points: int = 65) -> float:
+@lru_cache(maxsize=4)
+def _draws(seed: int, n: int, m: int) -> np.ndarray:
+    """Standard normal draws for the least-favourable critical values, shared by
+    every piece and every bound of one analysis (common random numbers, so the
+    intervals and the breakdown search vary smoothly with the bound)."""
+    z = np.random.default_rng(seed).standard_normal((n, m))
+    z.setflags(write=False)
+    return z
+
+
+def _bisect(
+    piece: _ARPPiece,
+    rejected: float,
+    accepted: float,
+    alpha: float,
+    hybrid: str,
+    kappa: float,
+    tol: float,
+    points: int = 65,
+) -> float:
     """Boundary between a rejected and an accepted theta, by repeated
     sub-gridding of the bracket (returns the accepted side, within ``tol``)."""
     r, a = rejected, accepted
@@ -1030,11 +1107,12 @@ def honest_did(
         ``"FLCI"`` for smoothness.
     breakdown
         Compute the breakdown value (the smallest bound whose robust interval
-        contains 0), refined by bisection between grid values.
+        contains 0), refined between grid values by Brent's method.
     kappa, grid_points, lf_sims, seed
         ARP settings for relative magnitudes: first-stage size (default
         :math:`\\alpha/10`), initial :math:`\\theta`-grid size, draws and seed
-        of the least-favourable critical value (R: 1000 draws).
+        of the least-favourable critical value (R uses 1,000 draws; the
+        default 100,000 makes the Monte Carlo error in the bounds negligible).
 
     Returns
     -------
@@ -1073,11 +1151,20 @@ def honest_did(
         def interval(m: float) -> tuple[float, float]:
             return _rm_ci(b, S, K, T, lv, m, a, **rm_opts)
     else:
+
         def interval(m: float) -> tuple[float, float]:
             r = _flci(b, S, K, T, lv, m, a)
             return r.lb, r.ub
 
-    bounds = [interval(float(m)) for m in g]
+    memo: dict[float, tuple[float, float]] = {}
+
+    def cached(m: float) -> tuple[float, float]:
+        m = float(m)
+        if m not in memo:
+            memo[m] = interval(m)
+        return memo[m]
+
+    bounds = [cached(m) for m in g]
     table = pd.DataFrame(
         {
             "M": g.astype(float),
@@ -1090,7 +1177,7 @@ def honest_did(
     est, se = _target(b, S, K, lv)
     z = stats.norm.ppf(1 - a / 2)
     orig = (est - z * se, est + z * se)
-    bd = _breakdown(g, bounds, interval, orig) if breakdown else math.nan
+    bd = _breakdown(g, bounds, cached, orig) if breakdown else math.nan
     return HonestResult(
         table=table,
         original=orig,
@@ -1112,10 +1199,16 @@ def _covers_zero(ci: tuple[float, float]) -> bool:
     return bool(np.isfinite(lo) and np.isfinite(hi) and lo <= 0 <= hi)
 
 
-def _breakdown(grid: np.ndarray, bounds: list[tuple[float, float]], interval, orig,
-               rel_tol: float = 1e-6) -> float:
-    """Smallest bound with 0 inside the robust interval: first covering grid value,
-    then bisection against the previous (non-covering) value."""
+def _breakdown(
+    grid: np.ndarray, bounds: list[tuple[float, float]], interval, orig, rel_tol: float = 1e-6
+) -> float:
+    """Smallest bound with 0 inside the robust interval.
+
+    The first grid value whose interval covers 0 brackets the crossing with the
+    previous (non-covering) value; the crossing of
+    :math:`g(M) = \\min(-lb(M), ub(M))` through zero is then located by Brent's
+    method (bisection if :math:`g` is not finite).
+    """
     if _covers_zero(orig):
         return 0.0
     order = np.argsort(grid, kind="stable")
@@ -1126,21 +1219,32 @@ def _breakdown(grid: np.ndarray, bounds: list[tuple[float, float]], interval, or
     first = int(np.argmax(covers))
     hi = float(gs[first])
     if first == 0:
-        if hi == 0.0:
+        if hi == 0.0 or _covers_zero(interval(0.0)):
             return 0.0
         lo = 0.0
-        if _covers_zero(interval(0.0)):
-            return 0.0
     else:
         lo = float(gs[first - 1])
     tol = rel_tol * max(hi, 1e-12)
-    while hi - lo > tol:
-        mid = 0.5 * (lo + hi)
-        if _covers_zero(interval(mid)):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+
+    def g(m: float) -> float:
+        lb, ub = interval(m)
+        return float(min(-lb, ub))
+
+    try:
+        g_lo, g_hi = g(lo), g(hi)
+        if not (np.isfinite(g_lo) and np.isfinite(g_hi)) or g_lo >= 0 or g_hi < 0:
+            raise ValueError("not a clean bracket")
+        root = optimize.brentq(g, lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=100)
+        # return the covering side of the crossing
+        return float(root) if _covers_zero(interval(root)) else float(min(root + tol, hi))
+    except (ValueError, RuntimeError):
+        while hi - lo > tol:
+            mid = 0.5 * (lo + hi)
+            if _covers_zero(interval(mid)):
+                hi = mid
+            else:
+                lo = mid
+        return hi
 
 
 def honest_from_result(
@@ -1204,7 +1308,9 @@ def honest_from_result(
         raise InputError("the 'dynamic' aggregate has no event-time coefficients")
     V = np.asarray(agg.vcov, dtype=float)
     if V.shape != (len(by), len(by)):
-        raise InputError(f"dynamic vcov has shape {V.shape} but there are {len(by)} event coefficients")
+        raise InputError(
+            f"dynamic vcov has shape {V.shape} but there are {len(by)} event coefficients"
+        )
     ev = by["event"].to_numpy(dtype=float)
     if not np.all(np.isfinite(ev)) or np.any(ev != np.round(ev)):
         raise InputError("event times must be integers")
@@ -1230,7 +1336,9 @@ def honest_from_result(
     if l_vec is None:
         target = ref + 1 if event is None else int(event)
         if target not in set(post.tolist()):
-            raise InputError(f"event {target} is not a post-period event time ({post.min()}..{post.max()})")
+            raise InputError(
+                f"event {target} is not a post-period event time ({post.min()}..{post.max()})"
+            )
         l_vec = (post == target).astype(float)
     a = getattr(did_result, "alpha", 0.05) if alpha is None else alpha
     return honest_did(beta, V, pre.size, T, restriction, grid=grid, l_vec=l_vec, alpha=a, **kwargs)

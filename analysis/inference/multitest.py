@@ -65,10 +65,11 @@ or negated values).
   coincide when the statistics have identical marginal distributions.
 
 The ``plus_one`` convention (default ``True``) counts the observed statistics
-as one draw, :math:`(1 + \#)/(B + 1)`, as Stata ``rwolf``/``wyoung`` and
-pyfixest's ``rwolf`` do; ``plus_one=False`` gives :math:`\#/B` (pyfixest's
-``wyoung``). Comparisons are ``>=`` / ``<=`` without tolerance: feed draws
-computed in the same way as the observed statistics.
+as one draw, :math:`(1 + \#)/(B + 1)`, as pyfixest's ``rwolf`` does;
+``plus_one=False`` gives :math:`\#/B` (pyfixest's ``wyoung``). Both are checked
+against pyfixest 0.60 in ``tests/test_multitest.py``. Comparisons are ``>=`` /
+``<=`` without tolerance: feed draws computed in the same way as the observed
+statistics.
 
 References
 ----------
@@ -253,7 +254,9 @@ def romano_wolf(
     return out
 
 
-def _empirical_pvalues(a: np.ndarray, ad: np.ndarray, plus_one: bool) -> tuple[np.ndarray, np.ndarray]:
+def _empirical_pvalues(
+    a: np.ndarray, ad: np.ndarray, plus_one: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Marginal p-values of the observed statistics and of every draw."""
     B, k = ad.shape
     p_obs = np.empty(k)

@@ -104,7 +104,6 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -369,11 +368,16 @@ def estimate_noise(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         panel = prepare_panel(
-            data, outcome=outcome, unit=unit, time=time, cohort=cohort,
+            data,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
             require_never_treated=True,
         )
-    if panel.notes:
-        raise InputError("the noise estimate needs a clean balanced panel: " + "; ".join(panel.notes))
+    dropped = [note for note in panel.notes if "dropped" in note]
+    if dropped:
+        raise InputError("the noise estimate needs a clean balanced panel: " + "; ".join(dropped))
     if not panel.balanced:
         raise InputError("the noise estimate needs a balanced panel (every unit in every period)")
     times = panel.times
@@ -402,14 +406,24 @@ def estimate_noise(
     lo, hi = -0.99, 0.99
     if r_hat <= ratio(lo):
         rho = lo
-        warnings.warn("residual autocorrelation below the model range; rho set to -0.99", UserWarning, stacklevel=2)
+        warnings.warn(
+            "residual autocorrelation below the model range; rho set to -0.99",
+            UserWarning,
+            stacklevel=2,
+        )
     elif r_hat >= ratio(hi):
         rho = hi
-        warnings.warn("residual autocorrelation above the model range; rho set to 0.99", UserWarning, stacklevel=2)
+        warnings.warn(
+            "residual autocorrelation above the model range; rho set to 0.99",
+            UserWarning,
+            stacklevel=2,
+        )
     else:
         rho = float(optimize.brentq(lambda r: ratio(r) - r_hat, lo, hi, xtol=1e-12))
     R = _ar1_corr(rho, T)
-    dof = (n - 1) * float(np.trace(M @ R)) - (float(np.einsum("it,ts,is->", Dt, R, Dt)) / dd if dd > 0 else 0.0)
+    dof = (n - 1) * float(np.trace(M @ R)) - (
+        float(np.einsum("it,ts,is->", Dt, R, Dt)) / dd if dd > 0 else 0.0
+    )
     sigma = math.sqrt(rss / dof)
     return {
         "sigma": sigma,
@@ -593,8 +607,14 @@ class _RefitEstimator:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for s in range(Y.shape[0]):
-                r = fn(self.design.long(Y[s]), outcome="y", unit="unit", time="time",
-                       cohort="cohort", **dict(self.options))
+                r = fn(
+                    self.design.long(Y[s]),
+                    outcome="y",
+                    unit="unit",
+                    time="time",
+                    cohort="cohort",
+                    **dict(self.options),
+                )
                 out[s] = (r.att, r.se)
         return out
 
@@ -660,8 +680,17 @@ class _WildPlan:
         for s in range(size):
             sub_seed = int(rng.integers(0, 2**62))
             r = wild_cluster_bootstrap(
-                E[s].ravel(), D[:, None], uid, 0, fe=[uid, tid], null=0.0, B=self.n_draws,
-                seed=sub_seed, alpha=self.alpha, impose_null=True, ci=True,
+                E[s].ravel(),
+                D[:, None],
+                uid,
+                0,
+                fe=[uid, tid],
+                null=0.0,
+                B=self.n_draws,
+                seed=sub_seed,
+                alpha=self.alpha,
+                impose_null=True,
+                ci=True,
                 enumerate=False,
             )
             out[s] = (r.ci[0], r.ci[1], r.estimate, r.se)
@@ -801,8 +830,14 @@ def _check_method(method: str, inference: str, engine: str) -> None:
     if (method, inference) not in _AVAILABLE:
         why = {
             ("bjs", "ri"): "RI for BJS has no closed form and would need n_sims x ri_draws re-fits",
-            ("cs", "wild"): "the wild cluster bootstrap applies to regression estimators (TWFE) only",
-            ("bjs", "wild"): "the wild cluster bootstrap applies to regression estimators (TWFE) only",
+            (
+                "cs",
+                "wild",
+            ): "the wild cluster bootstrap applies to regression estimators (TWFE) only",
+            (
+                "bjs",
+                "wild",
+            ): "the wild cluster bootstrap applies to regression estimators (TWFE) only",
         }[(method, inference)]
         raise InputError(f"{method} with {inference} inference is not available: {why}")
     if engine == "refit" and inference != "analytic":
@@ -896,8 +931,16 @@ def simulate_power(
     else:
         n_draws = int(boot_draws)
         plan = _WildPlan(design, n_draws, alpha)
-    st = run_draws(plan, int(n_sims), seed, block=POWER_BLOCK, n_jobs=n_jobs, backend=backend,
-                   client=client, desc=f"power {method}/{inference}")
+    st = run_draws(
+        plan,
+        int(n_sims),
+        seed,
+        block=POWER_BLOCK,
+        n_jobs=n_jobs,
+        backend=backend,
+        client=client,
+        desc=f"power {method}/{inference}",
+    )
     return PowerSimulation(
         design=design,
         method=method,
@@ -933,8 +976,16 @@ def power_curve(
     pandas.DataFrame
         ``method, inference, effect, power, mc_se, n_sims, alpha``.
     """
-    sim = simulate_power(design, method=method, inference=inference, n_sims=n_sims, alpha=alpha,
-                         seed=seed, n_jobs=n_jobs, **kwargs)
+    sim = simulate_power(
+        design,
+        method=method,
+        inference=inference,
+        n_sims=n_sims,
+        alpha=alpha,
+        seed=seed,
+        n_jobs=n_jobs,
+        **kwargs,
+    )
     return sim.curve(effects)
 
 
@@ -956,8 +1007,16 @@ def mde(
     Procedure: simulate once (:func:`simulate_power`), then bisection on the
     common-random-number power function (:meth:`PowerSimulation.mde`).
     """
-    sim = simulate_power(design, method=method, inference=inference, n_sims=n_sims, alpha=alpha,
-                         seed=seed, n_jobs=n_jobs, **kwargs)
+    sim = simulate_power(
+        design,
+        method=method,
+        inference=inference,
+        n_sims=n_sims,
+        alpha=alpha,
+        seed=seed,
+        n_jobs=n_jobs,
+        **kwargs,
+    )
     return sim.mde(power, xtol=xtol)
 
 
@@ -989,12 +1048,27 @@ def mde_table(
             try:
                 _check_method(m, inf, "fast")
             except InputError as exc:
-                row.update(mde=math.nan, mde_over_sigma=math.nan, power_at_mde=math.nan,
-                           size=math.nan, n_sims=int(n_sims), n_draws=0, note=str(exc))
+                row.update(
+                    mde=math.nan,
+                    mde_over_sigma=math.nan,
+                    power_at_mde=math.nan,
+                    size=math.nan,
+                    n_sims=int(n_sims),
+                    n_draws=0,
+                    note=str(exc),
+                )
                 rows.append(row)
                 continue
-            sim = simulate_power(design, method=m, inference=inf, n_sims=n_sims, alpha=alpha,
-                                 seed=seed, n_jobs=n_jobs, **kwargs)
+            sim = simulate_power(
+                design,
+                method=m,
+                inference=inf,
+                n_sims=n_sims,
+                alpha=alpha,
+                seed=seed,
+                n_jobs=n_jobs,
+                **kwargs,
+            )
             v = sim.mde(power)
             row.update(
                 mde=v,

@@ -74,7 +74,7 @@ with estimator options in ``estimator_options``.
 
 Fast paths
 ----------
-Re-fitting an estimator for each of 9,999 assignments is slow. For two
+Re-fitting an estimator for each of 9,999 assignments is slow. For three
 statistics the dependence on the assignment has a closed form, computed for
 all draws at once:
 
@@ -95,11 +95,20 @@ all draws at once:
   permutation, and the ``simple`` weights :math:`\hat p_g` too, so again
   :math:`\widehat{ATT} = \sum_i c_{G_i}' Y_i = \sum_i Q_{i,G_i}` with a fixed
   label-by-period weight matrix :math:`c`.
+* **TWFE t-statistic** (``"twfe_t"``, same conditions; clusters that nest
+  units allowed). The two-way demeaned treatment of unit :math:`i` is
+  :math:`h_{G_i}`, a fixed profile of its label, so the CR1 cluster score is
+  :math:`s_i = \ddot Y_i' h_{G_i} - \hat\beta\,\|h_{G_i}\|^2` and
+  :math:`t = \hat\beta / \sqrt{c \sum_c (\sum_{i \in c} s_i)^2 / \langle\ddot D,
+  \ddot D\rangle^2}` (fixest or linearmodels factor :math:`c`, which cancels
+  in the p-value) -- again gathers of fixed unit-by-label matrices.
 
-Both statistics are linear in :math:`Y`, so the statistic under the null
+The coefficient and the ATT are linear in :math:`Y`, so the statistic under the null
 :math:`\tau_0` is :math:`T(a) = A(a) - \tau_0 B(a)` with :math:`A` the
 statistic of :math:`Y` and :math:`B` that of the observed :math:`D` taken as
-an outcome; the interval by test inversion then needs one set of draws. The
+an outcome (for the t-statistic numerator and squared scores are linear and
+quadratic in :math:`\tau`); the interval by test inversion then needs one set
+of draws. The
 fast statistic is checked against the estimator on the observed assignment
 before any draw is made (``verify=True``; a mismatch is a bug and raises), and
 the test suite checks it on permuted assignments too. ``fast="auto"`` uses a
@@ -160,7 +169,7 @@ METHOD_STATISTICS = ("twfe", "cs", "bjs", "twfe_t", "cs_t", "bjs_t")
 #: Enumerate every assignment when there are at most this many (``exact="auto"``).
 DEFAULT_MAX_EXACT = 100_000
 #: Hard cap for ``exact=True``.
-HARD_MAX_EXACT = 5_000_000
+HARD_MAX_EXACT = 1_000_000
 #: Relative tolerance under which two statistics count as tied.
 TIE_RTOL = 1e-10
 
@@ -239,7 +248,9 @@ class AssignmentDesign:
         )
         counts = ", ".join(
             f"{_fmt_label(lab)}: {int(c)}"
-            for lab, c in zip(self.labels, np.bincount(self.codes, minlength=self.labels.size), strict=True)
+            for lab, c in zip(
+                self.labels, np.bincount(self.codes, minlength=self.labels.size), strict=True
+            )
         )
         return (
             f"uniform permutation of {what} over {self.n_units} units {where}; label counts "
@@ -359,8 +370,9 @@ def assignment_design(
         combo = s_codes * 2 + treated
         s_codes, uniq = pd.factorize(combo, sort=True)
         s_names = tuple(
-            (s_names[c // 2], "treated" if c % 2 else "never") if strata else
-            ("treated" if c % 2 else "never")
+            (s_names[c // 2], "treated" if c % 2 else "never")
+            if strata
+            else ("treated" if c % 2 else "never")
             for c in uniq
         )
     s_codes = np.asarray(s_codes, dtype=np.int64)
@@ -418,7 +430,9 @@ def _enumerate_stratum(codes: np.ndarray) -> np.ndarray:
     rows = np.full((1, n), -1, dtype=np.int64)
     free = n
     for lab, c in zip(labs, cnt, strict=True):
-        combos = np.array(list(combinations(range(free), int(c))), dtype=np.int64).reshape(-1, int(c))
+        combos = np.array(list(combinations(range(free), int(c))), dtype=np.int64).reshape(
+            -1, int(c)
+        )
         m = rows.shape[0]
         free_pos = np.nonzero(rows == -1)[1].reshape(m, free)
         new = np.repeat(rows, combos.shape[0], axis=0)
@@ -452,7 +466,8 @@ class _EnumerationSampler:
 
 def _enumeration_sampler(design: AssignmentDesign, block: int) -> _EnumerationSampler:
     members = design.members()
-    tables = tuple(_enumerate_stratum(design.codes[idx]) for idx in members)
+    small = np.int16 if design.labels.size < 2**15 else np.int64
+    tables = tuple(_enumerate_stratum(design.codes[idx]).astype(small) for idx in members)
     return _EnumerationSampler(design.codes, members, tables, block)
 
 
@@ -563,6 +578,47 @@ class _LinearEvaluator:
 
 
 @dataclass(frozen=True)
+class _TwfeTEvaluator:
+    r"""Pieces of the TWFE t-statistic per assignment.
+
+    With :math:`h_k` the two-way demeaned treatment profile of label :math:`k`
+    (fixed by the label counts), the coefficient is :math:`A = \sum_i Q_{i,a_i}`
+    and the cluster score of unit :math:`i` is
+    :math:`s_i = P_{i,a_i} - A\,\|h_{a_i}\|^2` with :math:`P = \ddot Y h'`.
+    Returns ``(A, S0)`` with :math:`S0 = \sum_c (\sum_{i \in c} s_i)^2`, or, with
+    the treatment as a second outcome variant (``b`` pieces),
+    ``(A, B, S0, S1, S2)`` so that the statistic at the null :math:`\tau` is
+    :math:`(A - \tau B)\,den / \sqrt{c\,(S0 - 2\tau S1 + \tau^2 S2)}`.
+    """
+
+    q: np.ndarray  # (m, n_units, n_labels)
+    p: np.ndarray  # (m, n_units, n_labels)
+    nk: np.ndarray  # (n_labels,)
+    cl: np.ndarray  # (n_units, n_clusters) indicator
+
+    def __call__(self, codes: np.ndarray) -> np.ndarray:
+        ar = np.arange(codes.shape[1])[None, :]
+        nkg = self.nk[codes]
+        cols, scores = [], []
+        for qm, pm in zip(self.q, self.p, strict=True):
+            a = qm[ar, codes].sum(axis=1)
+            cols.append(a)
+            scores.append((pm[ar, codes] - a[:, None] * nkg) @ self.cl)
+        if len(scores) == 1:
+            return np.column_stack([cols[0], np.einsum("rc,rc->r", scores[0], scores[0])])
+        sa, sb = scores
+        return np.column_stack(
+            [
+                cols[0],
+                cols[1],
+                np.einsum("rc,rc->r", sa, sa),
+                np.einsum("rc,rc->r", sa, sb),
+                np.einsum("rc,rc->r", sb, sb),
+            ]
+        )
+
+
+@dataclass(frozen=True)
 class _RefitEvaluator:
     """Re-assign the cohort column and call the statistic, draw by draw."""
 
@@ -590,22 +646,61 @@ def _ri_block(rng: np.random.Generator, size: int, *, sampler: Any, evaluator: A
 # --------------------------------------------------------------------------- fast paths
 @dataclass(frozen=True)
 class _FastPath:
+    r"""Closed-form statistic over assignments (module docstring, "Fast paths").
+
+    ``kind="linear"``: statistic :math:`\sum_i Z_i' w_{a_i}` with ``Z`` the
+    outcome (two-way demeaned when ``demean``); ``kind="twfe_t"``: the TWFE
+    t-statistic from the pieces of :class:`_TwfeTEvaluator`.
+    """
+
     name: str
-    weights: np.ndarray  # (n_labels, T): statistic = sum_i Y_i . weights[a_i]
-    units: np.ndarray
-    times: np.ndarray
+    weights: np.ndarray  # (n_labels, T): linear statistic = sum_i Z_i . weights[a_i]
     demean: bool  # two-way demean Y before applying the weights (TWFE)
+    kind: str = "linear"
+    h: np.ndarray | None = None  # (n_labels, T) demeaned treatment profiles (twfe_t)
+    den: float = 1.0
+    factor: float = 1.0
+    cl: np.ndarray | None = None  # (n_units, n_clusters)
 
     def q(self, wide: np.ndarray) -> np.ndarray:
         z = _demean2(wide) if self.demean else wide
         return z @ self.weights.T
+
+    def evaluator(self, wides: list[np.ndarray]) -> Any:
+        qs = np.stack([self.q(w) for w in wides])
+        if self.kind == "linear":
+            return _LinearEvaluator(qs)
+        assert self.h is not None and self.cl is not None
+        ps = np.stack([_demean2(w) @ self.h.T for w in wides])
+        return _TwfeTEvaluator(qs, ps, (self.h**2).sum(axis=1), self.cl)
+
+    def value(self, cols: np.ndarray, tau: float = 0.0) -> np.ndarray:
+        """Statistic at the null ``tau`` from the evaluator's columns."""
+        cols = np.atleast_2d(cols)
+        if self.kind == "linear":
+            return cols[:, 0] if tau == 0.0 else cols[:, 0] - tau * cols[:, 1]
+        if cols.shape[1] == 2:
+            num, ss = cols[:, 0], cols[:, 1]
+        else:
+            num = cols[:, 0] - tau * cols[:, 1]
+            ss = cols[:, 2] - 2.0 * tau * cols[:, 3] + tau * tau * cols[:, 4]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return num * self.den / np.sqrt(self.factor * np.maximum(ss, 0.0))
+
+    @staticmethod
+    def effect(cols: np.ndarray, tau: float) -> np.ndarray:
+        r"""The effect-scale part :math:`A - \tau B` (the coefficient or ATT)."""
+        cols = np.atleast_2d(cols)
+        return cols[:, 0] - tau * cols[:, 1]
 
 
 def _demean2(y: np.ndarray) -> np.ndarray:
     return y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
 
 
-def _wide(data: pd.DataFrame, design: AssignmentDesign, time: str, values: np.ndarray) -> np.ndarray | None:
+def _wide(
+    data: pd.DataFrame, design: AssignmentDesign, time: str, values: np.ndarray
+) -> np.ndarray | None:
     """(n_units x T) matrix of ``values`` in design order, or None if unbalanced."""
     t = pd.to_numeric(data[time]).to_numpy()
     times, t_idx = np.unique(t, return_inverse=True)
@@ -624,7 +719,10 @@ def _label_profiles(labels: np.ndarray, times: np.ndarray) -> np.ndarray:
     return ((labels[:, None] > 0) & (times[None, :] >= labels[:, None])).astype(np.float64)
 
 
-def _twfe_weights(labels: np.ndarray, counts: np.ndarray, times: np.ndarray) -> np.ndarray | None:
+def _twfe_parts(
+    labels: np.ndarray, counts: np.ndarray, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Treatment profiles d, their two-way demeaned versions h and <D~, D~>."""
     d = _label_profiles(labels, times)
     n = counts.sum()
     dbar_t = counts @ d / n
@@ -632,7 +730,12 @@ def _twfe_weights(labels: np.ndarray, counts: np.ndarray, times: np.ndarray) -> 
     den = float(counts @ (h**2).sum(axis=1))
     if den <= 1e-12 * n * times.size:
         return None
-    return d / den
+    return d, h, den
+
+
+def _twfe_weights(labels: np.ndarray, counts: np.ndarray, times: np.ndarray) -> np.ndarray | None:
+    parts = _twfe_parts(labels, counts, times)
+    return None if parts is None else parts[0] / parts[2]
 
 
 def _cs_weights(
@@ -705,10 +808,10 @@ def _fast_path(
     """A closed-form evaluator of ``stat`` over assignments, or (None, reason)."""
     if not isinstance(stat, EstimatorStatistic):
         return None, "user-supplied statistic"
-    if stat.kind != "att":
-        return None, "t-statistics are re-fitted"
     if stat.method not in ("twfe", "cs"):
         return None, f"no closed form for {stat.method!r}"
+    if stat.kind != "att" and stat.method != "twfe":
+        return None, f"the {stat.method} t-statistic is re-fitted"
     opts = dict(stat.options)
     allowed = _TWFE_OK if stat.method == "twfe" else _CS_OK
     extra = set(opts) - allowed
@@ -733,17 +836,50 @@ def _fast_path(
         return None, "units treated in the first period (dropped by the estimator)"
     counts = np.bincount(design.codes, minlength=labels.size).astype(np.float64)
     if stat.method == "twfe":
-        w = _twfe_weights(labels, counts, times)
-        if w is None:
+        parts = _twfe_parts(labels, counts, times)
+        if parts is None:
             return None, "treatment absorbed by the fixed effects"
-        return _FastPath("twfe: two-way demeaned inner products", w, design.units, times, True), ""
+        d, h, den = parts
+        if stat.kind == "att":
+            return _FastPath("twfe: two-way demeaned inner products", d / den, True), ""
+        cluster = opts.get("cluster")
+        if cluster is not None and cluster != stat.unit:
+            if cluster not in data.columns or data[cluster].isna().any():
+                return None, "cluster column missing or incomplete"
+            first = np.zeros(design.n_units, dtype=np.int64)
+            first[design.row_unit[::-1]] = np.arange(design.row_unit.size)[::-1]
+            cl_codes, _ = pd.factorize(data[cluster].to_numpy()[first])
+            if pd.Series(data[cluster].to_numpy()).groupby(design.row_unit).nunique().max() > 1:
+                return None, "clusters do not nest units"
+        else:
+            cl_codes = np.arange(design.n_units)
+        G = int(cl_codes.max()) + 1
+        if G < 2:
+            return None, "fewer than two clusters"
+        cl = np.zeros((design.n_units, G))
+        cl[np.arange(design.n_units), cl_codes] = 1.0
+        nobs, T = design.n_units * times.size, times.size
+        if opts.get("ssc", "fixest") == "fixest":
+            factor = G / (G - 1) * (nobs - 1) / (nobs - 1 - T)
+        else:
+            factor = nobs / (nobs - 1 - (design.n_units + T - 1))
+        return _FastPath(
+            "twfe_t: two-way demeaned inner products and CR1 cluster scores",
+            d / den,
+            True,
+            kind="twfe_t",
+            h=h,
+            den=den,
+            factor=factor,
+            cl=cl,
+        ), ""
     control = opts.get("control", "never")
     if control not in ("never", "notyet"):
         return None, f"control={control!r}"
     w = _cs_weights(labels, counts, times, control, opts.get("max_event"))
     if w is None:
         return None, "no never-treated units or no post-treatment cell"
-    return _FastPath(f"cs: group-mean differences ({control} control)", w, design.units, times, False), ""
+    return _FastPath(f"cs: group-mean differences ({control} control)", w, False), ""
 
 
 # =========================================================================== results
@@ -820,7 +956,9 @@ class RIResult:
             "null": self.null,
             "exact": self.exact,
             "n_draws": self.n_draws,
-            "n_assignments": str(self.n_assignments) if self.n_assignments > 2**53 else self.n_assignments,
+            "n_assignments": str(self.n_assignments)
+            if self.n_assignments > 2**53
+            else self.n_assignments,
             "p_value_convention": self.p_value_convention,
             "design": self.design,
             "seed": self.seed,
@@ -828,7 +966,11 @@ class RIResult:
         }
 
     def summary(self) -> str:
-        kind = "exact enumeration" if self.exact else f"Monte Carlo, {self.n_draws} draws, seed {self.seed}"
+        kind = (
+            "exact enumeration"
+            if self.exact
+            else f"Monte Carlo, {self.n_draws} draws, seed {self.seed}"
+        )
         return "\n".join(
             [
                 f"Randomisation test of H0: constant effect = {self.null:g} ({self.alternative})",
@@ -922,9 +1064,15 @@ def _prepare(
     fast: bool | str,
     verify: bool,
 ) -> _Prepared:
-    design = assignment_design(data, unit=unit, time=time, cohort=cohort, strata=strata, permute=permute)
+    design = assignment_design(
+        data, unit=unit, time=time, cohort=cohort, strata=strata, permute=permute
+    )
     stat, name = _resolve_statistic(
-        statistic, outcome=outcome, unit=unit, time=time, cohort=cohort,
+        statistic,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
         estimator_options=estimator_options,
     )
     if design.n_assignments <= 1:
@@ -952,8 +1100,8 @@ def _prepare(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ref = float(stat(data))
-        ev = _LinearEvaluator(fp.q(_wide(data, design, time, _outcome(data, stat)))[None])
-        got = float(ev(design.codes[None, :])[0, 0])
+        ev = fp.evaluator([_wide(data, design, time, _outcome(data, stat))])
+        got = float(fp.value(ev(design.codes[None, :]))[0])
         if not np.isclose(got, ref, rtol=1e-8, atol=1e-10 * max(1.0, abs(ref))):
             raise RuntimeError(
                 f"fast path {fp.name!r} gives {got!r} but the estimator gives {ref!r} on the "
@@ -984,17 +1132,18 @@ def _draws(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed statistic(s) and draws.
 
-    Fast path: columns (A, B) -- statistic of Y and, if ``with_d``, of the observed
-    D taken as outcome -- so that T(tau) = A - tau * B. Re-fit: one column T(null).
+    Fast path: the evaluator's columns for Y and, if ``with_d``, for the observed
+    D taken as outcome, from which ``prep.fast.value(cols, tau)`` gives the statistic
+    at any null ``tau``. Re-fit: one column, the statistic at ``null``.
     """
     design = prep.design
     t = pd.to_numeric(data[time]).to_numpy()
     if prep.fast is not None:
         fp = prep.fast
-        variants = [fp.q(_wide(data, design, time, _outcome(data, prep.stat)))]
+        wides = [_wide(data, design, time, _outcome(data, prep.stat))]
         if with_d:
-            variants.append(fp.q(_wide(data, design, time, _treatment_rows(design, t))))
-        evaluator: Any = _LinearEvaluator(np.stack(variants))
+            wides.append(_wide(data, design, time, _treatment_rows(design, t)))
+        evaluator: Any = fp.evaluator(wides)
     else:
         d = data
         if null != 0.0:
@@ -1012,10 +1161,18 @@ def _draws(
         total, run_seed = n_draws, seed
     fn = partial(_ri_block, sampler=sampler, evaluator=evaluator)
     draws = run_draws(
-        fn, total, run_seed, block=block, n_jobs=n_jobs, backend=backend, client=client,
+        fn,
+        total,
+        run_seed,
+        block=block,
+        n_jobs=n_jobs,
+        backend=backend,
+        client=client,
         desc="randomisation draws",
     )
-    return np.asarray(observed, dtype=np.float64), np.asarray(draws, dtype=np.float64).reshape(total, -1)
+    return np.asarray(observed, dtype=np.float64), np.asarray(draws, dtype=np.float64).reshape(
+        total, -1
+    )
 
 
 def _p_value(obs: float, draws: np.ndarray, alternative: str, exact: bool) -> float:
@@ -1078,21 +1235,6 @@ def randomization_test(
 ) -> RIResult:
     """Randomisation test of a sharp null by re-assigning cohorts across units.
 
-    Procedure
-    ---------
-    1. Build the design (:func:`assignment_design`): units, their cohort
-       labels and strata; count the distinct assignments
-       :math:`|\\mathcal{A}| = \\prod_s n_s! / \\prod_g n_{sg}!`.
-    2. Under :math:`H_0`: effect :math:`\\equiv \\tau_0` (``null``), replace the
-       outcome by :math:`Y - \\tau_0 D` (observed :math:`D`) and compute
-       :math:`T^{obs}`, the statistic at the observed assignment.
-    3. If ``exact`` (``"auto"``: :math:`|\\mathcal{A}| \\le` ``max_exact``),
-       evaluate :math:`T` at every assignment and report the exact proportion
-       :math:`p = \\#\\{a: |T(a)| \\ge |T^{obs}|\\}/|\\mathcal{A}|`; otherwise draw
-       ``n_draws`` = :math:`R` uniform permutations within strata and report
-       :math:`p = (1 + \\#\\{r: |T^*_r| \\ge |T^{obs}|\\})/(1 + R)`.
-       (One-sided alternatives use signed comparisons.)
-
     Parameters
     ----------
     data
@@ -1116,7 +1258,7 @@ def randomization_test(
     seed
         Seed of the Monte Carlo draws (engine: identical for any ``n_jobs``).
     exact
-        ``"auto"``, ``True`` (enumerate; at most 5,000,000 assignments) or ``False``.
+        ``"auto"``, ``True`` (enumerate; at most 1,000,000 assignments) or ``False``.
     max_exact
         Threshold of ``exact="auto"`` (default 100,000).
     alternative
@@ -1143,22 +1285,59 @@ def randomization_test(
     InputError
         Bad columns or options, a design with one assignment, infeasible
         exact enumeration.
+
+    Notes
+    -----
+    Procedure:
+
+    1. Build the design (:func:`assignment_design`): units, their cohort
+       labels and strata; count the distinct assignments
+       :math:`|\\mathcal{A}| = \\prod_s n_s! / \\prod_g n_{sg}!`.
+    2. Under :math:`H_0`: effect :math:`\\equiv \\tau_0` (``null``), replace the
+       outcome by :math:`Y - \\tau_0 D` (observed :math:`D`) and compute
+       :math:`T^{obs}`, the statistic at the observed assignment.
+    3. If ``exact`` (``"auto"``: :math:`|\\mathcal{A}| \\le` ``max_exact``),
+       evaluate :math:`T` at every assignment and report the exact proportion
+       :math:`p = \\#\\{a: |T(a)| \\ge |T^{obs}|\\}/|\\mathcal{A}|`; otherwise draw
+       ``n_draws`` = :math:`R` uniform permutations within strata and report
+       :math:`p = (1 + \\#\\{r: |T^*_r| \\ge |T^{obs}|\\})/(1 + R)`.
+       (One-sided alternatives use signed comparisons.)
     """
     _check_common(alternative, n_draws, block)
     prep = _prepare(
-        data, unit=unit, time=time, cohort=cohort, statistic=statistic, outcome=outcome,
-        strata=strata, permute=permute, exact=exact, max_exact=max_exact,
-        estimator_options=estimator_options, fast=fast, verify=verify,
+        data,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        statistic=statistic,
+        outcome=outcome,
+        strata=strata,
+        permute=permute,
+        exact=exact,
+        max_exact=max_exact,
+        estimator_options=estimator_options,
+        fast=fast,
+        verify=verify,
     )
     null = float(null)
     obs, draws = _draws(
-        prep, data, time=time, cohort=cohort, outcome=outcome, null=null,
-        with_d=prep.fast is not None and null != 0.0, n_draws=n_draws, seed=seed,
-        block=block, n_jobs=n_jobs, backend=backend, client=client,
+        prep,
+        data,
+        time=time,
+        cohort=cohort,
+        outcome=outcome,
+        null=null,
+        with_d=prep.fast is not None and null != 0.0,
+        n_draws=n_draws,
+        seed=seed,
+        block=block,
+        n_jobs=n_jobs,
+        backend=backend,
+        client=client,
     )
-    if prep.fast is not None and null != 0.0:
-        t_obs = float(obs[0] - null * obs[1])
-        t_draws = draws[:, 0] - null * draws[:, 1]
+    if prep.fast is not None:
+        t_obs = float(prep.fast.value(obs, null)[0])
+        t_draws = prep.fast.value(draws, null)
     else:
         t_obs, t_draws = float(obs[0]), draws[:, 0]
     notes = list(prep.notes)
@@ -1168,8 +1347,12 @@ def randomization_test(
     p = _p_value(t_obs, t_draws, alternative, prep.exact)
     conv = P_VALUE_CONVENTIONS["exact" if prep.exact else "mc"]
     if alternative != "two-sided":
-        conv = conv.replace("|T(a)| >= |T_obs|", "T(a) >= T_obs" if alternative == "greater" else "T(a) <= T_obs")
-        conv = conv.replace("|T*_r| >= |T_obs|", "T*_r >= T_obs" if alternative == "greater" else "T*_r <= T_obs")
+        conv = conv.replace(
+            "|T(a)| >= |T_obs|", "T(a) >= T_obs" if alternative == "greater" else "T(a) <= T_obs"
+        )
+        conv = conv.replace(
+            "|T*_r| >= |T_obs|", "T*_r >= T_obs" if alternative == "greater" else "T*_r <= T_obs"
+        )
     return RIResult(
         statistic=prep.stat_name,
         observed=t_obs,
@@ -1178,7 +1361,11 @@ def randomization_test(
         exact=prep.exact,
         draws=t_draws,
         design=prep.design.describe()
-        + ("; exact enumeration" if prep.exact else f"; Monte Carlo with {n_draws} draws (seed {seed})"),
+        + (
+            "; exact enumeration"
+            if prep.exact
+            else f"; Monte Carlo with {n_draws} draws (seed {seed})"
+        ),
         alternative=alternative,
         p_value_convention=conv,
         n_assignments=prep.design.n_assignments,
@@ -1219,8 +1406,29 @@ def ri_confidence_interval(
 ) -> RIInterval:
     """Confidence interval for a constant effect by inverting randomisation tests.
 
-    Procedure
-    ---------
+    Parameters
+    ----------
+    data, outcome, unit, time, cohort, statistic, strata, permute, n_draws, seed,
+    exact, max_exact, estimator_options, fast, verify, n_jobs, backend, client, block
+        As in :func:`randomization_test`.
+    alpha
+        Level; the interval has coverage :math:`1-\\alpha` under constant effects.
+    alternative
+        ``"two-sided"`` gives ``(low, high)``; ``"greater"`` ``(low, inf)``;
+        ``"less"`` ``(-inf, high)``.
+    estimate, step, xtol
+        Starting point, initial step and tolerance of the search (defaults in Notes).
+    max_evaluations
+        Cap on p-value evaluations.
+
+    Returns
+    -------
+    RIInterval
+
+    Notes
+    -----
+    Procedure:
+
     The :math:`1-\\alpha` confidence set is
     :math:`\\{\\tau_0: p(\\tau_0) > \\alpha\\}`, with :math:`p(\\tau_0)` the
     randomisation p-value of the sharp null "the effect is :math:`\\tau_0` for
@@ -1236,7 +1444,9 @@ def ri_confidence_interval(
        is an effect estimate).
     2. Step outwards from :math:`\\hat\\tau` by ``step`` (default: the
        standard deviation of the randomisation distribution at
-       :math:`\\hat\\tau`), doubling it until :math:`p \\le \\alpha`.
+       :math:`\\hat\\tau` -- for fast paths that of the effect-scale part
+       :math:`A - \\hat\\tau B`, also when the statistic is a t-statistic),
+       doubling it until :math:`p \\le \\alpha`.
     3. Bisect between the last accepted and the first rejected value until
        they are ``xtol`` apart; the bound is their midpoint. The search finds
        the crossing nearest to :math:`\\hat\\tau` on each side (the set is an
@@ -1246,37 +1456,37 @@ def ri_confidence_interval(
     default ``xtol`` is :math:`10^{-10}` times the scale; when the statistic is
     re-fitted each evaluation costs ``n_draws`` fits and the default ``xtol``
     is :math:`10^{-3}` times the scale.
-
-    Parameters
-    ----------
-    data, outcome, unit, time, cohort, statistic, strata, permute, n_draws, seed,
-    exact, max_exact, estimator_options, fast, verify, n_jobs, backend, client, block
-        As in :func:`randomization_test`.
-    alpha
-        Level; the interval has coverage :math:`1-\\alpha` under constant effects.
-    alternative
-        ``"two-sided"`` gives ``(low, high)``; ``"greater"`` ``(low, inf)``;
-        ``"less"`` ``(-inf, high)``.
-    estimate, step, xtol
-        Starting point, initial step and tolerance of the search (defaults above).
-    max_evaluations
-        Cap on p-value evaluations.
-
-    Returns
-    -------
-    RIInterval
     """
     _check_common(alternative, n_draws, block)
     if not (0.0 < float(alpha) < 1.0):
         raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha!r})")
     alpha = float(alpha)
     prep = _prepare(
-        data, unit=unit, time=time, cohort=cohort, statistic=statistic, outcome=outcome,
-        strata=strata, permute=permute, exact=exact, max_exact=max_exact,
-        estimator_options=estimator_options, fast=fast, verify=verify,
+        data,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        statistic=statistic,
+        outcome=outcome,
+        strata=strata,
+        permute=permute,
+        exact=exact,
+        max_exact=max_exact,
+        estimator_options=estimator_options,
+        fast=fast,
+        verify=verify,
     )
-    kw = dict(time=time, cohort=cohort, outcome=outcome, n_draws=n_draws, seed=seed, block=block,
-              n_jobs=n_jobs, backend=backend, client=client)
+    kw = dict(
+        time=time,
+        cohort=cohort,
+        outcome=outcome,
+        n_draws=n_draws,
+        seed=seed,
+        block=block,
+        n_jobs=n_jobs,
+        backend=backend,
+        client=client,
+    )
     n_eval = 0
     if prep.fast is not None:
         obs, draws = _draws(prep, data, null=0.0, with_d=True, **kw)
@@ -1285,9 +1495,14 @@ def ri_confidence_interval(
             raise InputError("the statistic does not respond to a constant effect (B = 0)")
         est = a_obs / b_obs if estimate is None else float(estimate)
 
+        fp = prep.fast
+
         def pfun(tau: float) -> tuple[float, np.ndarray]:
-            dr = draws[:, 0] - tau * draws[:, 1]
-            return _p_value(a_obs - tau * b_obs, dr, alternative, prep.exact), dr
+            # second value: draws on the effect scale (for the default step)
+            p = _p_value(
+                float(fp.value(obs, tau)[0]), fp.value(draws, tau), alternative, prep.exact
+            )
+            return p, fp.effect(draws, tau)
 
         rel = 1e-10
     else:
@@ -1347,7 +1562,9 @@ def ri_confidence_interval(
     low = bound(-1) if alternative in ("two-sided", "greater") else -math.inf
     high = bound(+1) if alternative in ("two-sided", "less") else math.inf
     if n_eval >= max_evaluations:
-        warnings.warn("root search hit max_evaluations; bounds are approximate", UserWarning, stacklevel=2)
+        warnings.warn(
+            "root search hit max_evaluations; bounds are approximate", UserWarning, stacklevel=2
+        )
     desc = prep.design.describe() + (
         "; exact enumeration" if prep.exact else f"; Monte Carlo with {n_draws} draws (seed {seed})"
     )

@@ -1,0 +1,117 @@
+"""Post-estimation inference for ``enclave estimate --inference``.
+
+One function, :func:`post_inference`, maps the CLI's vocabulary onto the
+inference modules and returns a JSON-ready dict with the p-value and interval:
+
+``cr2``  Bell-McCaffrey CR2 standard error with Satterthwaite degrees of
+         freedom (:mod:`analysis.inference.crve`) for the static TWFE
+         coefficient, clustered as the estimate;
+``wild`` restricted wild cluster bootstrap (:mod:`analysis.inference.wild`;
+         Rademacher weights, enumerated when the clusters are few) for the
+         static TWFE coefficient, interval by test inversion;
+``ri``   randomisation inference (:mod:`analysis.inference.ri`): cohorts
+         re-assigned across units, p-value for the method's simple ATT
+         (``twfe``, ``cs``, ``bjs``), interval by test inversion under a
+         constant effect.
+
+The TWFE design is rebuilt from the same validated panel as the estimator
+(``prepare_panel``), so the coefficient equals ``twfe(...)``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import InputError
+
+InferenceKind = Literal["cr2", "wild", "ri"]
+INFERENCE_KINDS: tuple[str, ...] = ("cr2", "wild", "ri")
+_REGRESSION_METHODS = ("twfe",)
+_RI_METHODS = ("twfe", "cs", "bjs")
+
+
+def _twfe_design(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
+                 covariates: Sequence[str], cluster: str | None):
+    from analysis.estimators._panel import prepare_panel
+
+    p = prepare_panel(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
+                      covariates=tuple(covariates), cluster=cluster)
+    d = p.data
+    D = ((d["cohort"] > 0) & (d["time"] >= d["cohort"])).astype(float)
+    X = pd.DataFrame({"D": D.to_numpy(), **{c: d[c].to_numpy() for c in p.covariates}})
+    clusters = d[cluster].to_numpy() if cluster else d["uid"].to_numpy()
+    fe = pd.DataFrame({"unit": d["uid"].to_numpy(), "time": d["time"].to_numpy()})
+    return d["y"].to_numpy(float), X, clusters, fe
+
+
+def post_inference(
+    kind: InferenceKind,
+    data: pd.DataFrame,
+    *,
+    method: str,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    draws: int = 9999,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """p-value and interval for ``method``'s headline estimate under ``kind``.
+
+    Raises
+    ------
+    InputError
+        An inference kind that does not apply to the method, or bad options.
+    """
+    if kind not in INFERENCE_KINDS:
+        raise InputError(f"unknown inference {kind!r}; choose one of {', '.join(INFERENCE_KINDS)}")
+    if draws < 1:
+        raise InputError("--draws must be a positive integer")
+    if kind in ("cr2", "wild") and method not in _REGRESSION_METHODS:
+        raise InputError(
+            f"--inference {kind} applies to the regression coefficient of method twfe; "
+            f"for {method!r} use --inference ri (or --bootstrap for cs)"
+        )
+    if kind == "ri" and method not in _RI_METHODS:
+        raise InputError(f"--inference ri supports methods {', '.join(_RI_METHODS)}, not {method!r}")
+
+    if kind == "cr2":
+        from analysis.inference.crve import ols_cluster
+
+        y, X, clusters, fe = _twfe_design(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
+                                          covariates=covariates, cluster=cluster)
+        res = ols_cluster(y, X, clusters, fe=fe, kind="CR2")
+        lo, hi = res.conf_int(alpha=alpha)[0] if hasattr(res, "conf_int") else (np.nan, np.nan)
+        return {"inference": "cr2", "term": "D", "estimate": float(res.coef[0]), "se": float(res.se[0]),
+                "df": float(np.atleast_1d(res.df)[0]), "p_value": float(res.p[0]),
+                "ci": [float(lo), float(hi)], "n_clusters": int(len(np.unique(clusters)))}
+    if kind == "wild":
+        from analysis.inference.wild import wild_cluster_bootstrap
+
+        y, X, clusters, fe = _twfe_design(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
+                                          covariates=covariates, cluster=cluster)
+        w = wild_cluster_bootstrap(y, X, clusters, 0, fe=fe, B=draws, seed=seed, alpha=alpha)
+        return {"inference": "wild", **w.to_dict()}
+    from analysis.inference.ri import ri_confidence_interval, randomization_test
+
+    opts = {"covariates": tuple(covariates)} if covariates else None
+    r = randomization_test(data, unit=unit, time=time, cohort=cohort, outcome=outcome, statistic=method,
+                           n_draws=draws, seed=seed, estimator_options=opts)
+    out = {"inference": "ri", "statistic": method, "observed": float(r.observed), "p_value": float(r.p_value),
+           "exact": bool(r.exact), "draws": int(r.n_draws), "seed": seed}
+    try:
+        ci = ri_confidence_interval(data, unit=unit, time=time, cohort=cohort, outcome=outcome,
+                                    statistic=method, n_draws=draws, seed=seed, alpha=alpha,
+                                    estimator_options=opts)
+        out["ci"] = [float(ci.low), float(ci.high)]
+    except InputError as e:
+        out["ci"] = [None, None]
+        out["ci_note"] = str(e)
+    return out
