@@ -77,6 +77,16 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     for w in caught:
         if issubclass(w.category, UserWarning):
             sys.stderr.write(f"enclave: note: {w.message}\n")
+    extra = None
+    if args.inference:
+        from analysis.inference.post import post_inference
+
+        extra = post_inference(
+            args.inference, df, method=args.method, outcome=args.outcome, unit=args.unit, time=args.time,
+            cohort=args.cohort, covariates=kwargs.get("covariates", ()), cluster=args.cluster,
+            draws=args.draws, seed=args.seed if args.seed is not None else 0,
+            alpha=args.alpha if args.alpha is not None else 0.05,
+        )
     if args.json or args.output:
         prov = {
             "data": str(args.data),
@@ -84,13 +94,52 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             "package_version": __version__,
             "seed": args.seed if args.seed is not None else 0,
         }
-        text = json.dumps(res.to_dict(provenance=prov), ensure_ascii=False, indent=2) + "\n"
+        payload = res.to_dict(provenance=prov)
+        if extra is not None:
+            payload["inference"] = extra
+        text = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
         if args.output:
             _atomic_write_text(Path(args.output), text)
         if args.json:
             sys.stdout.write(text)
     else:
         sys.stdout.write(res.summary() + "\n")
+        if extra is not None:
+            sys.stdout.write(f"\n{extra['inference']} inference: p = {extra['p_value']:.4f}"
+                             + (f", CI {extra['ci']}" if extra.get("ci") else "") + "\n")
+    return 0
+
+
+# -------------------------------------------------------------------- power
+def _cmd_power(args: argparse.Namespace) -> int:
+    from analysis.inference.power import PanelDesign, mde_table
+
+    if args.data:
+        from analysis.data.sources import read_table
+
+        missing = [f for f in ("outcome", "unit", "time", "cohort") if getattr(args, f) is None]
+        if missing:
+            raise InputError("with --data, give --outcome, --unit, --time and --cohort")
+        design = PanelDesign.from_data(read_table(args.data), outcome=args.outcome, unit=args.unit,
+                                       time=args.time, cohort=args.cohort, sigma=args.sigma, rho=args.rho)
+    else:
+        if args.units is None or args.treated is None or args.periods is None or not args.cohorts:
+            raise InputError("give --data, or --units, --treated, --periods and --cohorts")
+        cohorts = [int(c) for c in args.cohorts.split(",") if c.strip()]
+        design = PanelDesign.from_counts(args.units, args.treated, args.periods, cohorts,
+                                         sigma=args.sigma if args.sigma is not None else 1.0,
+                                         rho=args.rho if args.rho is not None else 0.0)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    inferences = [m.strip() for m in args.inferences.split(",") if m.strip()]
+    table = mde_table(design, methods=methods, inferences=inferences, power=args.power, n_sims=args.sims,
+                      alpha=args.alpha, seed=args.seed)
+    if args.json:
+        sys.stdout.write(table.to_json(orient="records", force_ascii=False, indent=2) + "\n")
+    else:
+        cols = [c for c in ("method", "inference", "mde", "mde_over_sigma", "power_at_mde", "size", "note")
+                if c in table.columns]
+        sys.stdout.write(f"Design: {design}\n")
+        sys.stdout.write(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n")
     return 0
 
 
@@ -170,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--alpha", type=float, default=None)
     e.add_argument("--data-layer", dest="data_layer", default="user-supplied",
                    help="label for tables: real / synthetic / user-supplied")
+    e.add_argument("--inference", choices=["wild", "ri", "cr2"], default=None,
+                   help="extra inference: wild cluster bootstrap / CR2 (twfe), randomisation (twfe, cs, bjs)")
+    e.add_argument("--draws", type=int, default=9999, help="draws for --inference wild|ri (default 9999)")
     e.add_argument("--json", action="store_true", help="print the JSON result")
     e.add_argument("--output", default=None, help="also write the JSON result to this file")
     e.set_defaults(func=_cmd_estimate)
@@ -183,6 +235,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stage", action="append", choices=["data", "analyses", "notebooks", "paper"])
     r.add_argument("--skip-notebooks", action="store_true")
     r.set_defaults(func=_cmd_reproduce)
+
+    pw = sub.add_parser("power", help="minimum detectable effects by simulation for a panel design")
+    pw.add_argument("--data", default=None, help="panel whose design and noise to use")
+    pw.add_argument("--outcome")
+    pw.add_argument("--unit")
+    pw.add_argument("--time")
+    pw.add_argument("--cohort")
+    pw.add_argument("--units", type=int, help="number of units (without --data)")
+    pw.add_argument("--treated", type=int, help="number of treated units (without --data)")
+    pw.add_argument("--periods", type=int, help="number of periods 1..T (without --data)")
+    pw.add_argument("--cohorts", help="comma-separated adoption periods (without --data)")
+    pw.add_argument("--sigma", type=float, default=None, help="noise s.d. (default: estimated / 1)")
+    pw.add_argument("--rho", type=float, default=None, help="AR(1) within-unit correlation")
+    pw.add_argument("--methods", default="twfe,cs,bjs")
+    pw.add_argument("--inferences", default="analytic,ri")
+    pw.add_argument("--power", type=float, default=0.8)
+    pw.add_argument("--sims", type=int, default=500)
+    pw.add_argument("--alpha", type=float, default=0.05)
+    pw.add_argument("--seed", type=int, default=0)
+    pw.add_argument("--json", action="store_true")
+    pw.set_defaults(func=_cmd_power)
 
     v = sub.add_parser("verify", help="re-run the analyses and compare with paper/numbers.json")
     v.set_defaults(func=_cmd_verify)

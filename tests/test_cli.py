@@ -196,3 +196,37 @@ def test_units_treated_in_first_period_are_announced(tmp_path):
              "--cohort", "first.treat", "--method", "cs", "--json"])
     assert r.returncode == 0, r.stderr
     assert "enclave: note: dropped 1 unit(s) treated at or before the first period" in r.stderr
+
+
+@pytest.mark.parametrize("kind, method", [("wild", "twfe"), ("cr2", "twfe"), ("ri", "cs"), ("ri", "twfe")])
+def test_estimate_inference_options_report_p_and_interval(kind, method):
+    import json
+
+    args = [*BASE, "--method", method, "--inference", kind, "--draws", "199", "--seed", "3", "--json"]
+    r = run(args)
+    assert r.returncode == 0, r.stderr
+    inf = json.loads(r.stdout)["inference"]
+    assert inf["inference"] == kind
+    assert 0 <= inf["p_value"] <= 1
+    lo, hi = inf["ci"]
+    assert lo is not None and hi is not None and lo < hi
+    assert run(args).stdout == r.stdout  # same seed, same bytes
+
+
+def test_inference_that_does_not_apply_is_one_line_exit_2():
+    r = run([*BASE, "--method", "sa", "--inference", "wild"])
+    assert r.returncode == 2
+    assert "applies to the regression coefficient of method twfe" in r.stderr
+
+
+def test_power_prints_an_mde_table():
+    r = run(["power", "--units", "60", "--treated", "20", "--periods", "8", "--cohorts", "5,6",
+             "--methods", "twfe", "--inferences", "analytic", "--sims", "100", "--json"])
+    assert r.returncode == 0, r.stderr
+    import json
+
+    rows = json.loads(r.stdout)
+    assert rows[0]["method"] == "twfe" and rows[0]["inference"] == "analytic"
+    assert 0 < rows[0]["mde"] < 5
+    bad = run(["power", "--units", "60"])
+    assert bad.returncode == 2 and "give --data" in bad.stderr

@@ -88,7 +88,7 @@ def post_inference(
         y, X, clusters, fe = _twfe_design(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
                                           covariates=covariates, cluster=cluster)
         res = ols_cluster(y, X, clusters, fe=fe, kind="CR2")
-        lo, hi = res.conf_int(alpha=alpha)[0] if hasattr(res, "conf_int") else (np.nan, np.nan)
+        lo, hi = res.conf_int(alpha=alpha)[0]
         return {"inference": "cr2", "term": "D", "estimate": float(res.coef[0]), "se": float(res.se[0]),
                 "df": float(np.atleast_1d(res.df)[0]), "p_value": float(res.p[0]),
                 "ci": [float(lo), float(hi)], "n_clusters": int(len(np.unique(clusters)))}
