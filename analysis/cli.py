@@ -66,6 +66,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     for name, (flag, value) in optional.items():
         if value is None:
             continue
+        if name not in params and name == "seed" and args.inference:
+            continue  # the seed is for the post-estimation inference
         if name not in params:
             raise InputError(f"option {flag} does not apply to method {args.method!r}")
         kwargs[name] = value
