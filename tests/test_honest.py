@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from functools import cache
 from pathlib import Path
 
@@ -46,6 +45,8 @@ PEER = json.loads((REF / "honest_peer.json").read_text())
 M_GRID = [0.0, 0.01, 0.02, 0.03, 0.04, 0.05]
 MBAR_GRID = [0.0, 0.5, 1.0, 1.5, 2.0]
 K, T = 5, 2
+PEER_TOL = PEER["tolerances"]
+MC_SD_QUANTILE = 0.0022  # sd of a 10^6-draw folded-normal 0.95-quantile, in cv units
 
 
 # ----------------------------------------------------------------- fixtures
@@ -70,8 +71,12 @@ def medicaid_event_study() -> tuple[np.ndarray, np.ndarray]:
     years = [2008, 2009, 2010, 2011, 2012, 2014, 2015]
     X = pd.DataFrame({f"D{y}": d["D"] * (d["year"] == y) for y in years})
     X = pd.concat(
-        [X, pd.get_dummies(d["stfips"], prefix="s", drop_first=True, dtype=float),
-         pd.get_dummies(d["year"], prefix="y", drop_first=True, dtype=float)], axis=1
+        [
+            X,
+            pd.get_dummies(d["stfips"], prefix="s", drop_first=True, dtype=float),
+            pd.get_dummies(d["year"], prefix="y", drop_first=True, dtype=float),
+        ],
+        axis=1,
     )
     X = sm.add_constant(X)
     fit = sm.OLS(d["dins"].to_numpy(), X.to_numpy()).fit()
@@ -97,8 +102,7 @@ def sd_result(l_first: bool = True) -> HonestResult:
 def rm_result(l_first: bool = True) -> HonestResult:
     b, S = medicaid_event_study()
     lv = None if l_first else [0.5, 0.5]
-    return honest_did(b, S, K, T, "relative_magnitude", grid=MBAR_GRID, l_vec=lv,
-                      breakdown=l_first)
+    return honest_did(b, S, K, T, "relative_magnitude", grid=MBAR_GRID, l_vec=lv, breakdown=l_first)
 
 
 def _row(table: pd.DataFrame, m: float) -> pd.Series:
@@ -121,8 +125,16 @@ def test_event_study_matches_pyfixest_and_package():
     np.testing.assert_allclose(S, es["sigma"], rtol=1e-9, atol=1e-16)
     from analysis.estimators.event import event_study
 
-    r = event_study(medicaid_panel(), outcome="dins", unit="stfips", time="year",
-                    cohort="cohort", window=(-6, 1), ref_period=-1, cluster="stfips")
+    r = event_study(
+        medicaid_panel(),
+        outcome="dins",
+        unit="stfips",
+        time="year",
+        cohort="cohort",
+        window=(-6, 1),
+        ref_period=-1,
+        cluster="stfips",
+    )
     dyn = r["dynamic"]
     np.testing.assert_allclose(dyn.by["att"].to_numpy(), b, atol=1e-12)
     np.testing.assert_allclose(dyn.vcov, S, rtol=1e-9, atol=1e-16)
@@ -147,12 +159,11 @@ def test_flci_matches_r_readme():
     quantile, sd ~ 0.0021 in cv units) times the estimator's sd."""
     b, S = medicaid_event_study()
     table = sd_result().table
-    mc_sd = np.sqrt(0.05 * 0.95 / 1e6) / (2 * stats.norm.pdf(1.96))  # ~0.0019 (M=0) .. 0.0021
     for pub in PUBLISHED["r_readme"]["smoothness"]:
         ours = _row(table, pub["M"])
         h = flci(b, S, K, T, pub["M"]).sd
         for side in ("lb", "ub"):
-            tol = _half_unit(pub[side]) + 3 * 1.15 * mc_sd * h
+            tol = _half_unit(pub[side]) + 3 * MC_SD_QUANTILE * h
             assert ours[side] == pytest.approx(pub[side], abs=tol), (pub["M"], side)
 
 
@@ -192,21 +203,36 @@ def test_breakdown_is_the_crossing_point():
 
 
 # ------------------------------------------------------------------- peers
+
+
 def _peer_rows(pkg: str, key: str, restriction: str) -> list[dict]:
     run = PEER["peers"][pkg]["runs"][key][restriction]
-    if "rows" not in run:
-        pytest.skip(f"{pkg} failed on {restriction}: {run.get('error')}")
+    assert "rows" in run, f"{pkg} {restriction}: {run.get('error')}"
     return run["rows"]
 
 
 @pytest.mark.parametrize("key", ["first", "average"])
 def test_flci_agrees_with_moderndid(key):
-    """moderndid: exact folded-normal quantile, cvxpy + bisection over h."""
+    """moderndid: exact folded-normal quantile, cvxpy + bisection over h. At
+    M = 0 its cvxpy variance minimisation is 4e-6 off the closed form (notes)."""
     res = sd_result(key == "first")
     for pr in _peer_rows("moderndid", key, "smoothness"):
         ours = _row(res.table, pr["M"])
-        assert ours.lb == pytest.approx(pr["lb"], abs=PEER_TOL["flci_moderndid"]), pr
-        assert ours.ub == pytest.approx(pr["ub"], abs=PEER_TOL["flci_moderndid"]), pr
+        tol = PEER_TOL["flci_moderndid_m0"] if pr["M"] == 0 else PEER_TOL["flci_moderndid"]
+        assert ours.lb == pytest.approx(pr["lb"], abs=tol), pr
+        assert ours.ub == pytest.approx(pr["ub"], abs=tol), pr
+
+
+@pytest.mark.parametrize("key", ["first", "average"])
+def test_flci_agrees_with_honestdid_up_to_its_simulated_quantile(key):
+    b, S = medicaid_event_study()
+    lv = np.array(PEER["peers"]["honestdid"]["runs"][key]["l_vec"])
+    res = sd_result(key == "first")
+    for pr in _peer_rows("honestdid", key, "smoothness"):
+        ours = _row(res.table, pr["M"])
+        tol = 3 * MC_SD_QUANTILE * flci(b, S, K, T, pr["M"], l_vec=lv).sd
+        assert ours.lb == pytest.approx(pr["lb"], abs=tol), pr
+        assert ours.ub == pytest.approx(pr["ub"], abs=tol), pr
 
 
 @pytest.mark.parametrize("key", ["first", "average"])
@@ -218,18 +244,31 @@ def test_original_ci_agrees_with_peers(key):
         assert res.original[1] == pytest.approx(o["ub"], abs=1e-12)
 
 
+def test_honestdid_relative_magnitudes_failed_as_documented():
+    for key in ("first", "average"):
+        run = PEER["peers"]["honestdid"]["runs"][key]["relative_magnitude"]
+        assert "rows" in run or "0-dimensional" in run["error"]
+
+
 @pytest.mark.parametrize("key", ["first", "average"])
 def test_clf_agrees_with_moderndid_to_its_grid(key):
-    """moderndid's grid: 1000 points centred on the identified set; its lb/ub are
-    grid points and its least-favourable critical value uses 1000 draws."""
+    """moderndid reports grid points inside the exact set (step ~4e-4) and uses an
+    unseeded 1000-draw least-favourable value; Mbar = 0 is excluded because
+    moderndid is too narrow there (see the JSON notes and the Mbar = 0 tests)."""
+    b, S = medicaid_event_study()
+    lv = np.array(PEER["peers"]["moderndid"]["runs"][key]["l_vec"])
     res = rm_result(key == "first")
-    for pr in _peer_rows("moderndid", key, "relative_magnitude"):
+    maxpre = np.max(np.abs(np.diff(np.r_[b[:K], 0.0])))
+    sd_theta = np.sqrt(lv @ S[K:, K:] @ lv)
+    mc = PEER_TOL["clf_moderndid_mc"]
+    rows = [r for r in _peer_rows("moderndid", key, "relative_magnitude") if r["M"] > 0]
+    assert len(rows) == 4
+    for pr in rows:
+        half = pr["M"] * (np.arange(1, T + 1) @ np.abs(lv)) * maxpre + 20 * sd_theta
+        step = 2 * half / 999
         ours = _row(res.table, pr["M"])
-        assert ours.lb == pytest.approx(pr["lb"], abs=PEER_TOL["clf_moderndid"]), pr
-        assert ours.ub == pytest.approx(pr["ub"], abs=PEER_TOL["clf_moderndid"]), pr
-
-
-PEER_TOL = PEER.get("tolerances", {"flci_moderndid": 1e-6, "clf_moderndid": 1e-3})
+        assert -(step + mc) <= ours.lb - pr["lb"] <= mc, pr
+        assert -mc <= ours.ub - pr["ub"] <= step + mc, pr
 
 
 # -------------------------------------------------------------- properties
@@ -255,7 +294,7 @@ def _linear_extrapolation(b, S, k, t, lv):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_m0_flci_is_linear_extrapolation_interval(seed):
-    b, S = (medicaid_event_study() if seed == 0 else _random_problem(seed, 4, 3))
+    b, S = medicaid_event_study() if seed == 0 else _random_problem(seed, 4, 3)
     k, t = (K, T) if seed == 0 else (4, 3)
     lv = np.eye(t)[0] if seed < 2 else np.full(t, 1.0 / t)
     est, sd = _linear_extrapolation(b, S, k, t, lv)
@@ -283,7 +322,7 @@ def test_mbar0_one_post_period_closed_forms():
     "Conditional" is exactly the original interval; C-LF caps the truncation at
     the least-favourable value z_{1-kappa/2} and uses size (alpha-kappa)/(1-kappa)."""
     b, S = medicaid_event_study()
-    b1, S1 = b[:K + 1], S[:K + 1, :K + 1]
+    b1, S1 = b[: K + 1], S[: K + 1, : K + 1]
     lo, hi = original_ci(b1, S1, K, 1)
     c_lo, c_hi = rm_confidence_set(b1, S1, K, 1, 0.0, method="Conditional")
     assert (c_lo, c_hi) == pytest.approx((lo, hi), abs=1e-9)
@@ -292,17 +331,24 @@ def test_mbar0_one_post_period_closed_forms():
     cap = stats.norm.ppf(1 - kappa / 2)
     crit = stats.norm.ppf(0.5 + (1 - size) * (stats.norm.cdf(cap) - 0.5))
     se = np.sqrt(S1[K, K])
+    assert crit == pytest.approx(stats.norm.ppf(1 - alpha / 2), abs=1e-12)  # (1-a')(1-k) = 1-a
     l_lo, l_hi = rm_confidence_set(b1, S1, K, 1, 0.0, method="C-LF")
-    # the cap is simulated (100k draws): allow its Monte Carlo error
-    assert l_lo == pytest.approx(b1[K] - crit * se, abs=2e-3 * se)
-    assert l_hi == pytest.approx(b1[K] + crit * se, abs=2e-3 * se)
+    # the cap is simulated (100k draws, sd ~0.015): about 0.002 se in the bounds
+    assert l_lo == pytest.approx(b1[K] - crit * se, abs=8e-3 * se)
+    assert l_hi == pytest.approx(b1[K] + crit * se, abs=8e-3 * se)
 
 
-def test_mbar0_close_to_original_with_two_post_periods():
+def test_mbar0_two_post_periods_is_the_original_interval():
+    """With two post-periods the nuisance tau_2 absorbs the second period's
+    moments, so the same closed form holds (moderndid is narrower here: notes)."""
+    b, S = medicaid_event_study()
+    lo, hi = original_ci(b, S, K, T)
+    assert rm_confidence_set(b, S, K, T, 0.0, method="Conditional") == pytest.approx(
+        (lo, hi), abs=1e-9
+    )
     res = rm_result()
     row = _row(res.table, 0.0)
-    assert abs(row.lb - res.original[0]) < 0.02 * res.se
-    assert abs(row.ub - res.original[1]) < 0.02 * res.se
+    assert abs(row.lb - lo) < 8e-3 * res.se and abs(row.ub - hi) < 8e-3 * res.se
 
 
 @pytest.mark.parametrize("seed", [4, 5])
@@ -316,8 +362,9 @@ def test_rm_identified_set_matches_linear_programs(seed):
         bounds = [(x, x) for x in b[:4]] + [(None, None)] * 3
         for A, _, _ in H._rm_pieces(4, 3, mbar):
             for sgn in (1.0, -1.0):
-                r = optimize.linprog(-sgn * c, A_ub=A, b_ub=np.zeros(len(A)), bounds=bounds,
-                                     method="highs")
+                r = optimize.linprog(
+                    -sgn * c, A_ub=A, b_ub=np.zeros(len(A)), bounds=bounds, method="highs"
+                )
                 if r.status == 0:
                     val = -sgn * r.fun
                     if sgn > 0:
@@ -331,7 +378,7 @@ def _lp_worst_bias(w, k, t, M):
     n = k + t + 1
     D2 = np.zeros((n - 2, n))
     for r in range(n - 2):
-        D2[r, r:r + 3] = (1.0, -2.0, 1.0)
+        D2[r, r : r + 3] = (1.0, -2.0, 1.0)
     wf = np.insert(np.asarray(w), k, 0.0)
     bounds = [(None, None)] * n
     bounds[k] = (0.0, 0.0)
@@ -370,9 +417,15 @@ def test_flci_is_optimal(seed):
         return h * folded_normal_quantile(0.95, bias / h)
 
     rng = np.random.default_rng(seed)
-    best = min(optimize.minimize(length, rng.normal(size=3), method="Nelder-Mead",
-                                 options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 20000}).fun
-               for _ in range(8))
+    best = min(
+        optimize.minimize(
+            length,
+            rng.normal(size=3),
+            method="Nelder-Mead",
+            options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 20000},
+        ).fun
+        for _ in range(8)
+    )
     assert r.half_length <= best + 1e-10
 
 
@@ -380,7 +433,8 @@ def test_folded_normal_quantile_is_exact():
     for mu in (0.0, 1e-8, 0.3, 1.0, 2.5, 7.0, 50.0):
         for p in (0.9, 0.95, 0.99):
             assert folded_normal_quantile(p, mu) == pytest.approx(
-                stats.foldnorm.ppf(p, mu), abs=1e-12)
+                stats.foldnorm.ppf(p, mu), abs=1e-12
+            )
             assert folded_normal_quantile(p, -mu) == folded_normal_quantile(p, mu)
 
 
@@ -409,8 +463,13 @@ def test_arp_vertex_statistic_equals_linear_program(seed):
         for theta in (-0.02, 0.0, 0.013):
             y = Ar @ b - Ar[:, 4:] @ (lv / (lv @ lv)) * theta
             c = np.r_[1.0, np.zeros(X.shape[1])]
-            res = optimize.linprog(c, A_ub=-np.column_stack([sd, X]), b_ub=-y,
-                                   bounds=[(None, None)] * len(c), method="highs")
+            res = optimize.linprog(
+                c,
+                A_ub=-np.column_stack([sd, X]),
+                b_ub=-y,
+                bounds=[(None, None)] * len(c),
+                method="highs",
+            )
             eta_vertices = np.max(piece.vertices @ (piece.y0 - piece.a1 * theta))
             assert eta_vertices == pytest.approx(res.fun, abs=1e-9)
 
@@ -473,8 +532,16 @@ def test_sensitivity_plot_uses_given_axes():
 def test_honest_from_result_matches_direct_call():
     from analysis.estimators.event import event_study
 
-    r = event_study(medicaid_panel(), outcome="dins", unit="stfips", time="year",
-                    cohort="cohort", window=(-6, 1), ref_period=-1, cluster="stfips")
+    r = event_study(
+        medicaid_panel(),
+        outcome="dins",
+        unit="stfips",
+        time="year",
+        cohort="cohort",
+        window=(-6, 1),
+        ref_period=-1,
+        cluster="stfips",
+    )
     res = honest_from_result(r, "smoothness", grid=[0.0, 0.02], breakdown=False)
     direct = sd_result().table
     for m in (0.0, 0.02):
@@ -486,20 +553,30 @@ def test_honest_from_result_matches_direct_call():
 def _fake_result(vcov, events=(-3, -2, 0, 1), info=None):
     from analysis.results import Aggregate, DiDResult
 
-    by = pd.DataFrame({"event": list(events), "att": [0.01, -0.02, 0.3, 0.4][: len(events)],
-                       "se": [0.1] * len(events)})
-    aggs = {"simple": Aggregate("simple", 0.35, 0.1),
-            "dynamic": Aggregate("dynamic", 0.35, 0.1, by=by, vcov=vcov)}
+    by = pd.DataFrame(
+        {
+            "event": list(events),
+            "att": [0.01, -0.02, 0.3, 0.4][: len(events)],
+            "se": [0.1] * len(events),
+        }
+    )
+    aggs = {
+        "simple": Aggregate("simple", 0.35, 0.1),
+        "dynamic": Aggregate("dynamic", 0.35, 0.1, by=by, vcov=vcov),
+    }
     return DiDResult("event", "y", 10, 40, pd.DataFrame(), aggs, info=info or {})
 
 
 def test_honest_from_result_errors_are_one_line():
-    with pytest.raises(InputError, match="covariance of the event-study coefficients is needed") as e:
+    with pytest.raises(
+        InputError, match="covariance of the event-study coefficients is needed"
+    ) as e:
         honest_from_result(_fake_result(None), "smoothness")
     assert "\n" not in str(e.value)
     ok = _fake_result(np.eye(4) * 0.01)
-    res = honest_from_result(ok, "relative_magnitude", grid=[0.0, 1.0], breakdown=False,
-                             lf_sims=2000)
+    res = honest_from_result(
+        ok, "relative_magnitude", grid=[0.0, 1.0], breakdown=False, lf_sims=2000
+    )
     assert res.num_pre_periods == 2 and res.num_post_periods == 2
     gap = _fake_result(np.eye(4) * 0.01, events=(-4, -2, 0, 1))
     with pytest.raises(InputError, match="consecutive"):
@@ -542,8 +619,15 @@ def _bad_calls():
 def test_bad_inputs_raise_one_line_input_errors(case):
     b, S = medicaid_event_study()
     kwargs, msg = _bad_calls()[case]
-    args = dict(betahat=b, sigma=S, num_pre_periods=K, num_post_periods=T,
-                restriction="relative_magnitude", grid=[0.0, 1.0], breakdown=False)
+    args = dict(
+        betahat=b,
+        sigma=S,
+        num_pre_periods=K,
+        num_post_periods=T,
+        restriction="relative_magnitude",
+        grid=[0.0, 1.0],
+        breakdown=False,
+    )
     args.update(kwargs)
     with pytest.raises(InputError, match=msg) as e:
         honest_did(**args)
@@ -561,25 +645,54 @@ def test_bad_scalar_inputs():
 
 
 # -------------------------------------------------------------- slow: coverage
-@pytest.mark.slow
-def test_coverage_simulation():
-    """Nominal 95% coverage under a least-favourable-looking violation in each set."""
+def _worst_case_delta(w, k, t, M):
+    """The delta in Delta^SD(M) (delta_0 = 0) that maximises w'delta."""
+    n = k + t + 1
+    D2 = np.zeros((n - 2, n))
+    for r in range(n - 2):
+        D2[r, r : r + 3] = (1.0, -2.0, 1.0)
+    wf = np.insert(np.asarray(w), k, 0.0)
+    bounds = [(None, None)] * n
+    bounds[k] = (0.0, 0.0)
+    res = optimize.linprog(
+        -wf, A_ub=np.vstack([D2, -D2]), b_ub=np.full(2 * (n - 2), M), bounds=bounds, method="highs"
+    )
+    return np.delete(res.x, k)
+
+
+def test_flci_has_exact_coverage_at_its_worst_case_violation():
+    """The FLCI weights depend on sigma only, so at the violation that attains the
+    worst-case bias the interval covers exactly 1 - alpha."""
     rng = np.random.default_rng(2024)
     b, S = medicaid_event_study()
     tau = np.array([0.0] * K + [0.04, 0.06])
-    delta_sd = 0.01 * np.concatenate([np.arange(-K, 0.0), np.arange(1.0, T + 1)])
-    delta_sd[K:] += np.array([0.5, 2.0]) * 0.01  # curvature within M = 0.01
+    M = 0.01
+    r0 = flci(b, S, K, T, M)
+    w = np.asarray(r0.weights)
+    delta = _worst_case_delta(w, K, T, M)
+    assert w @ delta == pytest.approx(r0.max_bias, rel=1e-9)
+    L = np.linalg.cholesky(S)
+    draws = tau + delta + rng.standard_normal((200_000, K + T)) @ L.T
+    for bb in draws[:3]:
+        r = flci(bb, S, K, T, M)
+        np.testing.assert_allclose(r.weights, w, atol=1e-7)
+        assert r.half_length == pytest.approx(r0.half_length, rel=1e-9)
+    cover = np.mean(np.abs(draws @ w - tau[K]) <= r0.half_length)
+    assert abs(cover - 0.95) < 3.5 * np.sqrt(0.95 * 0.05 / len(draws))
+
+
+@pytest.mark.slow
+def test_clf_coverage_simulation():
+    """C-LF covers at least 1 - alpha under a violation in Delta^RM(1)."""
+    rng = np.random.default_rng(2024)
+    b, S = medicaid_event_study()
+    tau = np.array([0.0] * K + [0.04, 0.06])
     delta_rm = np.concatenate([np.linspace(-0.01, 0.0, K), [0.002, 0.004]])
     L = np.linalg.cholesky(S)
-    cover_sd = cover_rm = 0
-    n = 200
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(n):
-            bb = tau + delta_sd + L @ rng.standard_normal(K + T)
-            r = flci(bb, S, K, T, 0.01)
-            cover_sd += r.lb <= tau[K] <= r.ub
-            bb = tau + delta_rm + L @ rng.standard_normal(K + T)
-            lo, hi = rm_confidence_set(bb, S, K, T, 1.0, lf_sims=20_000, seed=int(rng.integers(1e9)))
-            cover_rm += lo <= tau[K] <= hi
-    assert cover_sd / n >= 0.91 and cover_rm / n >= 0.91
+    n_rm = 200
+    cover_rm = 0
+    for _ in range(n_rm):
+        bb = tau + delta_rm + L @ rng.standard_normal(K + T)
+        lo, hi = rm_confidence_set(bb, S, K, T, 1.0, lf_sims=20_000, seed=int(rng.integers(1e9)))
+        cover_rm += lo <= tau[K] <= hi
+    assert cover_rm / n_rm >= 0.92

@@ -291,7 +291,9 @@ class HonestResult:
         tab = self.table.rename(columns={"M": name})
         lines.append(tab.to_string(index=False, float_format=lambda v: f"{v: .6f}"))
         bd = self.breakdown
-        if math.isinf(bd):
+        if math.isnan(bd):
+            txt = "not computed"
+        elif math.isinf(bd):
             txt = f"> {self.table['M'].max():g} (robust CI excludes 0 on the whole grid)"
         else:
             txt = f"{bd:.6g}"

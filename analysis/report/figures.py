@@ -124,7 +124,7 @@ def save_figure(fig, out_dir: Path, stem: str) -> Path:
     return path
 
 
-def sensitivity_plot(result_df, original_ci=None, ax=None):
+def sensitivity_plot(result_df, original_ci=None, ax=None, *, layer=None):
     """HonestDiD sensitivity plot: robust intervals against the restriction bound.
 
     ``result_df`` has columns ``M``, ``lb``, ``ub``, ``method`` (the ``table`` of
@@ -133,6 +133,7 @@ def sensitivity_plot(result_df, original_ci=None, ax=None):
     drawn one grid step to the left of the smallest bound, as in R
     ``createSensitivityPlot``. The x axis is :math:`\\bar M` for C-LF /
     Conditional (relative magnitudes) and :math:`M` for FLCI (smoothness).
+    ``layer`` (keyword only) stamps the data layer in the corner.
     """
     if hasattr(result_df, "table"):
         if original_ci is None:
@@ -150,20 +151,41 @@ def sensitivity_plot(result_df, original_ci=None, ax=None):
     gaps = np.diff(np.unique(m))
     gap = float(gaps.min()) if gaps.size else (abs(m[0]) if m[0] else 1.0)
     methods = list(dict.fromkeys(df["method"].astype(str)))
-    colors = dict(zip(methods, sns.color_palette("deep", n_colors=len(methods) + 1)[1:], strict=True))
+    colors = dict(
+        zip(methods, sns.color_palette("deep", n_colors=len(methods) + 1)[1:], strict=True)
+    )
     for meth in methods:
         sub = df[df["method"].astype(str) == meth]
         mid = (sub["lb"] + sub["ub"]) / 2
-        ax.errorbar(sub["M"], mid, yerr=[mid - sub["lb"], sub["ub"] - mid], fmt="none",
-                    ecolor=colors[meth], capsize=3, lw=1.4, label=f"robust ({meth})")
+        ax.errorbar(
+            sub["M"],
+            mid,
+            yerr=[mid - sub["lb"], sub["ub"] - mid],
+            fmt="none",
+            ecolor=colors[meth],
+            capsize=3,
+            lw=1.4,
+            label=f"robust ({meth})",
+        )
     if original_ci is not None:
         lo, hi = (float(original_ci[0]), float(original_ci[1]))
         x0 = float(m.min()) - gap
-        ax.errorbar([x0], [(lo + hi) / 2], yerr=[[(hi - lo) / 2], [(hi - lo) / 2]], fmt="none",
-                    ecolor="0.2", capsize=3, lw=1.4, label="original")
+        ax.errorbar(
+            [x0],
+            [(lo + hi) / 2],
+            yerr=[[(hi - lo) / 2], [(hi - lo) / 2]],
+            fmt="none",
+            ecolor="0.2",
+            capsize=3,
+            lw=1.4,
+            label="original",
+        )
     ax.axhline(0, color="0.5", lw=0.8)
     rm = any(x in ("C-LF", "Conditional") for x in methods)
     ax.set_xlabel(r"$\bar M$ (relative magnitudes)" if rm else r"$M$ (smoothness)")
     ax.set_ylabel("robust confidence interval")
+    ax.set_title(f"HonestDiD sensitivity ({', '.join(methods)})")
     ax.legend(frameon=False, fontsize=8)
+    if layer is not None:
+        layer_stamp(ax, layer)
     return fig
