@@ -99,7 +99,7 @@ def post_inference(
                                           covariates=covariates, cluster=cluster)
         w = wild_cluster_bootstrap(y, X, clusters, 0, fe=fe, B=draws, seed=seed, alpha=alpha)
         return {"inference": "wild", **w.to_dict()}
-    from analysis.inference.ri import ri_confidence_interval, randomization_test
+    from analysis.inference.ri import randomization_test, ri_confidence_interval
 
     opts = {"covariates": tuple(covariates)} if covariates else None
     r = randomization_test(data, unit=unit, time=time, cohort=cohort, outcome=outcome, statistic=method,
