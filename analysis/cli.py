@@ -56,8 +56,12 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     optional = {
         "control": ("--control", args.control),
         "est_method": ("--est-method", args.est_method),
-        "covariates": ("--covariates", tuple(c.strip() for c in args.covariates.split(",") if c.strip())
-                       if args.covariates else None),
+        "covariates": (
+            "--covariates",
+            tuple(c.strip() for c in args.covariates.split(",") if c.strip())
+            if args.covariates
+            else None,
+        ),
         "cluster": ("--cluster", args.cluster),
         "n_boot": ("--bootstrap", args.bootstrap),
         "seed": ("--seed", args.seed),
@@ -84,9 +88,17 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         from analysis.inference.post import post_inference
 
         extra = post_inference(
-            args.inference, df, method=args.method, outcome=args.outcome, unit=args.unit, time=args.time,
-            cohort=args.cohort, covariates=kwargs.get("covariates", ()), cluster=args.cluster,
-            draws=args.draws, seed=args.seed if args.seed is not None else 0,
+            args.inference,
+            df,
+            method=args.method,
+            outcome=args.outcome,
+            unit=args.unit,
+            time=args.time,
+            cohort=args.cohort,
+            covariates=kwargs.get("covariates", ()),
+            cluster=args.cluster,
+            draws=args.draws,
+            seed=args.seed if args.seed is not None else 0,
             alpha=args.alpha if args.alpha is not None else 0.05,
         )
     if args.json or args.output:
@@ -107,8 +119,11 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(res.summary() + "\n")
         if extra is not None:
-            sys.stdout.write(f"\n{extra['inference']} inference: p = {extra['p_value']:.4f}"
-                             + (f", CI {extra['ci']}" if extra.get("ci") else "") + "\n")
+            sys.stdout.write(
+                f"\n{extra['inference']} inference: p = {extra['p_value']:.4f}"
+                + (f", CI {extra['ci']}" if extra.get("ci") else "")
+                + "\n"
+            )
     return 0
 
 
@@ -122,26 +137,58 @@ def _cmd_power(args: argparse.Namespace) -> int:
         missing = [f for f in ("outcome", "unit", "time", "cohort") if getattr(args, f) is None]
         if missing:
             raise InputError("with --data, give --outcome, --unit, --time and --cohort")
-        design = PanelDesign.from_data(read_table(args.data), outcome=args.outcome, unit=args.unit,
-                                       time=args.time, cohort=args.cohort, sigma=args.sigma, rho=args.rho)
+        design = PanelDesign.from_data(
+            read_table(args.data),
+            outcome=args.outcome,
+            unit=args.unit,
+            time=args.time,
+            cohort=args.cohort,
+            sigma=args.sigma,
+            rho=args.rho,
+        )
     else:
         if args.units is None or args.treated is None or args.periods is None or not args.cohorts:
             raise InputError("give --data, or --units, --treated, --periods and --cohorts")
         cohorts = [int(c) for c in args.cohorts.split(",") if c.strip()]
-        design = PanelDesign.from_counts(args.units, args.treated, args.periods, cohorts,
-                                         sigma=args.sigma if args.sigma is not None else 1.0,
-                                         rho=args.rho if args.rho is not None else 0.0)
+        design = PanelDesign.from_counts(
+            args.units,
+            args.treated,
+            args.periods,
+            cohorts,
+            sigma=args.sigma if args.sigma is not None else 1.0,
+            rho=args.rho if args.rho is not None else 0.0,
+        )
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     inferences = [m.strip() for m in args.inferences.split(",") if m.strip()]
-    table = mde_table(design, methods=methods, inferences=inferences, power=args.power, n_sims=args.sims,
-                      alpha=args.alpha, seed=args.seed)
+    table = mde_table(
+        design,
+        methods=methods,
+        inferences=inferences,
+        power=args.power,
+        n_sims=args.sims,
+        alpha=args.alpha,
+        seed=args.seed,
+    )
     if args.json:
         sys.stdout.write(table.to_json(orient="records", force_ascii=False, indent=2) + "\n")
     else:
-        cols = [c for c in ("method", "inference", "mde", "mde_over_sigma", "power_at_mde", "size", "note")
-                if c in table.columns]
+        cols = [
+            c
+            for c in (
+                "method",
+                "inference",
+                "mde",
+                "mde_over_sigma",
+                "power_at_mde",
+                "size",
+                "note",
+            )
+            if c in table.columns
+        ]
         sys.stdout.write(f"Design: {design}\n")
-        sys.stdout.write(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n")
+        sys.stdout.write(
+            table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n"
+        )
     return 0
 
 
@@ -195,7 +242,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if problems:
         for p in problems:
             sys.stderr.write(f"enclave: mismatch: {p}\n")
-        sys.stderr.write(f"enclave: error: {len(problems)} number(s) differ from paper/numbers.json\n")
+        sys.stderr.write(
+            f"enclave: error: {len(problems)} number(s) differ from paper/numbers.json\n"
+        )
         return 2
     print("verify: every number in paper/numbers.json is reproduced")
     return 0
@@ -210,20 +259,36 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--outcome", required=True)
     e.add_argument("--unit", required=True)
     e.add_argument("--time", required=True)
-    e.add_argument("--cohort", required=True, help="first treated period; 0 or empty = never treated")
-    e.add_argument("--method", required=True, choices=["twfe", "event", "cs", "sa", "bjs", "gardner"])
+    e.add_argument(
+        "--cohort", required=True, help="first treated period; 0 or empty = never treated"
+    )
+    e.add_argument(
+        "--method", required=True, choices=["twfe", "event", "cs", "sa", "bjs", "gardner"]
+    )
     e.add_argument("--control", choices=["never", "notyet"], default=None)
     e.add_argument("--covariates", default=None, help="comma-separated covariate columns")
     e.add_argument("--est-method", dest="est_method", choices=["dr", "ipw", "reg"], default=None)
     e.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
-    e.add_argument("--bootstrap", type=int, default=None, metavar="N", help="multiplier-bootstrap draws")
+    e.add_argument(
+        "--bootstrap", type=int, default=None, metavar="N", help="multiplier-bootstrap draws"
+    )
     e.add_argument("--seed", type=int, default=None)
     e.add_argument("--alpha", type=float, default=None)
-    e.add_argument("--data-layer", dest="data_layer", default="user-supplied",
-                   help="label for tables: real / synthetic / user-supplied")
-    e.add_argument("--inference", choices=["wild", "ri", "cr2"], default=None,
-                   help="extra inference: wild cluster bootstrap / CR2 (twfe), randomisation (twfe, cs, bjs)")
-    e.add_argument("--draws", type=int, default=9999, help="draws for --inference wild|ri (default 9999)")
+    e.add_argument(
+        "--data-layer",
+        dest="data_layer",
+        default="user-supplied",
+        help="label for tables: real / synthetic / user-supplied",
+    )
+    e.add_argument(
+        "--inference",
+        choices=["wild", "ri", "cr2"],
+        default=None,
+        help="extra inference: wild cluster bootstrap / CR2 (twfe), randomisation (twfe, cs, bjs)",
+    )
+    e.add_argument(
+        "--draws", type=int, default=9999, help="draws for --inference wild|ri (default 9999)"
+    )
     e.add_argument("--json", action="store_true", help="print the JSON result")
     e.add_argument("--output", default=None, help="also write the JSON result to this file")
     e.set_defaults(func=_cmd_estimate)
@@ -233,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("file", nargs="?", default=None, help="(check) a county-year panel to validate")
     d.set_defaults(func=_cmd_data)
 
-    r = sub.add_parser("reproduce", help="run the named stages: data -> analyses -> notebooks -> paper")
+    r = sub.add_parser(
+        "reproduce", help="run the named stages: data -> analyses -> notebooks -> paper"
+    )
     r.add_argument("--stage", action="append", choices=["data", "analyses", "notebooks", "paper"])
     r.add_argument("--skip-notebooks", action="store_true")
     r.set_defaults(func=_cmd_reproduce)

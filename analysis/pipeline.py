@@ -39,12 +39,18 @@ def claims_audit(paper_dir: Path | None) -> dict[str, float]:
     ctx = AuditContext()
     audit = audit_claims(ctx)
     if paper_dir is not None:
-        show = audit[["claim_id", "section", "quantity", "value", "unit", "year", "status", "evidence"]]
+        show = audit[
+            ["claim_id", "section", "quantity", "value", "unit", "year", "status", "evidence"]
+        ]
         write_table(
-            show, paper_dir / "tables", "claims_audit",
+            show,
+            paper_dir / "tables",
+            "claims_audit",
             caption="Quantitative claims of the seed paper and what offline evidence says about them",
-            notes=["Data layer: real (the paper's own numbers, cited bulletin figures, 2010/2020 censuses).",
-                   "Status rules are defined in analysis/studies/claims_audit.py."],
+            notes=[
+                "Data layer: real (the paper's own numbers, cited bulletin figures, 2010/2020 censuses).",
+                "Status rules are defined in analysis/studies/claims_audit.py.",
+            ],
             digits={"value": 2, "year": 0},
         )
     return audit_numbers(audit, ctx)
@@ -69,23 +75,32 @@ def census_descriptive(paper_dir: Path | None) -> dict[str, float]:
         import matplotlib.pyplot as plt
 
         write_table(
-            table, paper_dir / "tables", "census_comparison",
+            table,
+            paper_dir / "tables",
+            "census_comparison",
             caption="The 26 mountain counties and the rest of Zhejiang in the 2010 and 2020 censuses",
-            notes=["Data layer: real (6th and 7th population censuses, county tables; MIT-licensed copies).",
-                   "Group aggregates over consistent-boundary units ("
-                   f"{int(agg.loc[(agg['group'] == 'Mountain 26') & (agg['year'] == 2020), 'n_units'].iloc[0])}"
-                   " mountain, "
-                   f"{int(agg.loc[(agg['group'] != 'Mountain 26') & (agg['year'] == 2020), 'n_units'].iloc[0])}"
-                   " other; 苍南 incl. 龙港).",
-                   "* Shares of the long-form (~10%) sample of the employed; 2010 and 2020 "
-                   "classifications matched at section / major-group level."],
+            notes=[
+                "Data layer: real (6th and 7th population censuses, county tables; MIT-licensed copies).",
+                "Group aggregates over consistent-boundary units ("
+                f"{int(agg.loc[(agg['group'] == 'Mountain 26') & (agg['year'] == 2020), 'n_units'].iloc[0])}"
+                " mountain, "
+                f"{int(agg.loc[(agg['group'] != 'Mountain 26') & (agg['year'] == 2020), 'n_units'].iloc[0])}"
+                " other; 苍南 incl. 龙港).",
+                "* Shares of the long-form (~10%) sample of the employed; 2010 and 2020 "
+                "classifications matched at section / major-group level.",
+            ],
             digits=2,
         )
         fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-        for ax, (var, lab) in zip(axes, [("urbanisation", "urbanisation rate"),
-                                         ("edu_years", "mean years of schooling (6+)"),
-                                         ("professional_share", "professional & technical share*")],
-                                  strict=True):
+        for ax, (var, lab) in zip(
+            axes,
+            [
+                ("urbanisation", "urbanisation rate"),
+                ("edu_years", "mean years of schooling (6+)"),
+                ("professional_share", "professional & technical share*"),
+            ],
+            strict=True,
+        ):
             group_change_plot(panel, var, lab, ax=ax)
         fig.suptitle("County-level distributions, consistent-boundary units (real census data)")
         save_figure(fig, paper_dir / "figures", "census_distributions")
@@ -116,13 +131,34 @@ def census_did(paper_dir: Path | None) -> dict[str, float]:
         "did.n_outcomes": len(main),
     }
     for r in main.itertuples(index=False):
-        for col in ("beta", "p_hc1", "p_cr1", "p_wild", "p_ri", "p_ri_holm", "p_ri_bh", "p_ri_romano_wolf",
-                    "dr_att", "dr_p", "effect_sd"):
+        for col in (
+            "beta",
+            "p_hc1",
+            "p_cr1",
+            "p_wild",
+            "p_ri",
+            "p_ri_holm",
+            "p_ri_bh",
+            "p_ri_romano_wolf",
+            "dr_att",
+            "dr_p",
+            "effect_sd",
+        ):
             numbers[f"did.{r.outcome}.{col}"] = float(getattr(r, col))
-    for col in ("p_hc1", "p_cr1", "p_wild", "p_ri", "p_ri_holm", "p_ri_bh", "p_ri_romano_wolf", "dr_p"):
+    for col in (
+        "p_hc1",
+        "p_cr1",
+        "p_wild",
+        "p_ri",
+        "p_ri_holm",
+        "p_ri_bh",
+        "p_ri_romano_wolf",
+        "dr_p",
+    ):
         numbers[f"did.n_sig05.{col}"] = int((main[col] < 0.05).sum())
     numbers["did.n_sig05.any_adjusted"] = int(
-        (main[["p_ri_holm", "p_ri_bh", "p_ri_romano_wolf"]].min(axis=1) < 0.05).sum())
+        (main[["p_ri_holm", "p_ri_bh", "p_ri_romano_wolf"]].min(axis=1) < 0.05).sum()
+    )
     lopo = cd.leave_one_prefecture_out(sample)
     numbers["did.lopo.n_fits"] = int(len(lopo))
     numbers["did.lopo.n_sig05"] = int((lopo["p_hc1"] < 0.05).sum())
@@ -134,7 +170,8 @@ def census_did(paper_dir: Path | None) -> dict[str, float]:
             "Data layer: real (2010 and 2020 censuses; consistent-boundary units).",
             f"Treatment: {sample.rule.describe()}; {sample.n_treated} treated and "
             f"{sample.n_units - sample.n_treated} comparison mountain counties; "
-            + "; ".join(sample.dropped) + ".",
+            + "; ".join(sample.dropped)
+            + ".",
             "First-difference regression with prefecture effects and 2010 log population and urbanisation. "
             "p-values: HC1; CR1 clustered by prefecture (t with G-1 df); wild cluster bootstrap (WCR, Webb "
             "weights, 9,999 draws, seed 0) over prefectures; randomisation inference, exact over all "
@@ -144,32 +181,74 @@ def census_did(paper_dir: Path | None) -> dict[str, float]:
             census.LONG_FORM_NOTE + ".",
         ]
         show = main.assign(outcome=main["outcome"].map(lab))[
-            ["outcome", "beta", "se_hc1", "p_hc1", "p_cr1", "p_wild", "p_ri", "p_ri_holm", "p_ri_bh",
-             "p_ri_romano_wolf", "dr_att", "dr_p"]]
-        write_table(show, paper_dir / "tables", "census_did_main",
-                    caption="Enclaves agreed by 2019 and the 2010-2020 change in county outcomes", notes=design,
-                    digits=3)
+            [
+                "outcome",
+                "beta",
+                "se_hc1",
+                "p_hc1",
+                "p_cr1",
+                "p_wild",
+                "p_ri",
+                "p_ri_holm",
+                "p_ri_bh",
+                "p_ri_romano_wolf",
+                "dr_att",
+                "dr_p",
+            ]
+        ]
+        write_table(
+            show,
+            paper_dir / "tables",
+            "census_did_main",
+            caption="Enclaves agreed by 2019 and the 2010-2020 change in county outcomes",
+            notes=design,
+            digits=3,
+        )
         bal = cd.balance_table(sample).assign(variable=lambda d: d["variable"].map(lab))
-        write_table(bal, paper_dir / "tables", "census_did_balance",
-                    caption="Balance of 2010 characteristics: treated vs comparison mountain counties",
-                    notes=design[:2], digits=3)
+        write_table(
+            bal,
+            paper_dir / "tables",
+            "census_did_balance",
+            caption="Balance of 2010 characteristics: treated vs comparison mountain counties",
+            notes=design[:2],
+            digits=3,
+        )
         rules = cd.rules_table(panel=panel)
-        write_table(rules.assign(outcome=rules["outcome"].map(lab)).drop(columns=["note"]),
-                    paper_dir / "tables", "census_did_rules",
-                    caption="Alternative treatment rules (FD coefficient, exact RI p-value)",
-                    notes=[design[0], "Comparison: mountain counties not treated under the rule; "
-                           "specification as in the main table."], digits=3)
+        write_table(
+            rules.assign(outcome=rules["outcome"].map(lab)).drop(columns=["note"]),
+            paper_dir / "tables",
+            "census_did_rules",
+            caption="Alternative treatment rules (FD coefficient, exact RI p-value)",
+            notes=[
+                design[0],
+                "Comparison: mountain counties not treated under the rule; "
+                "specification as in the main table.",
+            ],
+            digits=3,
+        )
         comps = cd.comparisons_table(panel=panel)
-        write_table(comps.assign(outcome=comps["outcome"].map(lab)), paper_dir / "tables",
-                    "census_did_comparisons",
-                    caption="The default treatment against three comparison groups",
-                    notes=[design[0], "mountain: other mountain counties (prefecture effects); rest: all "
-                           "non-mountain units; designation: the mountain-26 designation as the treatment "
-                           "against the other units (no prefecture effects: Quzhou and Lishui are all-mountain). "
-                           "RI by Monte Carlo (9,999 draws, seed 0) where exact enumeration is too large."],
-                    digits=3)
-        write_table(lopo.assign(outcome=lopo["outcome"].map(lab)), paper_dir / "tables", "census_did_lopo",
-                    caption="Leave one prefecture out (FD coefficient, HC1 p-value)", notes=design[:2], digits=3)
+        write_table(
+            comps.assign(outcome=comps["outcome"].map(lab)),
+            paper_dir / "tables",
+            "census_did_comparisons",
+            caption="The default treatment against three comparison groups",
+            notes=[
+                design[0],
+                "mountain: other mountain counties (prefecture effects); rest: all "
+                "non-mountain units; designation: the mountain-26 designation as the treatment "
+                "against the other units (no prefecture effects: Quzhou and Lishui are all-mountain). "
+                "RI by Monte Carlo (9,999 draws, seed 0) where exact enumeration is too large.",
+            ],
+            digits=3,
+        )
+        write_table(
+            lopo.assign(outcome=lopo["outcome"].map(lab)),
+            paper_dir / "tables",
+            "census_did_lopo",
+            caption="Leave one prefecture out (FD coefficient, HC1 p-value)",
+            notes=design[:2],
+            digits=3,
+        )
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         coefficient_plot(main, lab, ax=ax)
         ax.set_title("Enclave counties vs other mountain counties, 2010-2020 (real census)")
@@ -194,8 +273,10 @@ def run_analyses(paper_dir: Path | None = PAPER_DIR) -> dict[str, float]:
 
 def _write_numbers(numbers: dict[str, float], paper_dir: Path) -> Path:
     path = paper_dir / NUMBERS_FILE
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-             for k, v in sorted(numbers.items())}
+    clean = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in sorted(numbers.items())
+    }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(clean, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -221,14 +302,22 @@ def notebook_paths() -> list[Path]:
     return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
-def execute_notebook(path: Path, out_dir: Path = BUILD_DIR / "notebooks", timeout: int = 600) -> Path:
+def execute_notebook(
+    path: Path, out_dir: Path = BUILD_DIR / "notebooks", timeout: int = 600
+) -> Path:
     """Execute one notebook with papermill into ``out_dir`` (outputs kept there only)."""
     import papermill as pm
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
-    pm.execute_notebook(str(path), str(out), kernel_name="python3", progress_bar=False,
-                        cwd=str(path.parent), execution_timeout=timeout)
+    pm.execute_notebook(
+        str(path),
+        str(out),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(path.parent),
+        execution_timeout=timeout,
+    )
     return out
 
 
@@ -257,7 +346,9 @@ def render_paper(template: str, numbers: dict[str, float]) -> str:
 
     out = _PLACEHOLDER.sub(sub, template)
     if missing:
-        raise RuntimeError(f"paper template quotes unknown number(s): {', '.join(sorted(set(missing)))}")
+        raise RuntimeError(
+            f"paper template quotes unknown number(s): {', '.join(sorted(set(missing)))}"
+        )
     return out
 
 
@@ -312,6 +403,10 @@ def verify(paper_dir: Path = PAPER_DIR, rel_tol: float = 1e-9) -> list[str]:
             a, b = stored[k], fresh[k]
             if a is None and (b is None or (isinstance(b, float) and math.isnan(b))):
                 continue
-            if a is None or b is None or not math.isclose(float(a), float(b), rel_tol=rel_tol, abs_tol=1e-12):
+            if (
+                a is None
+                or b is None
+                or not math.isclose(float(a), float(b), rel_tol=rel_tol, abs_tol=1e-12)
+            ):
                 problems.append(f"{k}: stored {a!r} != recomputed {b!r}")
     return problems

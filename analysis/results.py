@@ -172,7 +172,9 @@ class DiDResult:
         object.__setattr__(self, "aggregates", MappingProxyType(dict(self.aggregates)))
         object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
         if self.coefficients is not None:
-            object.__setattr__(self, "coefficients", self.coefficients.reset_index(drop=True).copy())
+            object.__setattr__(
+                self, "coefficients", self.coefficients.reset_index(drop=True).copy()
+            )
         if self.pretest is not None:
             object.__setattr__(self, "pretest", MappingProxyType(dict(self.pretest)))
         object.__setattr__(self, "n_units", int(self.n_units))
@@ -267,7 +269,12 @@ class DiDResult:
             "est_method": self.info.get("est_method"),
             "se_type": self.info.get("se_type"),
             "att_gt": [
-                {"cohort": _key(r.cohort), "time": _key(r.time), "att": _num(r.att), "se": _num(r.se)}
+                {
+                    "cohort": _key(r.cohort),
+                    "time": _key(r.time),
+                    "att": _num(r.att),
+                    "se": _num(r.se),
+                }
                 for r in self.att_gt.itertuples(index=False)
             ],
             "aggregates": {},
@@ -288,8 +295,10 @@ class DiDResult:
                     d["crit_value"] = _num(agg.crit_value)
             out["aggregates"][name] = d
         if self.pretest is not None:
-            out["pretest"] = {k: (_num(v) if isinstance(v, (int, float, np.number)) else v)
-                              for k, v in self.pretest.items()}
+            out["pretest"] = {
+                k: (_num(v) if isinstance(v, (int, float, np.number)) else v)
+                for k, v in self.pretest.items()
+            }
         out["provenance"] = dict(provenance or {})
         return out
 

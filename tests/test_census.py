@@ -69,7 +69,13 @@ def test_harmonised_conserves_province_totals(harmonised, year):
 def test_harmonised_shape_and_ranges(harmonised):
     assert harmonised.groupby("year")["cbu"].nunique().tolist() == [86, 86]
     assert harmonised.loc[harmonised["mountain26"], "cbu"].nunique() == 26
-    for col in ["urbanisation", "manuf_share", "research_share", "professional_share", "old_age_share"]:
+    for col in [
+        "urbanisation",
+        "manuf_share",
+        "research_share",
+        "professional_share",
+        "old_age_share",
+    ]:
         assert harmonised[col].between(0, 1).all(), col
     # counts-based schooling is a cross-check a little below the published mean
     diff = harmonised["edu_years"] - harmonised["edu_years_counts"]

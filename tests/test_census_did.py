@@ -11,7 +11,12 @@ import statsmodels.api as sm
 from linearmodels import PanelOLS
 
 from analysis.data import census, registry, sources
-from analysis.data.treatment import ALTERNATIVE_RULES, DEFAULT_RULE, TreatmentRule, first_enclave_year
+from analysis.data.treatment import (
+    ALTERNATIVE_RULES,
+    DEFAULT_RULE,
+    TreatmentRule,
+    first_enclave_year,
+)
 from analysis.studies import census_did as cd
 
 
@@ -29,9 +34,14 @@ def test_default_rule_against_the_event_table():
     ev = sources.load_enclave_events()
     first = first_enclave_year(DEFAULT_RULE)
     # hand-applied rule: county-level enclave in a developed area, dated milestone <= 2019
-    m = (ev["level"] == "county") & ev["kind"].isin(["industrial", "sci-tech", "village-income"]) \
-        & (ev["direction"] == "in_developed_area") & ev["event_type"].isin(["agreement", "start", "open"]) \
-        & ev["year"].notna() & (ev["year"] <= 2019)
+    m = (
+        (ev["level"] == "county")
+        & ev["kind"].isin(["industrial", "sci-tech", "village-income"])
+        & (ev["direction"] == "in_developed_area")
+        & ev["event_type"].isin(["agreement", "start", "open"])
+        & ev["year"].notna()
+        & (ev["year"] <= 2019)
+    )
     hand = ev[m].groupby("county_code")["year"].min()
     got = first[first > 0]
     assert dict(got) == {int(k): int(v) for k, v in hand.items()}
@@ -43,7 +53,9 @@ def test_default_rule_against_the_event_table():
 def test_rules_differ_in_the_documented_way():
     by = {r.name: first_enclave_year(r) for r in ALTERNATIVE_RULES}
     base = first_enclave_year(DEFAULT_RULE)
-    assert (by["city_platforms"] > 0).sum() > (base > 0).sum()  # city platforms add Quzhou/Lishui counties
+    assert (by["city_platforms"] > 0).sum() > (
+        base > 0
+    ).sum()  # city platforms add Quzhou/Lishui counties
     assert set(by["village_income"][by["village_income"] > 0].index) <= set(base[base > 0].index)
     assert (by["by_2017"] > 0).sum() < (base > 0).sum()
     none = first_enclave_year(TreatmentRule(name="none", cutoff=1990))
@@ -54,7 +66,13 @@ def test_sample_drops_pre_baseline_and_codes_treatment(sample):
     d = sample.data
     assert sample.n_units == 25 and sample.n_treated == 5
     assert "磐安县" in sample.dropped[0]
-    assert set(d.loc[d["treated"] == 1, "name"]) == {"泰顺县", "青田县", "缙云县", "庆元县", "龙泉市"}
+    assert set(d.loc[d["treated"] == 1, "name"]) == {
+        "泰顺县",
+        "青田县",
+        "缙云县",
+        "庆元县",
+        "龙泉市",
+    }
     assert d["mountain26"].all()
 
 
@@ -64,10 +82,13 @@ def test_outcome_changes_hand_computed(sample):
     r10 = raw10.loc[raw10["地区"].str.strip() == "泰顺县"].iloc[0]
     r20 = raw20.loc[raw20["区县"] == "泰顺县"].iloc[0]
     row = sample.data.set_index("name").loc["泰顺县"]
-    assert row["d_urbanisation"] == pytest.approx(r20["城镇人口"] / r20["人口数_合计"] - r10["城镇人口"] / r10["合计"])
+    assert row["d_urbanisation"] == pytest.approx(
+        r20["城镇人口"] / r20["人口数_合计"] - r10["城镇人口"] / r10["合计"]
+    )
     assert row["d_log_pop"] == pytest.approx(math.log(r20["人口数_合计"] / r10["合计"]))
-    assert row["d_manuf_share"] == pytest.approx(r20["制造业"] / r20["各种行业人口总计"]
-                                                 - r10["制造业"] / r10["各种行业人口\n总计"])
+    assert row["d_manuf_share"] == pytest.approx(
+        r20["制造业"] / r20["各种行业人口总计"] - r10["制造业"] / r10["各种行业人口\n总计"]
+    )
 
 
 def test_fd_regression_equals_two_period_panel_estimator(sample):
@@ -135,6 +156,15 @@ def test_monte_carlo_assignments_are_seeded():
 
 def test_main_table_has_every_p_value(sample):
     main = cd.main_table(sample, outcomes=("agri_share", "edu_years"))
-    for col in ("p_hc1", "p_cr1", "p_wild", "p_ri", "p_ri_holm", "p_ri_bh", "p_ri_romano_wolf", "dr_p"):
+    for col in (
+        "p_hc1",
+        "p_cr1",
+        "p_wild",
+        "p_ri",
+        "p_ri_holm",
+        "p_ri_bh",
+        "p_ri_romano_wolf",
+        "dr_p",
+    ):
         assert main[col].between(0, 1).all(), col
     assert (main["p_ri_holm"] >= main["p_ri"] - 1e-12).all()

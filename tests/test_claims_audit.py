@@ -28,13 +28,22 @@ def numbers(audit, ctx):
 def test_claims_table_is_complete():
     claims = sources.load_paper_claims()
     assert len(claims) > 15
-    for q in ["gdp_26_counties", "gdp_growth_26_counties", "fai_growth_26_counties",
-              "fai_growth_gap_vs_province_pp", "urbanisation_rate_26_counties",
-              "urban_rural_income_ratio_26_counties", "urban_disposable_income_pc_26_counties",
-              "rural_disposable_income_pc_26_counties", "urban_income_share_of_province",
-              "rural_income_share_of_province", "fiscal_revenue_avg_per_county",
-              "general_budget_revenue_avg_per_county", "n_enclaves_in_high_level_platforms",
-              "soe_projects_total_investment"]:
+    for q in [
+        "gdp_26_counties",
+        "gdp_growth_26_counties",
+        "fai_growth_26_counties",
+        "fai_growth_gap_vs_province_pp",
+        "urbanisation_rate_26_counties",
+        "urban_rural_income_ratio_26_counties",
+        "urban_disposable_income_pc_26_counties",
+        "rural_disposable_income_pc_26_counties",
+        "urban_income_share_of_province",
+        "rural_income_share_of_province",
+        "fiscal_revenue_avg_per_county",
+        "general_budget_revenue_avg_per_county",
+        "n_enclaves_in_high_level_platforms",
+        "soe_projects_total_investment",
+    ]:
         assert q in set(claims["quantity"]), q
     # the phrases quote the paper's digits
     row = claims.set_index("quantity").loc["gdp_26_counties"]
@@ -56,7 +65,9 @@ def test_income_ratio_reproduced(audit, numbers):
 def test_implied_provincial_incomes(numbers):
     assert numbers["audit.implied_prov_urban_income"] == pytest.approx(56303 / 0.79)
     assert numbers["audit.implied_prov_rural_income"] == pytest.approx(29607 / 0.788)
-    assert numbers["audit.implied_prov_income_ratio"] == pytest.approx((56303 / 0.79) / (29607 / 0.788))
+    assert numbers["audit.implied_prov_income_ratio"] == pytest.approx(
+        (56303 / 0.79) / (29607 / 0.788)
+    )
 
 
 def test_implied_provincial_investment_growth(numbers):
@@ -69,7 +80,19 @@ def test_gdp_share_and_coverage(ctx, numbers):
     # hand count: 衢州市 (6 units) + Lishui blocks (9 units) + 6 single counties
     assert len(covered) == 21
     assert covered <= registry.mountain26_codes()
-    hand = 2003.4 + 1064.08 + 315.73 + 262.97 + 188.38 + 653.05 + 143.61 + 126.55 + 332.63 + 320.5 + 270.0
+    hand = (
+        2003.4
+        + 1064.08
+        + 315.73
+        + 262.97
+        + 188.38
+        + 653.05
+        + 143.61
+        + 126.55
+        + 332.63
+        + 320.5
+        + 270.0
+    )
     assert total == pytest.approx(hand)
     # no county counted twice: 常山 is inside 衢州市, 庆元/龙泉/云和 inside the Lishui blocks
     assert "常山县" not in labels and "庆元县" not in labels and "龙泉市" not in labels

@@ -54,8 +54,13 @@ def test_data_check_raw_ok():
 
 def test_data_check_bad_panel_exits_2_names_both_problems_writes_nothing(tmp_path):
     p = tmp_path / "panel.csv"
-    pd.DataFrame({"code": [330127, 330127, 330324], "year": [2015, 2015, 2015],
-                  "population": [33.0, 33.1, -4.0]}).to_csv(p, index=False)
+    pd.DataFrame(
+        {
+            "code": [330127, 330127, 330324],
+            "year": [2015, 2015, 2015],
+            "population": [33.0, 33.1, -4.0],
+        }
+    ).to_csv(p, index=False)
     before = sorted(tmp_path.iterdir())
     r = run(["data", "check", str(p)], cwd=tmp_path)
     assert r.returncode == 2
@@ -65,12 +70,15 @@ def test_data_check_bad_panel_exits_2_names_both_problems_writes_nothing(tmp_pat
     assert sorted(tmp_path.iterdir()) == before
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["data", "check", "/nonexistent/x.csv"], "file not found"),
-    (["data", "check", "README.md"], "unsupported file type"),
-    (["estimate", "--data", "x.csv"], "the following arguments are required"),
-    (["nonsense"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["data", "check", "/nonexistent/x.csv"], "file not found"),
+        (["data", "check", "README.md"], "unsupported file type"),
+        (["estimate", "--data", "x.csv"], "the following arguments are required"),
+        (["nonsense"], "invalid choice"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(args, needle):
     r = run(args)
     assert r.returncode == 2
@@ -80,8 +88,23 @@ def test_bad_input_is_one_line_exit_2(args, needle):
 
 
 def test_estimate_on_missing_file_is_one_line():
-    r = run(["estimate", "--data", "missing.csv", "--outcome", "y", "--unit", "u",
-             "--time", "t", "--cohort", "g", "--method", "twfe"])
+    r = run(
+        [
+            "estimate",
+            "--data",
+            "missing.csv",
+            "--outcome",
+            "y",
+            "--unit",
+            "u",
+            "--time",
+            "t",
+            "--cohort",
+            "g",
+            "--method",
+            "twfe",
+        ]
+    )
     assert r.returncode == 2
     assert r.stderr.strip() == "enclave: error: file not found: missing.csv"
 
@@ -96,9 +119,27 @@ def test_reproduce_help_lists_stages():
 def test_console_script_is_installed_and_exits_2_on_bad_input(tmp_path):
     exe = Path(sys.executable).parent / "enclave"
     assert exe.exists()
-    r = subprocess.run([str(exe), "estimate", "--data", "missing.csv", "--outcome", "y", "--unit", "u",
-                        "--time", "t", "--cohort", "g", "--method", "cs"], capture_output=True, text=True,
-                       cwd=tmp_path)
+    r = subprocess.run(
+        [
+            str(exe),
+            "estimate",
+            "--data",
+            "missing.csv",
+            "--outcome",
+            "y",
+            "--unit",
+            "u",
+            "--time",
+            "t",
+            "--cohort",
+            "g",
+            "--method",
+            "cs",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert r.returncode == 2
     assert r.stderr.strip() == "enclave: error: file not found: missing.csv"
     r = run_subprocess(["data", "check"])
@@ -106,13 +147,32 @@ def test_console_script_is_installed_and_exits_2_on_bad_input(tmp_path):
 
 
 MPDTA = str(REPO_ROOT / "data" / "raw" / "external" / "mpdta.csv")
-BASE = ["estimate", "--data", MPDTA, "--outcome", "lemp", "--unit", "countyreal", "--time", "year",
-        "--cohort", "first.treat"]
+BASE = [
+    "estimate",
+    "--data",
+    MPDTA,
+    "--outcome",
+    "lemp",
+    "--unit",
+    "countyreal",
+    "--time",
+    "year",
+    "--cohort",
+    "first.treat",
+]
 
 
-@pytest.mark.parametrize("method, simple", [
-    ("cs", -0.0400), ("twfe", -0.0365), ("sa", -0.0400), ("bjs", -0.0477), ("gardner", -0.0477), ("event", None),
-])
+@pytest.mark.parametrize(
+    "method, simple",
+    [
+        ("cs", -0.0400),
+        ("twfe", -0.0365),
+        ("sa", -0.0400),
+        ("bjs", -0.0477),
+        ("gardner", -0.0477),
+        ("event", None),
+    ],
+)
 def test_estimate_json_contract_on_mpdta(method, simple):
     import json
 
@@ -129,8 +189,12 @@ def test_estimate_json_contract_on_mpdta(method, simple):
     if method == "cs":
         assert len(d["att_gt"]) == 12
         assert set(d["aggregates"]) == {"simple", "group", "dynamic", "calendar"}
-        assert d["att_gt"][0] == {"cohort": 2004, "time": 2004, "att": pytest.approx(-0.0105, abs=5e-5),
-                                  "se": pytest.approx(0.0233, abs=5e-5)}
+        assert d["att_gt"][0] == {
+            "cohort": 2004,
+            "time": 2004,
+            "att": pytest.approx(-0.0105, abs=5e-5),
+            "se": pytest.approx(0.0233, abs=5e-5),
+        }
     else:
         assert d["att_gt"] == [] or method in ("sa", "bjs")
 
@@ -161,17 +225,36 @@ def _bad_panel(tmp_path, kind):
     return p
 
 
-@pytest.mark.parametrize("kind, needle", [
-    ("duplicate", "duplicate unit-time"),
-    ("nonnumeric", "is not numeric"),
-    ("varying", "varies within"),
-    ("no_never", "no never-treated units"),
-])
+@pytest.mark.parametrize(
+    "kind, needle",
+    [
+        ("duplicate", "duplicate unit-time"),
+        ("nonnumeric", "is not numeric"),
+        ("varying", "varies within"),
+        ("no_never", "no never-treated units"),
+    ],
+)
 @pytest.mark.parametrize("method", ["cs", "twfe"])
 def test_estimate_bad_input_exit_2_one_line(tmp_path, kind, needle, method):
     p = _bad_panel(tmp_path, kind)
-    r = run(["estimate", "--data", str(p), "--outcome", "lemp", "--unit", "countyreal", "--time", "year",
-             "--cohort", "first.treat", "--method", method, "--json"])
+    r = run(
+        [
+            "estimate",
+            "--data",
+            str(p),
+            "--outcome",
+            "lemp",
+            "--unit",
+            "countyreal",
+            "--time",
+            "year",
+            "--cohort",
+            "first.treat",
+            "--method",
+            method,
+            "--json",
+        ]
+    )
     if kind == "no_never" and method == "twfe":
         assert r.returncode == 0, r.stderr  # TWFE uses not-yet-treated units; still estimable
         return
@@ -192,17 +275,46 @@ def test_units_treated_in_first_period_are_announced(tmp_path):
     df.loc[df["countyreal"] == df["countyreal"].iloc[0], "first.treat"] = 2003
     p = tmp_path / "early.csv"
     df.to_csv(p, index=False)
-    r = run(["estimate", "--data", str(p), "--outcome", "lemp", "--unit", "countyreal", "--time", "year",
-             "--cohort", "first.treat", "--method", "cs", "--json"])
+    r = run(
+        [
+            "estimate",
+            "--data",
+            str(p),
+            "--outcome",
+            "lemp",
+            "--unit",
+            "countyreal",
+            "--time",
+            "year",
+            "--cohort",
+            "first.treat",
+            "--method",
+            "cs",
+            "--json",
+        ]
+    )
     assert r.returncode == 0, r.stderr
     assert "enclave: note: dropped 1 unit(s) treated at or before the first period" in r.stderr
 
 
-@pytest.mark.parametrize("kind, method", [("wild", "twfe"), ("cr2", "twfe"), ("ri", "cs"), ("ri", "twfe")])
+@pytest.mark.parametrize(
+    "kind, method", [("wild", "twfe"), ("cr2", "twfe"), ("ri", "cs"), ("ri", "twfe")]
+)
 def test_estimate_inference_options_report_p_and_interval(kind, method):
     import json
 
-    args = [*BASE, "--method", method, "--inference", kind, "--draws", "199", "--seed", "3", "--json"]
+    args = [
+        *BASE,
+        "--method",
+        method,
+        "--inference",
+        kind,
+        "--draws",
+        "199",
+        "--seed",
+        "3",
+        "--json",
+    ]
     r = run(args)
     assert r.returncode == 0, r.stderr
     inf = json.loads(r.stdout)["inference"]
@@ -220,8 +332,26 @@ def test_inference_that_does_not_apply_is_one_line_exit_2():
 
 
 def test_power_prints_an_mde_table():
-    r = run(["power", "--units", "60", "--treated", "20", "--periods", "8", "--cohorts", "5,6",
-             "--methods", "twfe", "--inferences", "analytic", "--sims", "100", "--json"])
+    r = run(
+        [
+            "power",
+            "--units",
+            "60",
+            "--treated",
+            "20",
+            "--periods",
+            "8",
+            "--cohorts",
+            "5,6",
+            "--methods",
+            "twfe",
+            "--inferences",
+            "analytic",
+            "--sims",
+            "100",
+            "--json",
+        ]
+    )
     assert r.returncode == 0, r.stderr
     import json
 

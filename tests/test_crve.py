@@ -81,8 +81,12 @@ def _club_kind(model: str, key: str):
 _CLUB = json.loads((REF / "crve_clubsandwich.json").read_text())["models"]
 # Only the cases clubSandwich computes: it gives no CR3 with cluster dummies
 # (I - H_gg is singular); that quantity is checked through the plm models.
-VCOV_CASES = [(m, k) for m in MODELS for k in ["CR0", "CR1", "CR1S", "CR2", "CR3"] if f"vcov_{k}" in _CLUB[m]]
-COEF_TEST_CASES = [(m, k) for m in MODELS for k in ["CR1", "CR2", "CR3"] if f"coef_test_{k}" in _CLUB[m]]
+VCOV_CASES = [
+    (m, k) for m in MODELS for k in ["CR0", "CR1", "CR1S", "CR2", "CR3"] if f"vcov_{k}" in _CLUB[m]
+]
+COEF_TEST_CASES = [
+    (m, k) for m in MODELS for k in ["CR1", "CR2", "CR3"] if f"coef_test_{k}" in _CLUB[m]
+]
 
 
 def test_reference_covers_every_kind():

@@ -33,8 +33,13 @@ def test_ipynb_in_sync_with_py_and_has_no_outputs(path):
 def test_notebook_executes(path, tmp_path):
     out = execute_notebook(path, out_dir=tmp_path)
     nb = nbformat.read(out, as_version=4)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "Data layer" in text  # every notebook says which layer it uses

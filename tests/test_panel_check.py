@@ -14,13 +14,15 @@ def _write(tmp_path, df, name="panel.csv"):
 
 
 def good_panel() -> pd.DataFrame:
-    return pd.DataFrame({
-        "code": [330127, 330127, 330324, 330324],
-        "year": [2015, 2016, 2015, 2016],
-        "population": [33.5, 33.6, 80.0, 80.1],
-        "urbanisation": [50.0, 51.0, 60.0, 61.0],
-        "cohort": [2019, 2019, 0, 0],
-    })
+    return pd.DataFrame(
+        {
+            "code": [330127, 330127, 330324, 330324],
+            "year": [2015, 2016, 2015, 2016],
+            "population": [33.5, 33.6, 80.0, 80.1],
+            "urbanisation": [50.0, 51.0, 60.0, 61.0],
+            "cohort": [2019, 2019, 0, 0],
+        }
+    )
 
 
 def test_clean_panel_has_no_problems(tmp_path):

@@ -50,6 +50,8 @@ def test_analyses_write_tables_and_figures(tmp_path):
 
 def test_paper_template_renders_with_committed_numbers():
     numbers = json.loads((PAPER_DIR / "numbers.json").read_text(encoding="utf-8"))
-    text = pipeline.render_paper((PAPER_DIR / "paper.template.md").read_text(encoding="utf-8"), numbers)
+    text = pipeline.render_paper(
+        (PAPER_DIR / "paper.template.md").read_text(encoding="utf-8"), numbers
+    )
     assert "{{" not in text
     assert (PAPER_DIR / "paper.md").read_text(encoding="utf-8") == text

@@ -29,15 +29,24 @@ def test_prepare_panel_standardises(sim):
     assert p.data["uid"].max() == 59
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.drop(columns="y"), "column 'y' not found"),
-    (lambda d: pd.concat([d, d.iloc[[0]]]), "duplicate unit-time row"),
-    (lambda d: d.assign(y=d["y"].astype(str).where(d.index != 4, "abc")), "outcome column 'y' is not numeric"),
-    (lambda d: d.assign(cohort=np.where(d.index == 0, d["cohort"] + 2, d["cohort"])), "varies within 1 unit"),
-    (lambda d: d.assign(cohort=0), "no treated units"),
-    (lambda d: d.assign(time=d["time"] + 0.5), "whole numbers"),
-    (lambda d: d.assign(cohort=-d["cohort"]), "negative values"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.drop(columns="y"), "column 'y' not found"),
+        (lambda d: pd.concat([d, d.iloc[[0]]]), "duplicate unit-time row"),
+        (
+            lambda d: d.assign(y=d["y"].astype(str).where(d.index != 4, "abc")),
+            "outcome column 'y' is not numeric",
+        ),
+        (
+            lambda d: d.assign(cohort=np.where(d.index == 0, d["cohort"] + 2, d["cohort"])),
+            "varies within 1 unit",
+        ),
+        (lambda d: d.assign(cohort=0), "no treated units"),
+        (lambda d: d.assign(time=d["time"] + 0.5), "whole numbers"),
+        (lambda d: d.assign(cohort=-d["cohort"]), "negative values"),
+    ],
+)
 def test_prepare_panel_errors_are_one_line(sim, mutate, message):
     with pytest.raises(InputError, match=message) as e:
         prepare_panel(mutate(sim.copy()), **COLS)
@@ -66,12 +75,24 @@ def test_drops_are_announced(sim):
 def _result():
     by = pd.DataFrame({"event": [-1, 0, 1], "att": [0.1, 1.0, 2.0], "se": [0.1, 0.2, 0.3]})
     return DiDResult(
-        method="demo", outcome="y", n_units=10, n_obs=50,
-        att_gt=pd.DataFrame({"cohort": [3, 3], "time": [3, 4], "att": [1.0, 2.0], "se": [0.2, 0.3]}),
-        aggregates={"simple": Aggregate("simple", 1.5, 0.25),
-                    "dynamic": Aggregate("dynamic", 1.5, 0.2, by=by, crit_value=2.5)},
-        info={"control": "never", "est_method": "dr", "se_type": "analytic", "alpha": 0.05,
-              "data_layer": "synthetic"},
+        method="demo",
+        outcome="y",
+        n_units=10,
+        n_obs=50,
+        att_gt=pd.DataFrame(
+            {"cohort": [3, 3], "time": [3, 4], "att": [1.0, 2.0], "se": [0.2, 0.3]}
+        ),
+        aggregates={
+            "simple": Aggregate("simple", 1.5, 0.25),
+            "dynamic": Aggregate("dynamic", 1.5, 0.2, by=by, crit_value=2.5),
+        },
+        info={
+            "control": "never",
+            "est_method": "dr",
+            "se_type": "analytic",
+            "alpha": 0.05,
+            "data_layer": "synthetic",
+        },
     )
 
 
@@ -89,7 +110,9 @@ def test_tidy_has_pointwise_and_simultaneous_intervals():
     dyn = t[t["aggregation"] == "dynamic"]
     assert len(dyn) == 3
     np.testing.assert_allclose(dyn["band_high"] - dyn["estimate"], 2.5 * dyn["std_error"])
-    np.testing.assert_allclose(dyn["conf_high"] - dyn["estimate"], 1.959963984540054 * dyn["std_error"])
+    np.testing.assert_allclose(
+        dyn["conf_high"] - dyn["estimate"], 1.959963984540054 * dyn["std_error"]
+    )
     gt = t[t["aggregation"] == "att_gt"]
     assert list(gt["event"]) == [0, 1]
 

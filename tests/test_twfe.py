@@ -187,7 +187,15 @@ def test_within_backend_equals_panelols(ssc):
     """The default exact-absorption path reproduces linearmodels PanelOLS."""
     s = simulate_staggered(n_units=400, n_periods=8, cohorts=(3, 5, 7), seed=11, n_clusters=30).data
     s["x2"] = np.random.default_rng(1).normal(size=len(s))
-    kw = dict(outcome="y", unit="unit", time="time", cohort="cohort", covariates=("x2",), cluster="cluster", ssc=ssc)
+    kw = dict(
+        outcome="y",
+        unit="unit",
+        time="time",
+        cohort="cohort",
+        covariates=("x2",),
+        cluster="cluster",
+        ssc=ssc,
+    )
     a = twfe(s, **kw)
     b = twfe(s, **kw, backend="linearmodels")
     np.testing.assert_allclose(a.coefficients["estimate"], b.coefficients["estimate"], atol=1e-10)

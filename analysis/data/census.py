@@ -56,35 +56,94 @@ COUNTS: dict[str, tuple[str | None, str | None, str]] = {
     "edu_senior": (None, None, "Aged 6+: senior secondary"),
     "edu_college": (None, None, "Aged 6+: junior college (大专)"),
     "edu_bachelor": (None, None, "Aged 6+: bachelor's degree or above"),
-    "occ_total": ("各种职业人口\n总计", "各种职业人口总计", "Employed, long-form sample: all occupations"),
-    "occ_heads": ("国家机关、党群组织、企业、事业单位负责人",
-                  "党的机关国家机关群众团体和社会组织企事业单位负责人", "Heads of organisations (group I)"),
-    "occ_professional": ("专业技术人员", "专业技术人员", "Professional and technical staff (group II)"),
+    "occ_total": (
+        "各种职业人口\n总计",
+        "各种职业人口总计",
+        "Employed, long-form sample: all occupations",
+    ),
+    "occ_heads": (
+        "国家机关、党群组织、企业、事业单位负责人",
+        "党的机关国家机关群众团体和社会组织企事业单位负责人",
+        "Heads of organisations (group I)",
+    ),
+    "occ_professional": (
+        "专业技术人员",
+        "专业技术人员",
+        "Professional and technical staff (group II)",
+    ),
     "occ_clerical": ("办事人员和\n有关人员", "办事人员和有关人员", "Clerical staff (group III)"),
-    "occ_service": ("商业、服务业\n人员", "社会生产服务和生活服务人员", "Commerce/service staff (group IV; broader in 2020)"),
-    "occ_agriculture": ("农、林、牧、\n渔、水利业\n生产人员", "农林牧渔业生产及辅助人员", "Agricultural production (group V)"),
-    "occ_production": ("生产、运输\n设备操作人员\n及有关人员", "生产制造及有关人员", "Production and transport operators (group VI)"),
-    "ind_total": ("各种行业人口\n总计", "各种行业人口总计", "Employed, long-form sample: all industries"),
-    "ind_agriculture": ("农林牧渔业", "农林牧渔业", "A Agriculture, forestry, animal husbandry, fishery"),
+    "occ_service": (
+        "商业、服务业\n人员",
+        "社会生产服务和生活服务人员",
+        "Commerce/service staff (group IV; broader in 2020)",
+    ),
+    "occ_agriculture": (
+        "农、林、牧、\n渔、水利业\n生产人员",
+        "农林牧渔业生产及辅助人员",
+        "Agricultural production (group V)",
+    ),
+    "occ_production": (
+        "生产、运输\n设备操作人员\n及有关人员",
+        "生产制造及有关人员",
+        "Production and transport operators (group VI)",
+    ),
+    "ind_total": (
+        "各种行业人口\n总计",
+        "各种行业人口总计",
+        "Employed, long-form sample: all industries",
+    ),
+    "ind_agriculture": (
+        "农林牧渔业",
+        "农林牧渔业",
+        "A Agriculture, forestry, animal husbandry, fishery",
+    ),
     "ind_mining": ("采矿业", "采矿业", "B Mining"),
     "ind_manufacturing": ("制造业", "制造业", "C Manufacturing"),
-    "ind_utilities": ("电力、燃气\n及水的生产\n和供应业", "电力热力燃气及水生产和供应业", "D Electricity, gas, water"),
+    "ind_utilities": (
+        "电力、燃气\n及水的生产\n和供应业",
+        "电力热力燃气及水生产和供应业",
+        "D Electricity, gas, water",
+    ),
     "ind_construction": ("建筑业", "建筑业", "E Construction"),
     # 2010 headers shifted in the source file; see module docstring.
     "ind_transport": ("仓储和邮政业", "交通运输仓储和邮政业", "Transport, storage and post"),
-    "ind_ict": ("交通运输、\n计算机服务\n和软件业", "信息传输软件和信息技术服务业", "Information transmission, software and IT"),
+    "ind_ict": (
+        "交通运输、\n计算机服务\n和软件业",
+        "信息传输软件和信息技术服务业",
+        "Information transmission, software and IT",
+    ),
     "ind_trade": ("信息传输、\n批发和零售业", "批发和零售业", "Wholesale and retail"),
     "ind_hospitality": ("住宿和餐饮业", "住宿和餐饮业", "Accommodation and catering"),
     "ind_finance": ("金融业", "金融业", "Finance"),
     "ind_real_estate": ("房地产业", "房地产业", "Real estate"),
     "ind_business": ("租赁和\n商务服务业", "租赁和商务服务业", "Leasing and business services"),
-    "ind_research": ("科学研究、\n技术服务和\n地质勘察业", "科学研究和技术服务业", "Scientific research and technical services"),
-    "ind_environment": ("水利、环境\n和公共设施\n管理业", "水利环境和公共设施管理业", "Water, environment, public facilities"),
-    "ind_resident_services": ("居民服务和\n其他服务业", "居民服务修理和其服务业", "Resident services (2020: and repair)"),
+    "ind_research": (
+        "科学研究、\n技术服务和\n地质勘察业",
+        "科学研究和技术服务业",
+        "Scientific research and technical services",
+    ),
+    "ind_environment": (
+        "水利、环境\n和公共设施\n管理业",
+        "水利环境和公共设施管理业",
+        "Water, environment, public facilities",
+    ),
+    "ind_resident_services": (
+        "居民服务和\n其他服务业",
+        "居民服务修理和其服务业",
+        "Resident services (2020: and repair)",
+    ),
     "ind_education": ("教育", "教育", "Education"),
     "ind_health": ("卫生、社会\n保障和社会\n福利业", "卫生和社会工作", "Health and social work"),
-    "ind_culture": ("文化、体育\n和娱乐业", "文化体育和娱乐业", "Culture, sports and entertainment"),
-    "ind_public_admin": ("公共管理和\n社会组织", "公共管理社会保障和社会组织", "Public administration"),
+    "ind_culture": (
+        "文化、体育\n和娱乐业",
+        "文化体育和娱乐业",
+        "Culture, sports and entertainment",
+    ),
+    "ind_public_admin": (
+        "公共管理和\n社会组织",
+        "公共管理社会保障和社会组织",
+        "Public administration",
+    ),
     "ind_international": ("国际组织", "国际组织", "International organisations"),
 }
 
@@ -228,8 +287,15 @@ def prefecture_residuals(year: CensusYear) -> pd.DataFrame:
             if p["code"] not in RESIDUAL_HOSTS:
                 raise RuntimeError(f"{year} census: unexplained residual in prefecture {p['code']}")
             host, label = RESIDUAL_HOSTS[p["code"]]
-            rows.append({"code": host, "name_zh": label, "year": year, **resid.to_dict(),
-                         "edu_years_published": np.nan})
+            rows.append(
+                {
+                    "code": host,
+                    "name_zh": label,
+                    "year": year,
+                    **resid.to_dict(),
+                    "edu_years_published": np.nan,
+                }
+            )
     return pd.DataFrame(rows, columns=units.columns)
 
 
@@ -269,9 +335,20 @@ def add_rates(df: pd.DataFrame) -> pd.DataFrame:
     out["manuf_share"] = out["ind_manufacturing"] / out["ind_total"]
     out["research_share"] = out["ind_research"] / out["ind_total"]
     out["agri_share"] = out["ind_agriculture"] / out["ind_total"]
-    tertiary = [c for c in COUNTS if c.startswith("ind_") and c not in
-                ("ind_total", "ind_agriculture", "ind_mining", "ind_manufacturing",
-                 "ind_utilities", "ind_construction")]
+    tertiary = [
+        c
+        for c in COUNTS
+        if c.startswith("ind_")
+        and c
+        not in (
+            "ind_total",
+            "ind_agriculture",
+            "ind_mining",
+            "ind_manufacturing",
+            "ind_utilities",
+            "ind_construction",
+        )
+    ]
     out["services_share"] = out[tertiary].sum(axis=1) / out["ind_total"]
     out["professional_share"] = out["occ_professional"] / out["occ_total"]
     return out
@@ -315,9 +392,15 @@ def harmonised_census(level: Literal["census", "full"] = "census") -> pd.DataFra
         # a residual shares its host's code: fold it into the host row first
         sums = [*COUNTS, "edu_pop6_published", "edu_years_x_pop6"]
         units = units.groupby("code", as_index=False, sort=True).agg(
-            {"name_zh": "first", **{c: "sum" for c in sums}})
-        agg = to_cbu(units, code_col="code", year=year, level=level,
-                     sum_cols=[*COUNTS, "edu_pop6_published", "edu_years_x_pop6"])
+            {"name_zh": "first", **{c: "sum" for c in sums}}
+        )
+        agg = to_cbu(
+            units,
+            code_col="code",
+            year=year,
+            level=level,
+            sum_cols=[*COUNTS, "edu_pop6_published", "edu_years_x_pop6"],
+        )
         agg["year"] = year
         frames.append(agg)
     out = add_rates(pd.concat(frames, ignore_index=True))

@@ -57,7 +57,9 @@ def verify_manifest(raw_dir: Path = RAW_DIR) -> list[str]:
     listed = set(man["path"])
     for rel in raw_files(raw_dir):
         if rel not in listed:
-            problems.append(f"data/raw/{rel} is not in the manifest (add its source, licence and checksum)")
+            problems.append(
+                f"data/raw/{rel} is not in the manifest (add its source, licence and checksum)"
+            )
     for row in man.itertuples(index=False):
         p = raw_dir / row.path
         if not p.exists():
@@ -78,8 +80,11 @@ def update_manifest(raw_dir: Path = RAW_DIR) -> pd.DataFrame:
 
     Written atomically (temporary file then rename).
     """
-    man = read_manifest(raw_dir).set_index("path") if (raw_dir / MANIFEST_NAME).exists() else \
-        pd.DataFrame(columns=COLUMNS).set_index("path")
+    man = (
+        read_manifest(raw_dir).set_index("path")
+        if (raw_dir / MANIFEST_NAME).exists()
+        else pd.DataFrame(columns=COLUMNS).set_index("path")
+    )
     rows = []
     for rel in raw_files(raw_dir):
         p = raw_dir / rel

@@ -38,7 +38,9 @@ COUNTIES = pa.DataFrameSchema(
         "name_pinyin": pa.Column(str),
         "prefecture_code": pa.Column(int, pa.Check(lambda s: s % 100 == 0), coerce=True),
         "prefecture_zh": pa.Column(str),
-        "type": pa.Column(str, pa.Check.isin(["district", "county", "county_city", "autonomous_county"])),
+        "type": pa.Column(
+            str, pa.Check.isin(["district", "county", "county_city", "autonomous_county"])
+        ),
         "mountain26": pa.Column(bool, coerce=True),
     },
     checks=[
@@ -81,8 +83,11 @@ ENCLAVE_EVENTS = pa.DataFrameSchema(
     },
     checks=[
         pa.Check(
-            lambda d: d["year"].isna() | d["date"].isna()
-            | (d["date"].astype("string").str[:4] == d["year"].astype("string")),
+            lambda d: (
+                d["year"].isna()
+                | d["date"].isna()
+                | (d["date"].astype("string").str[:4] == d["year"].astype("string"))
+            ),
             error="date and year disagree",
         ),
     ],
@@ -137,8 +142,10 @@ CENSUS_HARMONISED = pa.DataFrameSchema(
     },
     checks=[
         _unique("cbu", "year", what="CBU-year rows"),
-        pa.Check(lambda d: (d["pop_urban"] + d["pop_rural"] - d["pop_total"]).abs() < 1,
-                 error="urban + rural population differs from total"),
+        pa.Check(
+            lambda d: (d["pop_urban"] + d["pop_rural"] - d["pop_total"]).abs() < 1,
+            error="urban + rural population differs from total",
+        ),
     ],
     strict=False,
     name="census_harmonised",
@@ -159,8 +166,16 @@ MPDTA = pa.DataFrameSchema(
 
 #: Level variables of the yearbook panel template that cannot be negative.
 PANEL_NONNEGATIVE = (
-    "gdp", "population", "urban_income", "rural_income", "disp_income",
-    "employment", "rd_expenditure", "fiscal_revenue", "budget_revenue", "fai",
+    "gdp",
+    "population",
+    "urban_income",
+    "rural_income",
+    "disp_income",
+    "employment",
+    "rd_expenditure",
+    "fiscal_revenue",
+    "budget_revenue",
+    "fai",
 )
 #: Percent variables of the template (0-100).
 PANEL_PERCENT = ("urbanisation",)
@@ -176,8 +191,12 @@ def panel_schema(columns: list[str], known_codes: frozenset[int]) -> pa.DataFram
     ``source`` and ``note`` numeric.
     """
     cols: dict[str, pa.Column] = {
-        "code": pa.Column(int, pa.Check.isin(sorted(known_codes), error="unknown county code"), coerce=True),
-        "year": pa.Column(int, pa.Check.in_range(1990, 2035, error="outside 1990-2035"), coerce=True),
+        "code": pa.Column(
+            int, pa.Check.isin(sorted(known_codes), error="unknown county code"), coerce=True
+        ),
+        "year": pa.Column(
+            int, pa.Check.in_range(1990, 2035, error="outside 1990-2035"), coerce=True
+        ),
     }
     for c in columns:
         if c in cols or c in ("name_zh", "source", "note"):
@@ -188,16 +207,22 @@ def panel_schema(columns: list[str], known_codes: frozenset[int]) -> pa.DataFram
         if c in PANEL_PERCENT:
             checks.append(pa.Check.in_range(0, 100, error="outside 0-100 (a percentage)"))
         if c == "cohort":
-            checks.append(pa.Check(lambda s: (s == 0) | s.between(1990, 2035), error="not 0 or a year"))
+            checks.append(
+                pa.Check(lambda s: (s == 0) | s.between(1990, 2035), error="not 0 or a year")
+            )
         cols[c] = pa.Column(float, checks, nullable=True, coerce=True)
     frame_checks = [
-        pa.Check(lambda d: ~d.duplicated(["code", "year"], keep=False),
-                 error="duplicate county-year rows (same code and year)"),
+        pa.Check(
+            lambda d: ~d.duplicated(["code", "year"], keep=False),
+            error="duplicate county-year rows (same code and year)",
+        ),
     ]
     if "cohort" in columns:
         frame_checks.append(
-            pa.Check(lambda d: d.groupby("code")["cohort"].transform("nunique") <= 1,
-                     error="cohort changes within a county (it must be the county's first enclave year)")
+            pa.Check(
+                lambda d: d.groupby("code")["cohort"].transform("nunique") <= 1,
+                error="cohort changes within a county (it must be the county's first enclave year)",
+            )
         )
     return pa.DataFrameSchema(cols, checks=frame_checks, strict=False, name="panel")
 
@@ -238,7 +263,11 @@ def plain_problems(err: pa.errors.SchemaErrors, table: str) -> list[str]:
         if grp["failure_case"].astype(str).str.startswith("KeyError").any():
             continue  # consequence of a missing column, already reported
         rows = sorted({int(i) for i in grp["index"].dropna()})
-        where = f" (lines {', '.join(str(r + 2) for r in rows[:5])}{', ...' if len(rows) > 5 else ''})" if rows else ""
+        where = (
+            f" (lines {', '.join(str(r + 2) for r in rows[:5])}{', ...' if len(rows) > 5 else ''})"
+            if rows
+            else ""
+        )
         out.append(f"{check}{where}")
     seen: set[tuple[str, str]] = set()
     for (column, check), grp in rest[~frame_level].groupby(["column", "check"], sort=False):
@@ -276,4 +305,6 @@ def validate(name: str, df: pd.DataFrame) -> pd.DataFrame:
         return schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as e:
         problems = plain_problems(e, name)
-        raise InputError(f"{name}: {len(problems)} problem(s): " + "; ".join(problems), problems) from None
+        raise InputError(
+            f"{name}: {len(problems)} problem(s): " + "; ".join(problems), problems
+        ) from None

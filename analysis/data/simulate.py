@@ -55,10 +55,12 @@ class SimulatedPanel:
         """True event-time effects averaged over cohorts with cohort-size weights."""
         d = self.data
         sizes = d.groupby("cohort")["unit"].nunique()
-        a = self.att_gt.assign(e=self.att_gt["time"] - self.att_gt["cohort"],
-                               w=self.att_gt["cohort"].map(sizes))
-        return a.groupby("e").apply(lambda s: np.average(s["att"], weights=s["w"]),
-                                    include_groups=False)
+        a = self.att_gt.assign(
+            e=self.att_gt["time"] - self.att_gt["cohort"], w=self.att_gt["cohort"].map(sizes)
+        )
+        return a.groupby("e").apply(
+            lambda s: np.average(s["att"], weights=s["w"]), include_groups=False
+        )
 
 
 def simulate_staggered(

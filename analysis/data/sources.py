@@ -14,7 +14,11 @@ from analysis.errors import InputError
 
 @cache
 def _load(name: str, rel: str) -> pd.DataFrame:
-    df = pd.read_csv(raw_path(rel), keep_default_na=True, dtype={"adcode": "string"} if name == "bulletin_figures" else None)
+    df = pd.read_csv(
+        raw_path(rel),
+        keep_default_na=True,
+        dtype={"adcode": "string"} if name == "bulletin_figures" else None,
+    )
     return validate(name, df)
 
 
@@ -59,4 +63,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(f"cannot read {p.name}: {first}") from None
-    raise InputError(f"unsupported file type {suffix or '(none)'} for {p.name}: use .csv or .parquet")
+    raise InputError(
+        f"unsupported file type {suffix or '(none)'} for {p.name}: use .csv or .parquet"
+    )

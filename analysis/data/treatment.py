@@ -79,29 +79,56 @@ DEFAULT_RULE = TreatmentRule(
 
 #: Alternative rules for robustness (each differs from the default in one respect).
 ALTERNATIVE_RULES: tuple[TreatmentRule, ...] = (
-    replace(DEFAULT_RULE, name="read_high", date_status=("read",), min_confidence="high",
-            description="Default, counting only read dates from high-confidence sources"),
-    replace(DEFAULT_RULE, name="city_platforms", city_platforms=True,
-            description="Default, plus city-level platforms for every county of their prefecture"),
-    replace(DEFAULT_RULE, name="village_income", kinds=("village-income",),
-            description="Village-income (消薄) enclaves only"),
-    replace(DEFAULT_RULE, name="industrial_scitech", kinds=("industrial", "sci-tech"),
-            description="Industrial and sci-tech enclaves only"),
-    replace(DEFAULT_RULE, name="started_by_2019", event_types=("start", "open"),
-            description="Construction started or opened by 2019 (agreements alone do not count)"),
-    replace(DEFAULT_RULE, name="by_2017", cutoff=2017,
-            description="Default with cut-off 2017 (at least three years of exposure by 2020)"),
+    replace(
+        DEFAULT_RULE,
+        name="read_high",
+        date_status=("read",),
+        min_confidence="high",
+        description="Default, counting only read dates from high-confidence sources",
+    ),
+    replace(
+        DEFAULT_RULE,
+        name="city_platforms",
+        city_platforms=True,
+        description="Default, plus city-level platforms for every county of their prefecture",
+    ),
+    replace(
+        DEFAULT_RULE,
+        name="village_income",
+        kinds=("village-income",),
+        description="Village-income (消薄) enclaves only",
+    ),
+    replace(
+        DEFAULT_RULE,
+        name="industrial_scitech",
+        kinds=("industrial", "sci-tech"),
+        description="Industrial and sci-tech enclaves only",
+    ),
+    replace(
+        DEFAULT_RULE,
+        name="started_by_2019",
+        event_types=("start", "open"),
+        description="Construction started or opened by 2019 (agreements alone do not count)",
+    ),
+    replace(
+        DEFAULT_RULE,
+        name="by_2017",
+        cutoff=2017,
+        description="Default with cut-off 2017 (at least three years of exposure by 2020)",
+    ),
 )
 
 
-def first_enclave_year(rule: TreatmentRule = DEFAULT_RULE, events: pd.DataFrame | None = None) -> pd.Series:
+def first_enclave_year(
+    rule: TreatmentRule = DEFAULT_RULE, events: pd.DataFrame | None = None
+) -> pd.Series:
     """First year each mountain county meets ``rule`` (``0`` = not by the cut-off).
 
     Returns a Series indexed by county code (the 26 mountain counties, 2022
     codes), named ``cohort``.
     """
     ev = sources.load_enclave_events() if events is None else events.copy()
-    ok_conf = _CONF_ORDER[_CONF_ORDER.index(rule.min_confidence):]
+    ok_conf = _CONF_ORDER[_CONF_ORDER.index(rule.min_confidence) :]
     m = (
         ev["kind"].isin(rule.kinds)
         & ev["direction"].isin(rule.directions)
@@ -124,6 +151,10 @@ def first_enclave_year(rule: TreatmentRule = DEFAULT_RULE, events: pd.DataFrame 
         else:
             rows.append((int(r.county_code), int(r.year)))
     first = pd.DataFrame(rows, columns=["code", "year"]).groupby("code")["year"].min()
-    out = pd.Series(0, index=pd.Index(sorted(mountain["code"]), name="code"), name="cohort", dtype="int64")
-    out.loc[first.index.intersection(out.index)] = first.loc[first.index.intersection(out.index)].astype("int64")
+    out = pd.Series(
+        0, index=pd.Index(sorted(mountain["code"]), name="code"), name="cohort", dtype="int64"
+    )
+    out.loc[first.index.intersection(out.index)] = first.loc[
+        first.index.intersection(out.index)
+    ].astype("int64")
     return out

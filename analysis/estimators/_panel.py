@@ -126,7 +126,9 @@ def prepare_panel(
     covariates = tuple(c for c in covariates if c)
     if len(set(covariates)) != len(covariates):
         raise InputError("covariates listed more than once")
-    _require_columns(data, [outcome, unit, time, cohort, *covariates] + ([cluster] if cluster else []))
+    _require_columns(
+        data, [outcome, unit, time, cohort, *covariates] + ([cluster] if cluster else [])
+    )
     if len({outcome, unit, time, cohort}) < 4:
         raise InputError("outcome, unit, time and cohort must be four different columns")
     if data.empty:
@@ -139,7 +141,9 @@ def prepare_panel(
     xs = {c: _numeric(data, c, "covariate") for c in covariates}
 
     if data[unit].isna().any():
-        raise InputError(f"unit column {unit!r} has {int(data[unit].isna().sum())} missing value(s)")
+        raise InputError(
+            f"unit column {unit!r} has {int(data[unit].isna().sum())} missing value(s)"
+        )
     if t.isna().any():
         raise InputError(f"time column {time!r} has {int(t.isna().sum())} missing value(s)")
     if not np.all(np.isclose(t, np.round(t))):
@@ -176,8 +180,14 @@ def prepare_panel(
             f"cohort column {cohort!r} varies within {int(varies.sum())} unit(s) "
             f"(first: {unit}={first_u!r}); it must be the unit's first treated period"
         )
-    df = pd.DataFrame({"unit": np.asarray(data[unit].to_numpy())[order], "time": tt[order],
-                       "cohort": gs, "y": y.to_numpy()[order]})
+    df = pd.DataFrame(
+        {
+            "unit": np.asarray(data[unit].to_numpy())[order],
+            "time": tt[order],
+            "cohort": gs,
+            "y": y.to_numpy()[order],
+        }
+    )
     for c, s_ in xs.items():
         df[c] = s_.to_numpy()[order]
     if cluster:
@@ -215,7 +225,9 @@ def prepare_panel(
     if late.any():
         # Treated only after the sample ends: they are untreated throughout.
         n_u = df.loc[late, "unit"].nunique()
-        notes.append(f"{n_u} unit(s) first treated after the last period {tmax} are coded never treated")
+        notes.append(
+            f"{n_u} unit(s) first treated after the last period {tmax} are coded never treated"
+        )
         df.loc[late, "cohort"] = 0.0
 
     cohorts = np.sort(df.loc[df["cohort"] > 0, "cohort"].unique())
@@ -225,7 +237,9 @@ def prepare_panel(
     if require_never_treated and not has_never:
         raise InputError("no never-treated units (cohort 0) to serve as the comparison group")
     if require_comparison and not has_never and cohorts.size < 2:
-        raise InputError("no untreated comparison: all units are treated at the same time and none is never treated")
+        raise InputError(
+            "no untreated comparison: all units are treated at the same time and none is never treated"
+        )
 
     # rows are already in (unit, time) order; re-code units densely after drops
     ucodes, uniques = pd.factorize(df["unit"], sort=False)

@@ -152,9 +152,24 @@ def twfe(
         cols = [int(np.flatnonzero(kept_idx == nT + j)[0]) for j in range(k)]
         params = fit.coef[nT : nT + k]
         cov = V[np.ix_(cols, cols)]
-        return _result(params, cov, list(X.columns), factor, panel=panel, outcome=outcome, unit=unit,
-                       cluster=cluster, ssc=ssc, G=G, alpha=alpha, covs=covs, cov_notes=cov_notes,
-                       data_layer=data_layer, n=n, backend="within (exact absorption)")
+        return _result(
+            params,
+            cov,
+            list(X.columns),
+            factor,
+            panel=panel,
+            outcome=outcome,
+            unit=unit,
+            cluster=cluster,
+            ssc=ssc,
+            G=G,
+            alpha=alpha,
+            covs=covs,
+            cov_notes=cov_notes,
+            data_layer=data_layer,
+            n=n,
+            backend="within (exact absorption)",
+        )
     mod = PanelOLS(y, X, entity_effects=True, time_effects=True, drop_absorbed=False)
     try:
         if ssc == "fixest":
@@ -183,13 +198,45 @@ def twfe(
     params = res.params.to_numpy()
     if not np.isfinite(params[0]):
         raise InputError("the treatment dummy is absorbed by the unit and time effects")
-    return _result(params, cov, list(X.columns), factor, panel=panel, outcome=outcome, unit=unit,
-                   cluster=cluster, ssc=ssc, G=G, alpha=alpha, covs=covs, cov_notes=cov_notes,
-                   data_layer=data_layer, n=n, backend="linearmodels PanelOLS")
+    return _result(
+        params,
+        cov,
+        list(X.columns),
+        factor,
+        panel=panel,
+        outcome=outcome,
+        unit=unit,
+        cluster=cluster,
+        ssc=ssc,
+        G=G,
+        alpha=alpha,
+        covs=covs,
+        cov_notes=cov_notes,
+        data_layer=data_layer,
+        n=n,
+        backend="linearmodels PanelOLS",
+    )
 
 
-def _result(params, cov, terms, factor, *, panel, outcome, unit, cluster, ssc, G, alpha, covs,
-            cov_notes, data_layer, n, backend) -> DiDResult:
+def _result(
+    params,
+    cov,
+    terms,
+    factor,
+    *,
+    panel,
+    outcome,
+    unit,
+    cluster,
+    ssc,
+    G,
+    alpha,
+    covs,
+    cov_notes,
+    data_layer,
+    n,
+    backend,
+) -> DiDResult:
     se = np.sqrt(np.diag(cov))
     coefs = pd.DataFrame({"term": terms, "estimate": params, "se": se})
     info = {

@@ -47,7 +47,9 @@ def block_sizes(n_draws: int, block: int) -> list[int]:
     return [block] * full + ([rest] if rest else [])
 
 
-def block_generators(seed: int | np.random.SeedSequence | None, n_blocks: int) -> list[np.random.Generator]:
+def block_generators(
+    seed: int | np.random.SeedSequence | None, n_blocks: int
+) -> list[np.random.Generator]:
     """Independent generators, one per block, spawned from one seed."""
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     return [np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(n_blocks)]

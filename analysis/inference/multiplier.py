@@ -117,12 +117,15 @@ def multiplier_draws(
         seed = rng
     total = s.sum(axis=0) if weights == "rademacher" else None
     fn = partial(_multiplier_block, s=s, total=total, weights=weights)
-    out = run_draws(fn, n_boot, seed, block=BLOCK_DRAWS, backend="serial", desc="multiplier bootstrap")
+    out = run_draws(
+        fn, n_boot, seed, block=BLOCK_DRAWS, backend="serial", desc="multiplier bootstrap"
+    )
     return out / n
 
 
-def _multiplier_block(rng: np.random.Generator, size: int, *, s: np.ndarray, total: np.ndarray | None,
-                      weights: str) -> np.ndarray:
+def _multiplier_block(
+    rng: np.random.Generator, size: int, *, s: np.ndarray, total: np.ndarray | None, weights: str
+) -> np.ndarray:
     """One block of bootstrap sums ``V S`` (``size`` draws)."""
     v = _multipliers(rng, size, s.shape[0], weights)
     if total is not None:

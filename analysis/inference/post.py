@@ -34,12 +34,27 @@ _REGRESSION_METHODS = ("twfe",)
 _RI_METHODS = ("twfe", "cs", "bjs")
 
 
-def _twfe_design(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-                 covariates: Sequence[str], cluster: str | None):
+def _twfe_design(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str],
+    cluster: str | None,
+):
     from analysis.estimators._panel import prepare_panel
 
-    p = prepare_panel(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                      covariates=tuple(covariates), cluster=cluster)
+    p = prepare_panel(
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=tuple(covariates),
+        cluster=cluster,
+    )
     d = p.data
     D = ((d["cohort"] > 0) & (d["time"] >= d["cohort"])).astype(float)
     X = pd.DataFrame({"D": D.to_numpy(), **{c: d[c].to_numpy() for c in p.covariates}})
@@ -80,36 +95,84 @@ def post_inference(
             f"for {method!r} use --inference ri (or --bootstrap for cs)"
         )
     if kind == "ri" and method not in _RI_METHODS:
-        raise InputError(f"--inference ri supports methods {', '.join(_RI_METHODS)}, not {method!r}")
+        raise InputError(
+            f"--inference ri supports methods {', '.join(_RI_METHODS)}, not {method!r}"
+        )
 
     if kind == "cr2":
         from analysis.inference.crve import ols_cluster
 
-        y, X, clusters, fe = _twfe_design(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                                          covariates=covariates, cluster=cluster)
+        y, X, clusters, fe = _twfe_design(
+            data,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            covariates=covariates,
+            cluster=cluster,
+        )
         res = ols_cluster(y, X, clusters, fe=fe, kind="CR2")
         lo, hi = res.conf_int(alpha=alpha)[0]
-        return {"inference": "cr2", "term": "D", "estimate": float(res.coef[0]), "se": float(res.se[0]),
-                "df": float(np.atleast_1d(res.df)[0]), "p_value": float(res.p[0]),
-                "ci": [float(lo), float(hi)], "n_clusters": int(len(np.unique(clusters)))}
+        return {
+            "inference": "cr2",
+            "term": "D",
+            "estimate": float(res.coef[0]),
+            "se": float(res.se[0]),
+            "df": float(np.atleast_1d(res.df)[0]),
+            "p_value": float(res.p[0]),
+            "ci": [float(lo), float(hi)],
+            "n_clusters": int(len(np.unique(clusters))),
+        }
     if kind == "wild":
         from analysis.inference.wild import wild_cluster_bootstrap
 
-        y, X, clusters, fe = _twfe_design(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                                          covariates=covariates, cluster=cluster)
+        y, X, clusters, fe = _twfe_design(
+            data,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            covariates=covariates,
+            cluster=cluster,
+        )
         w = wild_cluster_bootstrap(y, X, clusters, 0, fe=fe, B=draws, seed=seed, alpha=alpha)
         return {"inference": "wild", **w.to_dict()}
     from analysis.inference.ri import randomization_test, ri_confidence_interval
 
     opts = {"covariates": tuple(covariates)} if covariates else None
-    r = randomization_test(data, unit=unit, time=time, cohort=cohort, outcome=outcome, statistic=method,
-                           n_draws=draws, seed=seed, estimator_options=opts)
-    out = {"inference": "ri", "statistic": method, "observed": float(r.observed), "p_value": float(r.p_value),
-           "exact": bool(r.exact), "draws": int(r.n_draws), "seed": seed}
+    r = randomization_test(
+        data,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        outcome=outcome,
+        statistic=method,
+        n_draws=draws,
+        seed=seed,
+        estimator_options=opts,
+    )
+    out = {
+        "inference": "ri",
+        "statistic": method,
+        "observed": float(r.observed),
+        "p_value": float(r.p_value),
+        "exact": bool(r.exact),
+        "draws": int(r.n_draws),
+        "seed": seed,
+    }
     try:
-        ci = ri_confidence_interval(data, unit=unit, time=time, cohort=cohort, outcome=outcome,
-                                    statistic=method, n_draws=draws, seed=seed, alpha=alpha,
-                                    estimator_options=opts)
+        ci = ri_confidence_interval(
+            data,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            outcome=outcome,
+            statistic=method,
+            n_draws=draws,
+            seed=seed,
+            alpha=alpha,
+            estimator_options=opts,
+        )
         out["ci"] = [float(ci.low), float(ci.high)]
     except InputError as e:
         out["ci"] = [None, None]

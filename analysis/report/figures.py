@@ -26,8 +26,16 @@ def _ax(ax):
 
 def layer_stamp(ax, layer: str) -> None:
     """Print the data layer in the corner of a panel (real / synthetic)."""
-    ax.text(0.995, 0.01, f"data: {layer}", transform=ax.transAxes, ha="right", va="bottom",
-            fontsize=7, color="0.35")
+    ax.text(
+        0.995,
+        0.01,
+        f"data: {layer}",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="0.35",
+    )
 
 
 def effects_plot(result, ax=None, aggregation: str = "dynamic", band: bool = True):
@@ -37,14 +45,30 @@ def effects_plot(result, ax=None, aggregation: str = "dynamic", band: bool = Tru
     sel = tidy[tidy["aggregation"] == aggregation]
     if sel.empty:
         raise ValueError(f"result has no {aggregation!r} aggregation")
-    key = {"dynamic": "event", "group": "cohort", "calendar": "time", "att_gt": "event"}[aggregation]
+    key = {"dynamic": "event", "group": "cohort", "calendar": "time", "att_gt": "event"}[
+        aggregation
+    ]
     x = sel[key].to_numpy(dtype=float)
     y = sel["estimate"].to_numpy()
     if band and not np.allclose(sel["band_low"], sel["conf_low"]):
-        ax.fill_between(x, sel["band_low"], sel["band_high"], color="0.85", step=None,
-                        label="simultaneous band", zorder=0)
-    ax.errorbar(x, y, yerr=[y - sel["conf_low"], sel["conf_high"] - y], fmt="o", color="k",
-                capsize=3, label="estimate, pointwise CI")
+        ax.fill_between(
+            x,
+            sel["band_low"],
+            sel["band_high"],
+            color="0.85",
+            step=None,
+            label="simultaneous band",
+            zorder=0,
+        )
+    ax.errorbar(
+        x,
+        y,
+        yerr=[y - sel["conf_low"], sel["conf_high"] - y],
+        fmt="o",
+        color="k",
+        capsize=3,
+        label="estimate, pointwise CI",
+    )
     ax.axhline(0, color="0.5", lw=0.8)
     if key == "event":
         ax.axvline(-0.5, color="0.5", lw=0.8, ls="--")
@@ -56,13 +80,34 @@ def effects_plot(result, ax=None, aggregation: str = "dynamic", band: bool = Tru
     return fig
 
 
-def group_change_plot(units: pd.DataFrame, variable: str, label: str, ax=None, layer: str = "real (census)"):
+def group_change_plot(
+    units: pd.DataFrame, variable: str, label: str, ax=None, layer: str = "real (census)"
+):
     """2010 vs 2020 distribution of a unit-level variable by group (strip + box)."""
     fig, ax = _ax(ax)
-    sns.boxplot(data=units, x="year", y=variable, hue="group", palette=PALETTE, ax=ax,
-                fliersize=0, width=0.6, linewidth=0.8)
-    sns.stripplot(data=units, x="year", y=variable, hue="group", palette=PALETTE, ax=ax,
-                  dodge=True, size=3, alpha=0.6, legend=False)
+    sns.boxplot(
+        data=units,
+        x="year",
+        y=variable,
+        hue="group",
+        palette=PALETTE,
+        ax=ax,
+        fliersize=0,
+        width=0.6,
+        linewidth=0.8,
+    )
+    sns.stripplot(
+        data=units,
+        x="year",
+        y=variable,
+        hue="group",
+        palette=PALETTE,
+        ax=ax,
+        dodge=True,
+        size=3,
+        alpha=0.6,
+        legend=False,
+    )
     ax.set_ylabel(label)
     ax.set_xlabel("census year")
     ax.legend(title=None, frameon=False, fontsize=8, loc="best")
@@ -91,7 +136,9 @@ def structure_plot(shares: pd.DataFrame, ax=None, layer: str = "real (census lon
     return fig
 
 
-def coefficient_plot(table: pd.DataFrame, labels: dict[str, str], ax=None, layer: str = "real (census)"):
+def coefficient_plot(
+    table: pd.DataFrame, labels: dict[str, str], ax=None, layer: str = "real (census)"
+):
     """Standardised effects (beta / s.d. of the change among controls) with 95% intervals.
 
     ``table`` needs ``outcome``, ``effect_sd``, ``se_hc1``, ``sd_control`` and
@@ -104,7 +151,14 @@ def coefficient_plot(table: pd.DataFrame, labels: dict[str, str], ax=None, layer
     half = 1.959963984540054 * t["se_hc1"] / t["sd_control"]
     ax.errorbar(t["effect_sd"], yy, xerr=half, fmt="o", color="k", capsize=3, label="HC1 95% CI")
     for yv, (_, r) in zip(yy, t.iterrows(), strict=True):
-        ax.text(1.02, yv, f"RI p = {r['p_ri']:.2f}", transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+        ax.text(
+            1.02,
+            yv,
+            f"RI p = {r['p_ri']:.2f}",
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=8,
+        )
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_yticks(yy)
     ax.set_yticklabels([labels.get(o, o) for o in t["outcome"]], fontsize=8)

@@ -28,8 +28,16 @@ def _fmt(v: Any, digits: int) -> str:
 
 
 def _latex_escape(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
-                 ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("$", r"\$"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+    ):
         s = s.replace(a, b)
     return s
 
@@ -49,8 +57,10 @@ def render(
     def d(col: str) -> int:
         return digits.get(col, 3) if isinstance(digits, Mapping) else int(digits)
 
-    cells = [[_fmt(v, d(c)) for c, v in zip(df.columns, row, strict=True)]
-             for row in df.itertuples(index=False)]
+    cells = [
+        [_fmt(v, d(c)) for c, v in zip(df.columns, row, strict=True)]
+        for row in df.itertuples(index=False)
+    ]
     header = [str(c) for c in df.columns]
     if fmt == "markdown":
         lines = []
@@ -68,12 +78,18 @@ def render(
         lines = [r"\begin{table}[htbp]", r"\centering"]
         if caption:
             lines.append(r"\caption{" + _latex_escape(caption) + "}")
-        lines += [r"\begin{tabular}{" + spec + "}", r"\toprule",
-                  " & ".join(_latex_escape(h) for h in header) + r" \\", r"\midrule"]
+        lines += [
+            r"\begin{tabular}{" + spec + "}",
+            r"\toprule",
+            " & ".join(_latex_escape(h) for h in header) + r" \\",
+            r"\midrule",
+        ]
         lines += [" & ".join(_latex_escape(c) for c in r) + r" \\" for r in cells]
         lines += [r"\bottomrule", r"\end{tabular}"]
         if notes:
-            lines.append(r"\par\smallskip\footnotesize " + " ".join(_latex_escape(n) for n in notes))
+            lines.append(
+                r"\par\smallskip\footnotesize " + " ".join(_latex_escape(n) for n in notes)
+            )
         lines.append(r"\end{table}")
         return "\n".join(lines) + "\n"
     raise ValueError(f"unknown table format {fmt!r}")
@@ -121,8 +137,13 @@ def design_notes(result) -> list[str]:
     ]
 
 
-def result_table(result, fmt: TableFormat = "markdown", aggregations: Sequence[str] | None = None,
-                 digits: int = 4, caption: str | None = None) -> str:
+def result_table(
+    result,
+    fmt: TableFormat = "markdown",
+    aggregations: Sequence[str] | None = None,
+    digits: int = 4,
+    caption: str | None = None,
+) -> str:
     """An estimation result as a table (from ``result.tidy()``) with its design notes."""
     tidy = result.tidy()
     if aggregations is not None:

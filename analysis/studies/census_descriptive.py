@@ -31,8 +31,16 @@ INDICATORS: list[tuple[str, str]] = [
     ("Research & technical services share (%)*", "research_share"),
     ("Professional & technical occupations (%)*", "professional_share"),
 ]
-_PERCENT = {"urbanisation", "old_age_share", "college_share", "agri_share", "manuf_share",
-            "services_share", "research_share", "professional_share"}
+_PERCENT = {
+    "urbanisation",
+    "old_age_share",
+    "college_share",
+    "agri_share",
+    "manuf_share",
+    "services_share",
+    "research_share",
+    "professional_share",
+}
 
 
 def cbu_panel() -> pd.DataFrame:
@@ -61,32 +69,50 @@ def comparison_table(panel: pd.DataFrame | None = None) -> pd.DataFrame:
         scale = 100.0 if var in _PERCENT else 1.0
         m10, m20 = (scale * agg.loc[("Mountain 26", y), var] for y in (2010, 2020))
         r10, r20 = (scale * agg.loc[("Rest of Zhejiang", y), var] for y in (2010, 2020))
-        rows.append({
-            "Indicator": label,
-            "Mountain 26, 2010": m10,
-            "Mountain 26, 2020": m20,
-            "Mountain 26, change": m20 - m10,
-            "Rest, 2010": r10,
-            "Rest, 2020": r20,
-            "Rest, change": r20 - r10,
-            "Gap 2020 (M - R)": m20 - r20,
-        })
+        rows.append(
+            {
+                "Indicator": label,
+                "Mountain 26, 2010": m10,
+                "Mountain 26, 2020": m20,
+                "Mountain 26, change": m20 - m10,
+                "Rest, 2010": r10,
+                "Rest, 2020": r20,
+                "Rest, change": r20 - r10,
+                "Gap 2020 (M - R)": m20 - r20,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def employment_structure(panel: pd.DataFrame | None = None) -> pd.DataFrame:
     """Shares of long-form employment in five broad sectors by group and year."""
     agg = group_aggregates(panel).set_index(["group", "year"])
-    tertiary_other = [c for c in census.COUNTS if c.startswith("ind_") and c not in (
-        "ind_total", "ind_agriculture", "ind_mining", "ind_manufacturing", "ind_utilities",
-        "ind_construction", "ind_research")]
-    out = pd.DataFrame({
-        "Agriculture": agg["ind_agriculture"],
-        "Manufacturing": agg["ind_manufacturing"],
-        "Construction, mining, utilities": agg[["ind_construction", "ind_mining", "ind_utilities"]].sum(axis=1),
-        "Research & technical services": agg["ind_research"],
-        "Other services": agg[tertiary_other].sum(axis=1),
-    })
+    tertiary_other = [
+        c
+        for c in census.COUNTS
+        if c.startswith("ind_")
+        and c
+        not in (
+            "ind_total",
+            "ind_agriculture",
+            "ind_mining",
+            "ind_manufacturing",
+            "ind_utilities",
+            "ind_construction",
+            "ind_research",
+        )
+    ]
+    out = pd.DataFrame(
+        {
+            "Agriculture": agg["ind_agriculture"],
+            "Manufacturing": agg["ind_manufacturing"],
+            "Construction, mining, utilities": agg[
+                ["ind_construction", "ind_mining", "ind_utilities"]
+            ].sum(axis=1),
+            "Research & technical services": agg["ind_research"],
+            "Other services": agg[tertiary_other].sum(axis=1),
+        }
+    )
     return out.div(agg["ind_total"], axis=0)
 
 
@@ -104,12 +130,17 @@ def descriptive_numbers(table: pd.DataFrame, agg: pd.DataFrame) -> dict[str, flo
         "Resident population (million)": "pop_million",
     }
     for label, key in keys.items():
-        for col, tag in (("Mountain 26, 2010", "m26_2010"), ("Mountain 26, 2020", "m26_2020"),
-                         ("Rest, 2010", "rest_2010"), ("Rest, 2020", "rest_2020")):
+        for col, tag in (
+            ("Mountain 26, 2010", "m26_2010"),
+            ("Mountain 26, 2020", "m26_2020"),
+            ("Rest, 2010", "rest_2010"),
+            ("Rest, 2020", "rest_2020"),
+        ):
             out[f"census.{key}.{tag}"] = float(t.loc[label, col])
     a = agg.set_index(["group", "year"])
     for g, tag in (("Mountain 26", "m26"), ("Rest of Zhejiang", "rest")):
         out[f"census.n_units.{tag}"] = int(a.loc[(g, 2020), "n_units"])
         out[f"census.pop_growth_pct.{tag}"] = float(
-            100 * (a.loc[(g, 2020), "pop_total"] / a.loc[(g, 2010), "pop_total"] - 1))
+            100 * (a.loc[(g, 2020), "pop_total"] / a.loc[(g, 2010), "pop_total"] - 1)
+        )
     return out

@@ -101,8 +101,11 @@ class StudySample:
         return len(self.data)
 
 
-def build_sample(rule: TreatmentRule = DEFAULT_RULE, comparison: Comparison = "mountain",
-                 panel: pd.DataFrame | None = None) -> StudySample:
+def build_sample(
+    rule: TreatmentRule = DEFAULT_RULE,
+    comparison: Comparison = "mountain",
+    panel: pd.DataFrame | None = None,
+) -> StudySample:
     """Cross-section of CBUs for one design (see module docstring)."""
     if comparison not in ("mountain", "rest", "designation"):
         raise InputError(f"unknown comparison {comparison!r}; use mountain, rest or designation")
@@ -144,14 +147,19 @@ def build_sample(rule: TreatmentRule = DEFAULT_RULE, comparison: Comparison = "m
         df = df.assign(treated=df["mountain26"].astype(int))
     df = df.reset_index().sort_values("cbu", kind="mergesort").reset_index(drop=True)
     if df["treated"].sum() == 0 or df["treated"].sum() == len(df):
-        raise InputError(f"rule {rule.name!r} with comparison {comparison!r} leaves no treated or no control units")
+        raise InputError(
+            f"rule {rule.name!r} with comparison {comparison!r} leaves no treated or no control units"
+        )
     return StudySample(data=df, rule=rule, comparison=comparison, dropped=tuple(dropped))
 
 
 # ------------------------------------------------------------------ estimation
-def design_matrix(sample: StudySample, outcome: str,
-                  covariates: tuple[str, ...] = DEFAULT_COVARIATES,
-                  prefecture_effects: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def design_matrix(
+    sample: StudySample,
+    outcome: str,
+    covariates: tuple[str, ...] = DEFAULT_COVARIATES,
+    prefecture_effects: bool = True,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``(y, X, names)`` of the first-difference regression; column 1 of X is D."""
     d = sample.data
     cols = {"const": np.ones(len(d)), "treated": d["treated"].to_numpy(float)}
@@ -180,9 +188,12 @@ class FDEstimate:
     n_clusters: int
 
 
-def fd_regression(sample: StudySample, outcome: str,
-                  covariates: tuple[str, ...] = DEFAULT_COVARIATES,
-                  prefecture_effects: bool = True) -> FDEstimate:
+def fd_regression(
+    sample: StudySample,
+    outcome: str,
+    covariates: tuple[str, ...] = DEFAULT_COVARIATES,
+    prefecture_effects: bool = True,
+) -> FDEstimate:
     """First-difference DiD with prefecture effects; HC1 and prefecture-CR1 SEs.
 
     CR1 p-values use t(G-1) reference distribution (G = prefectures), HC1 uses
@@ -192,7 +203,9 @@ def fd_regression(sample: StudySample, outcome: str,
     groups = sample.data["prefecture"].to_numpy()
     fit = sm.OLS(y, X).fit()
     hc1 = fit.get_robustcov_results(cov_type="HC1")
-    cr1 = fit.get_robustcov_results(cov_type="cluster", groups=groups, use_correction=True, df_correction=True)
+    cr1 = fit.get_robustcov_results(
+        cov_type="cluster", groups=groups, use_correction=True, df_correction=True
+    )
     j = names.index("treated")
     return FDEstimate(
         outcome=outcome,
@@ -214,14 +227,22 @@ def balance_table(sample: StudySample, variables: tuple[str, ...] = OUTCOMES) ->
     for v in variables:
         a = d.loc[d["treated"] == 1, f"{v}_{BASELINE}"]
         b = d.loc[d["treated"] == 0, f"{v}_{BASELINE}"]
-        sd = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2) if len(a) > 1 and len(b) > 1 else float("nan")
-        rows.append({
-            "variable": v,
-            "treated_mean": a.mean(),
-            "control_mean": b.mean(),
-            "difference": a.mean() - b.mean(),
-            "normalised_difference": (a.mean() - b.mean()) / sd if sd and sd > 0 else float("nan"),
-        })
+        sd = (
+            math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+            if len(a) > 1 and len(b) > 1
+            else float("nan")
+        )
+        rows.append(
+            {
+                "variable": v,
+                "treated_mean": a.mean(),
+                "control_mean": b.mean(),
+                "difference": a.mean() - b.mean(),
+                "normalised_difference": (a.mean() - b.mean()) / sd
+                if sd and sd > 0
+                else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -231,18 +252,26 @@ def _residual_maker(Z: np.ndarray) -> np.ndarray:
     return np.eye(Z.shape[0]) - Z @ np.linalg.pinv(Z)
 
 
-def assignments(n: int, n_treated: int, *, exact_limit: int = 200_000, n_draws: int = 9999,
-                seed: int = 0) -> tuple[np.ndarray, bool]:
+def assignments(
+    n: int, n_treated: int, *, exact_limit: int = 200_000, n_draws: int = 9999, seed: int = 0
+) -> tuple[np.ndarray, bool]:
     """All treatment vectors with ``n_treated`` ones among ``n`` units (exact
     when there are at most ``exact_limit``), else ``n_draws`` seeded draws."""
     treated = np.zeros(n, dtype=np.int8)
     treated[:n_treated] = 1
-    return stratified_assignments(treated, np.zeros(n, dtype=int), exact_limit=exact_limit,
-                                  n_draws=n_draws, seed=seed)
+    return stratified_assignments(
+        treated, np.zeros(n, dtype=int), exact_limit=exact_limit, n_draws=n_draws, seed=seed
+    )
 
 
-def stratified_assignments(treated: np.ndarray, strata: np.ndarray, *, exact_limit: int = 200_000,
-                           n_draws: int = 9999, seed: int = 0) -> tuple[np.ndarray, bool]:
+def stratified_assignments(
+    treated: np.ndarray,
+    strata: np.ndarray,
+    *,
+    exact_limit: int = 200_000,
+    n_draws: int = 9999,
+    seed: int = 0,
+) -> tuple[np.ndarray, bool]:
     """Permutations of ``treated`` within strata: exact when few, else seeded draws.
 
     Returns ``(A, exact)``, ``A`` of shape (R, n). Monte Carlo draws run through
@@ -294,11 +323,17 @@ class RIResult:
     design: str
 
 
-def randomization_inference(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES,
-                            covariates: tuple[str, ...] = DEFAULT_COVARIATES, *,
-                            strata: Literal["none", "prefecture"] = "none",
-                            exact_limit: int = 200_000, n_draws: int = 9999, seed: int = 0,
-                            prefecture_effects: bool = True) -> RIResult:
+def randomization_inference(
+    sample: StudySample,
+    outcomes: tuple[str, ...] = OUTCOMES,
+    covariates: tuple[str, ...] = DEFAULT_COVARIATES,
+    *,
+    strata: Literal["none", "prefecture"] = "none",
+    exact_limit: int = 200_000,
+    n_draws: int = 9999,
+    seed: int = 0,
+    prefecture_effects: bool = True,
+) -> RIResult:
     """RI p-values for the FD coefficient of every outcome, sharing the draws.
 
     The FD coefficient is computed by Frisch-Waugh for all assignments at once:
@@ -319,11 +354,14 @@ def randomization_inference(sample: StudySample, outcomes: tuple[str, ...] = OUT
     MY = M @ Y
     treated = d["treated"].to_numpy(np.int8)
     if strata == "prefecture":
-        A, exact = stratified_assignments(treated, d["prefecture"].to_numpy(), exact_limit=exact_limit,
-                                          n_draws=n_draws, seed=seed)
+        A, exact = stratified_assignments(
+            treated, d["prefecture"].to_numpy(), exact_limit=exact_limit, n_draws=n_draws, seed=seed
+        )
         design = "treatment permuted within prefectures"
     else:
-        A, exact = assignments(len(d), int(treated.sum()), exact_limit=exact_limit, n_draws=n_draws, seed=seed)
+        A, exact = assignments(
+            len(d), int(treated.sum()), exact_limit=exact_limit, n_draws=n_draws, seed=seed
+        )
         design = "treatment permuted among all sample units"
     MD = M @ A.T.astype(float)  # (n, R)
     denom = np.einsum("ir,ir->r", MD, MD)
@@ -337,20 +375,30 @@ def randomization_inference(sample: StudySample, outcomes: tuple[str, ...] = OUT
         p = exceed / draws.shape[0]
     else:
         p = (1 + exceed) / (1 + draws.shape[0])
-    return RIResult(outcomes=tuple(outcomes), observed=observed, draws=draws, exact=exact,
-                    p_values=p, n_assignments=int(draws.shape[0]), design=design)
+    return RIResult(
+        outcomes=tuple(outcomes),
+        observed=observed,
+        draws=draws,
+        exact=exact,
+        p_values=p,
+        n_assignments=int(draws.shape[0]),
+        design=design,
+    )
 
 
-def two_period_panel(sample: StudySample, outcome: str,
-                     covariates: tuple[str, ...] = DEFAULT_COVARIATES) -> pd.DataFrame:
+def two_period_panel(
+    sample: StudySample, outcome: str, covariates: tuple[str, ...] = DEFAULT_COVARIATES
+) -> pd.DataFrame:
     """Long 2010/2020 panel of the sample for panel estimators (cohort 2020 = treated)."""
     d = sample.data
-    base = pd.DataFrame({
-        "cbu": d["cbu"],
-        "cohort": np.where(d["treated"] == 1, ENDLINE, 0),
-        "prefecture": d["prefecture"],
-        **{f"{c}_{BASELINE}": d[f"{c}_{BASELINE}"] for c in covariates},
-    })
+    base = pd.DataFrame(
+        {
+            "cbu": d["cbu"],
+            "cohort": np.where(d["treated"] == 1, ENDLINE, 0),
+            "prefecture": d["prefecture"],
+            **{f"{c}_{BASELINE}": d[f"{c}_{BASELINE}"] for c in covariates},
+        }
+    )
     rows = []
     for year in (BASELINE, ENDLINE):
         rows.append(base.assign(year=year, y=d[f"{outcome}_{year}"].to_numpy()))
@@ -368,9 +416,15 @@ def dr_did(sample: StudySample, outcome: str, covariates: tuple[str, ...] = DEFA
 
     panel = two_period_panel(sample, outcome, covariates)
     return callaway_santanna(
-        panel, outcome="y", unit="cbu", time="year", cohort="cohort",
+        panel,
+        outcome="y",
+        unit="cbu",
+        time="year",
+        cohort="cohort",
         covariates=tuple(f"{c}_{BASELINE}" for c in covariates),
-        control="never", est_method="dr", data_layer="real (census)",
+        control="never",
+        est_method="dr",
+        data_layer="real (census)",
     )
 
 
@@ -386,13 +440,17 @@ def wild_p(sample: StudySample, outcome: str, covariates: tuple[str, ...] = DEFA
     from analysis.inference.wild import wild_cluster_bootstrap
 
     y, X, names = design_matrix(sample, outcome, covariates)
-    return wild_cluster_bootstrap(y, X, sample.data["prefecture"].to_numpy(), names.index("treated"),
-                                  **WILD_SETTINGS)
+    return wild_cluster_bootstrap(
+        y, X, sample.data["prefecture"].to_numpy(), names.index("treated"), **WILD_SETTINGS
+    )
 
 
-def main_table(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES,
-               covariates: tuple[str, ...] = DEFAULT_COVARIATES,
-               ri: RIResult | None = None) -> pd.DataFrame:
+def main_table(
+    sample: StudySample,
+    outcomes: tuple[str, ...] = OUTCOMES,
+    covariates: tuple[str, ...] = DEFAULT_COVARIATES,
+    ri: RIResult | None = None,
+) -> pd.DataFrame:
     """Estimates and the three kinds of p-values, with multiple-testing adjustments.
 
     Columns: outcome, beta, se_hc1, p_hc1, se_cr1, p_cr1, p_wild, wild_ci_low/high,
@@ -410,26 +468,39 @@ def main_table(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES,
         w = wild_p(sample, o, covariates)
         dr = dr_did(sample, o, covariates)
         ctrl = sample.data.loc[sample.data["treated"] == 0, f"d_{o}"]
-        rows.append({
-            "outcome": o,
-            "beta": fd.beta, "se_hc1": fd.se_hc1, "p_hc1": fd.p_hc1,
-            "se_cr1": fd.se_cr1, "p_cr1": fd.p_cr1,
-            "p_wild": w.p_value, "wild_ci_low": w.ci[0], "wild_ci_high": w.ci[1],
-            "p_ri": float(ri.p_values[k]),
-            "dr_att": dr.att, "dr_se": dr.se, "dr_p": float(2 * stats.norm.sf(abs(dr.att / dr.se))),
-            "sd_control": float(ctrl.std(ddof=1)),
-        })
+        rows.append(
+            {
+                "outcome": o,
+                "beta": fd.beta,
+                "se_hc1": fd.se_hc1,
+                "p_hc1": fd.p_hc1,
+                "se_cr1": fd.se_cr1,
+                "p_cr1": fd.p_cr1,
+                "p_wild": w.p_value,
+                "wild_ci_low": w.ci[0],
+                "wild_ci_high": w.ci[1],
+                "p_ri": float(ri.p_values[k]),
+                "dr_att": dr.att,
+                "dr_se": dr.se,
+                "dr_p": float(2 * stats.norm.sf(abs(dr.att / dr.se))),
+                "sd_control": float(ctrl.std(ddof=1)),
+            }
+        )
     out = pd.DataFrame(rows)
     out["effect_sd"] = out["beta"] / out["sd_control"]
     out["p_ri_holm"] = holm(out["p_ri"].to_numpy())
     out["p_ri_bh"] = benjamini_hochberg(out["p_ri"].to_numpy())
     # Romano-Wolf on the permutation draws, studentised by the permutation s.d.
     scale = ri.draws.std(axis=0, ddof=1)
-    out["p_ri_romano_wolf"] = romano_wolf(ri.observed / scale, ri.draws / scale, plus_one=not ri.exact)
+    out["p_ri_romano_wolf"] = romano_wolf(
+        ri.observed / scale, ri.draws / scale, plus_one=not ri.exact
+    )
     return out
 
 
-def rules_table(outcomes: tuple[str, ...] = OUTCOMES, panel: pd.DataFrame | None = None) -> pd.DataFrame:
+def rules_table(
+    outcomes: tuple[str, ...] = OUTCOMES, panel: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """FD estimates and exact/MC RI p-values under every alternative treatment rule."""
     from analysis.data.treatment import ALTERNATIVE_RULES
 
@@ -439,17 +510,31 @@ def rules_table(outcomes: tuple[str, ...] = OUTCOMES, panel: pd.DataFrame | None
         try:
             s = build_sample(rule, "mountain", panel)
         except InputError as e:
-            rows.append({"rule": rule.name, "description": rule.describe(), "n_treated": 0, "note": str(e)})
+            rows.append(
+                {"rule": rule.name, "description": rule.describe(), "n_treated": 0, "note": str(e)}
+            )
             continue
         ri = randomization_inference(s, outcomes)
         for k, o in enumerate(outcomes):
-            rows.append({"rule": rule.name, "description": rule.describe(), "n_treated": s.n_treated,
-                         "n_units": s.n_units, "outcome": o, "beta": float(ri.observed[k]),
-                         "p_ri": float(ri.p_values[k]), "exact": ri.exact, "note": ""})
+            rows.append(
+                {
+                    "rule": rule.name,
+                    "description": rule.describe(),
+                    "n_treated": s.n_treated,
+                    "n_units": s.n_units,
+                    "outcome": o,
+                    "beta": float(ri.observed[k]),
+                    "p_ri": float(ri.p_values[k]),
+                    "exact": ri.exact,
+                    "note": "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def comparisons_table(outcomes: tuple[str, ...] = OUTCOMES, panel: pd.DataFrame | None = None) -> pd.DataFrame:
+def comparisons_table(
+    outcomes: tuple[str, ...] = OUTCOMES, panel: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The default treatment against the three comparison groups (FD, HC1 and RI p).
 
     Prefecture effects are used only within the mountain sample: Quzhou and
@@ -464,24 +549,47 @@ def comparisons_table(outcomes: tuple[str, ...] = OUTCOMES, panel: pd.DataFrame 
         ri = randomization_inference(s, outcomes, prefecture_effects=fe)
         for k, o in enumerate(outcomes):
             fd = fd_regression(s, o, prefecture_effects=fe)
-            rows.append({"comparison": comp, "prefecture_effects": fe, "n_treated": s.n_treated,
-                         "n_units": s.n_units, "outcome": o,
-                         "beta": fd.beta, "p_hc1": fd.p_hc1, "p_ri": float(ri.p_values[k]),
-                         "ri_exact": ri.exact})
+            rows.append(
+                {
+                    "comparison": comp,
+                    "prefecture_effects": fe,
+                    "n_treated": s.n_treated,
+                    "n_units": s.n_units,
+                    "outcome": o,
+                    "beta": fd.beta,
+                    "p_hc1": fd.p_hc1,
+                    "p_ri": float(ri.p_values[k]),
+                    "ri_exact": ri.exact,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def leave_one_prefecture_out(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES) -> pd.DataFrame:
+def leave_one_prefecture_out(
+    sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES
+) -> pd.DataFrame:
     """FD estimates dropping one prefecture at a time (where treated and controls remain)."""
     rows = []
     for p in sorted(sample.data["prefecture"].unique()):
         d = sample.data[sample.data["prefecture"] != p].reset_index(drop=True)
         if d["treated"].sum() == 0 or d["treated"].sum() == len(d):
             continue
-        sub = StudySample(data=d, rule=sample.rule, comparison=sample.comparison,
-                          dropped=(*sample.dropped, f"prefecture {p} left out"))
+        sub = StudySample(
+            data=d,
+            rule=sample.rule,
+            comparison=sample.comparison,
+            dropped=(*sample.dropped, f"prefecture {p} left out"),
+        )
         for o in outcomes:
             fd = fd_regression(sub, o)
-            rows.append({"dropped_prefecture": int(p), "n_units": len(d), "n_treated": int(d["treated"].sum()),
-                         "outcome": o, "beta": fd.beta, "p_hc1": fd.p_hc1})
+            rows.append(
+                {
+                    "dropped_prefecture": int(p),
+                    "n_units": len(d),
+                    "n_treated": int(d["treated"].sum()),
+                    "outcome": o,
+                    "beta": fd.beta,
+                    "p_hc1": fd.p_hc1,
+                }
+            )
     return pd.DataFrame(rows)

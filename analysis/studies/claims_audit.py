@@ -91,7 +91,9 @@ class AuditContext:
         for r in rows.itertuples(index=False):
             codes = [int(c) for c in str(r.adcode).split("+")]
             if len(codes) == 1 and codes[0] in whole_prefs:
-                members = set(self.counties.loc[self.counties["prefecture_code"] == codes[0], "code"])
+                members = set(
+                    self.counties.loc[self.counties["prefecture_code"] == codes[0], "code"]
+                )
             elif all(c in self.mountain for c in codes):
                 members = set(codes)
             else:
@@ -117,6 +119,7 @@ def check(quantity: str) -> Callable[[Check], Check]:
     def deco(fn: Check) -> Check:
         CHECKS[quantity] = fn
         return fn
+
     return deco
 
 
@@ -126,9 +129,12 @@ def _n_counties(ctx: AuditContext):
     n = len(ctx.mountain)
     names = ctx.counties.loc[ctx.counties["mountain26"], "name_zh"].tolist()
     ok = n == ctx.claim("n_mountain_counties")
-    return ("reproduced" if ok else "consistent", float(n),
-            f"The registry flags {n} units from the paper's own list ({', '.join(names[:3])}, ...); "
-            "all are distinct county-level units of Zhejiang in 2022.")
+    return (
+        "reproduced" if ok else "consistent",
+        float(n),
+        f"The registry flags {n} units from the paper's own list ({', '.join(names[:3])}, ...); "
+        "all are distinct county-level units of Zhejiang in 2022.",
+    )
 
 
 @check("urban_rural_income_ratio_26_counties")
@@ -138,8 +144,11 @@ def _ratio(ctx: AuditContext):
     ratio = u / r
     claim = ctx.claim("urban_rural_income_ratio_26_counties")
     ok = abs(ratio - claim) <= _printed_precision(claim)
-    return ("reproduced" if ok else "consistent", ratio,
-            f"{u:.0f} / {r:.0f} = {ratio:.4f}, which rounds to {claim:g}.")
+    return (
+        "reproduced" if ok else "consistent",
+        ratio,
+        f"{u:.0f} / {r:.0f} = {ratio:.4f}, which rounds to {claim:g}.",
+    )
 
 
 def _implied_provincial(ctx: AuditContext, which: str):
@@ -159,39 +168,56 @@ def _urban_share(ctx: AuditContext):
     ru = _implied_provincial(ctx, "rural")[0]
     ratio = implied / ru
     prov_ratio = ctx.fig("330000", 2022, "urban_rural_income_ratio")
-    ok = prev is not None and 0 < growth < 10 and prov_ratio is not None and abs(ratio - prov_ratio) < 0.05
-    return ("consistent" if ok else "partly checkable", implied,
-            f"Implied 2022 provincial urban income = 56303/0.79 = {implied:,.0f} 元 (range {lo:,.0f}-{hi:,.0f} "
-            f"given rounding of 79%); the cited 2021 provincial figure {prev:,.0f} 元 implies nominal growth of "
-            f"{growth:.1f}%, and the implied provincial urban/rural ratio {ratio:.3f} matches the cited "
-            f"provincial ratio {prov_ratio:g}. The 2022 provincial urban income itself is not in our cited data.")
+    ok = (
+        prev is not None
+        and 0 < growth < 10
+        and prov_ratio is not None
+        and abs(ratio - prov_ratio) < 0.05
+    )
+    return (
+        "consistent" if ok else "partly checkable",
+        implied,
+        f"Implied 2022 provincial urban income = 56303/0.79 = {implied:,.0f} 元 (range {lo:,.0f}-{hi:,.0f} "
+        f"given rounding of 79%); the cited 2021 provincial figure {prev:,.0f} 元 implies nominal growth of "
+        f"{growth:.1f}%, and the implied provincial urban/rural ratio {ratio:.3f} matches the cited "
+        f"provincial ratio {prov_ratio:g}. The 2022 provincial urban income itself is not in our cited data.",
+    )
 
 
 @check("rural_income_share_of_province")
 def _rural_share(ctx: AuditContext):
     implied, prev, growth, lo, hi = _implied_provincial(ctx, "rural")
     ok = prev is not None and 0 < growth < 12
-    return ("consistent" if ok else "partly checkable", implied,
-            f"Implied 2022 provincial rural income = 29607/0.788 = {implied:,.0f} 元 (range {lo:,.0f}-{hi:,.0f}); "
-            f"against the cited 2021 figure {prev:,.0f} 元 that is nominal growth of {growth:.1f}%, "
-            "plausible for 2022; the 2022 provincial rural income is not in our cited data.")
+    return (
+        "consistent" if ok else "partly checkable",
+        implied,
+        f"Implied 2022 provincial rural income = 29607/0.788 = {implied:,.0f} 元 (range {lo:,.0f}-{hi:,.0f}); "
+        f"against the cited 2021 figure {prev:,.0f} 元 that is nominal growth of {growth:.1f}%, "
+        "plausible for 2022; the 2022 provincial rural income is not in our cited data.",
+    )
 
 
 @check("fai_growth_gap_vs_province_pp")
 def _fai_gap(ctx: AuditContext):
     implied = ctx.claim("fai_growth_26_counties") - ctx.claim("fai_growth_gap_vs_province_pp")
     qy = ctx.fig("331126", 2022, "fai_growth")
-    return ("partly checkable", implied,
-            f"Implied provincial 2022 fixed-asset-investment growth = 16.4 - 7.3 = {implied:.1f}%. "
-            "No provincial FAI growth is in our cited data; the only cited county figure is 庆元 "
-            f"({qy:g}%), in line with the 26-county 16.4%.")
+    return (
+        "partly checkable",
+        implied,
+        f"Implied provincial 2022 fixed-asset-investment growth = 16.4 - 7.3 = {implied:.1f}%. "
+        "No provincial FAI growth is in our cited data; the only cited county figure is 庆元 "
+        f"({qy:g}%), in line with the 26-county 16.4%.",
+    )
 
 
 @check("fai_growth_26_counties")
 def _fai(ctx: AuditContext):
     qy = ctx.fig("331126", 2022, "fai_growth")
-    return ("partly checkable", qy,
-            f"Only one of the 26 counties has a cited 2022 FAI growth: 庆元 {qy:g}% (paper: 16.4% for all 26).")
+    return (
+        "partly checkable",
+        qy,
+        f"Only one of the 26 counties has a cited 2022 FAI growth: 庆元 {qy:g}% (paper: 16.4% for all 26).",
+    )
 
 
 @check("gdp_26_counties")
@@ -210,12 +236,15 @@ def _gdp(ctx: AuditContext):
     gdppc_rest = rest / pop_rest * 1e8
     names = ctx.counties.set_index("code").loc[missing, "name_zh"].tolist()
     ok = 0 < rest and 0.5 < gdppc_rest / gdppc_cov < 1.5
-    return ("consistent" if ok else "partly checkable", total,
-            f"Cited 2022 GDPs cover {n_cov} of the 26 counties ({', '.join(labels)}) and sum to {total:,.1f} 亿元, "
-            f"{100 * total / claim:.1f}% of the claimed {claim:,.0f} 亿元; the remainder {rest:,.1f} 亿元 for "
-            f"{', '.join(names)} implies {gdppc_rest:,.0f} 元 per 2020 census resident against {gdppc_cov:,.0f} "
-            f"元 for the covered counties (plausible). The claim is {share:.2f}% of the cited provincial GDP "
-            f"{prov:,.0f} 亿元.")
+    return (
+        "consistent" if ok else "partly checkable",
+        total,
+        f"Cited 2022 GDPs cover {n_cov} of the 26 counties ({', '.join(labels)}) and sum to {total:,.1f} 亿元, "
+        f"{100 * total / claim:.1f}% of the claimed {claim:,.0f} 亿元; the remainder {rest:,.1f} 亿元 for "
+        f"{', '.join(names)} implies {gdppc_rest:,.0f} 元 per 2020 census resident against {gdppc_cov:,.0f} "
+        f"元 for the covered counties (plausible). The claim is {share:.2f}% of the cited provincial GDP "
+        f"{prov:,.0f} 亿元.",
+    )
 
 
 @check("gdp_growth_26_counties")
@@ -227,10 +256,13 @@ def _growth(ctx: AuditContext):
     w = g["adcode"].map(gdp)
     use = w.notna()
     wavg = float(np.average(g.loc[use, "value"], weights=w[use])) if use.any() else np.nan
-    return ("partly checkable", wavg,
-            f"{len(g)} counties have a cited 2022 real growth rate (range {g['value'].min():g}% to "
-            f"{g['value'].max():g}%; GDP-weighted mean of the {int(use.sum())} with a cited GDP: {wavg:.1f}%) "
-            "against the paper's 4.1% for all 26.")
+    return (
+        "partly checkable",
+        wavg,
+        f"{len(g)} counties have a cited 2022 real growth rate (range {g['value'].min():g}% to "
+        f"{g['value'].max():g}%; GDP-weighted mean of the {int(use.sum())} with a cited GDP: {wavg:.1f}%) "
+        "against the paper's 4.1% for all 26.",
+    )
 
 
 @check("urbanisation_rate_26_counties")
@@ -241,10 +273,13 @@ def _urban(ctx: AuditContext):
     claim = ctx.claim("urbanisation_rate_26_counties")
     gap = claim - rate
     ok = 0 <= gap <= 3.0  # at most 1.5 points a year, the range of Zhejiang's recent annual gains
-    return ("consistent" if ok else "partly checkable", rate,
-            f"2020 census: the 26 counties' urbanisation rate is {rate:.2f}% (urban / resident population, "
-            f"{len(m)} units, 苍南 without 龙港). The paper's {claim:g}% for 2022 is {gap:+.2f} points higher "
-            "(tolerance: 0 to 3 points over two years).")
+    return (
+        "consistent" if ok else "partly checkable",
+        rate,
+        f"2020 census: the 26 counties' urbanisation rate is {rate:.2f}% (urban / resident population, "
+        f"{len(m)} units, 苍南 without 龙港). The paper's {claim:g}% for 2022 is {gap:+.2f} points higher "
+        "(tolerance: 0 to 3 points over two years).",
+    )
 
 
 @check("urbanisation_rate_change_26_counties")
@@ -255,11 +290,14 @@ def _urban_change(ctx: AuditContext):
     m = c[c["code"].isin(ctx.mountain)]
     rate = 100 * m["pop_urban"].sum() / m["pop_total"].sum()
     implied_2021 = claim - change
-    return ("partly checkable", implied_2021,
-            f"Read as percentage points, the claim implies {implied_2021:.1f}% in 2021, equal to the 2020 census "
-            f"rate {rate:.2f}% at one decimal; the 2021 sample-survey figure itself is not in our cited data, "
-            f"so the {change:g}-point gain cannot be checked directly (2020-2022 average: "
-            f"{(claim - rate) / 2:.2f} points a year).")
+    return (
+        "partly checkable",
+        implied_2021,
+        f"Read as percentage points, the claim implies {implied_2021:.1f}% in 2021, equal to the 2020 census "
+        f"rate {rate:.2f}% at one decimal; the 2021 sample-survey figure itself is not in our cited data, "
+        f"so the {change:g}-point gain cannot be checked directly (2020-2022 average: "
+        f"{(claim - rate) / 2:.2f} points a year).",
+    )
 
 
 @check("urban_disposable_income_pc_26_counties")
@@ -267,9 +305,12 @@ def _urban_income(ctx: AuditContext):
     qz = ctx.fig("330800", 2022, "urban_disp_income_pc")
     qy = ctx.fig("331126", 2022, "urban_disp_income_pc")
     claim = ctx.claim("urban_disposable_income_pc_26_counties")
-    return ("partly checkable", qz,
-            f"衢州市 (all six units are mountain counties) 2022 urban income {qz:,.0f} 元 and 庆元 {qy:,.0f} 元 "
-            f"bracket the paper's 26-county {claim:,.0f} 元; the other counties' 2022 figures are not cited.")
+    return (
+        "partly checkable",
+        qz,
+        f"衢州市 (all six units are mountain counties) 2022 urban income {qz:,.0f} 元 and 庆元 {qy:,.0f} 元 "
+        f"bracket the paper's 26-county {claim:,.0f} 元; the other counties' 2022 figures are not cited.",
+    )
 
 
 @check("rural_disposable_income_pc_26_counties")
@@ -277,18 +318,24 @@ def _rural_income(ctx: AuditContext):
     qz = ctx.fig("330800", 2022, "rural_disp_income_pc")
     qy = ctx.fig("331126", 2022, "rural_disp_income_pc")
     claim = ctx.claim("rural_disposable_income_pc_26_counties")
-    return ("partly checkable", qz,
-            f"衢州市 2022 rural income {qz:,.0f} 元 and 庆元 {qy:,.0f} 元 bracket the paper's {claim:,.0f} 元.")
+    return (
+        "partly checkable",
+        qz,
+        f"衢州市 2022 rural income {qz:,.0f} 元 and 庆元 {qy:,.0f} 元 bracket the paper's {claim:,.0f} 元.",
+    )
 
 
 def _fiscal(ctx: AuditContext, variable: str, quantity: str):
     claim = ctx.claim(quantity)
     qy = ctx.fig("331126", 2022, variable)
     jy23 = ctx.fig("331122", 2023, variable)
-    return ("partly checkable", qy,
-            f"The claim implies a 26-county total of {26 * claim:,.1f} 亿元. Cited county figures: 庆元 2022 "
-            f"{qy:g} 亿元; 缙云 2023 {jy23:g} 亿元 (2022 derived from its growth rate in the bulletin note). "
-            "Two counties cannot test a 26-county average.")
+    return (
+        "partly checkable",
+        qy,
+        f"The claim implies a 26-county total of {26 * claim:,.1f} 亿元. Cited county figures: 庆元 2022 "
+        f"{qy:g} 亿元; 缙云 2023 {jy23:g} 亿元 (2022 derived from its growth rate in the bulletin note). "
+        "Two counties cannot test a 26-county average.",
+    )
 
 
 @check("fiscal_revenue_avg_per_county")
@@ -304,20 +351,31 @@ def _fiscal_budget(ctx: AuditContext):
 def _timeline(status: str, text: str) -> Check:
     def fn(ctx: AuditContext):
         return status, None, text
+
     return fn
 
 
-CHECKS.update({
-    "shanhai_cooperation_start_year": _timeline(
-        "consistent", "Sourced timeline: first proposed 2001, formally started 2002-04; first pairings 2002."),
-    "enclave_economy_guidance_year": _timeline(
-        "consistent", "Sourced timeline: 发改地区〔2017〕922号, signed 2017-05-12, published 2017-06."),
-    "n_ministries_issuing_guidance": _timeline(
-        "consistent", "Sourced timeline: NDRC with 国土部, 环保部 and others, 8 ministries in total."),
-    "n_enclaves_in_high_level_platforms": _timeline(
-        "consistent", "Sourced timeline: the 2021-12-25 provincial work conference set the 2022 goal that all 26 "
-                      "'产业飞地' start construction in provincial new areas or high-level zones."),
-})
+CHECKS.update(
+    {
+        "shanhai_cooperation_start_year": _timeline(
+            "consistent",
+            "Sourced timeline: first proposed 2001, formally started 2002-04; first pairings 2002.",
+        ),
+        "enclave_economy_guidance_year": _timeline(
+            "consistent",
+            "Sourced timeline: 发改地区〔2017〕922号, signed 2017-05-12, published 2017-06.",
+        ),
+        "n_ministries_issuing_guidance": _timeline(
+            "consistent",
+            "Sourced timeline: NDRC with 国土部, 环保部 and others, 8 ministries in total.",
+        ),
+        "n_enclaves_in_high_level_platforms": _timeline(
+            "consistent",
+            "Sourced timeline: the 2021-12-25 provincial work conference set the 2022 goal that all 26 "
+            "'产业飞地' start construction in provincial new areas or high-level zones.",
+        ),
+    }
+)
 
 #: Why the remaining claims cannot be checked offline.
 NOT_CHECKABLE: dict[str, str] = {
@@ -349,17 +407,19 @@ def audit_claims(ctx: AuditContext | None = None) -> pd.DataFrame:
             status, computed, evidence = fn(ctx)
         if status not in STATUSES:
             raise ValueError(f"check for {c.quantity} returned unknown status {status!r}")
-        rows.append({
-            "claim_id": c.claim_id,
-            "section": c.section,
-            "quantity": c.quantity,
-            "value": c.value,
-            "unit": c.unit,
-            "year": c.year,
-            "status": status,
-            "check_value": computed,
-            "evidence": evidence,
-        })
+        rows.append(
+            {
+                "claim_id": c.claim_id,
+                "section": c.section,
+                "quantity": c.quantity,
+                "value": c.value,
+                "unit": c.unit,
+                "year": c.year,
+                "status": status,
+                "check_value": computed,
+                "evidence": evidence,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -371,25 +431,28 @@ def audit_numbers(audit: pd.DataFrame, ctx: AuditContext | None = None) -> dict[
     """
     ctx = ctx or AuditContext()
     chk = audit.set_index("quantity")["check_value"]
-    out: dict[str, float] = {f"audit.check.{k}": float(v) for k, v in chk.items()
-                             if v is not None and np.isfinite(v)}
+    out: dict[str, float] = {
+        f"audit.check.{k}": float(v) for k, v in chk.items() if v is not None and np.isfinite(v)
+    }
     counts = audit["status"].value_counts()
     for s in STATUSES:
         out[f"audit.n_{s.replace(' ', '_')}"] = int(counts.get(s, 0))
     out["audit.n_claims"] = len(audit)
     cov, total, _ = ctx.gdp_coverage_2022()
     claim_gdp = ctx.claim("gdp_26_counties")
-    out.update({
-        "audit.income_ratio": chk["urban_rural_income_ratio_26_counties"],
-        "audit.implied_prov_urban_income": chk["urban_income_share_of_province"],
-        "audit.implied_prov_rural_income": chk["rural_income_share_of_province"],
-        "audit.implied_prov_income_ratio": chk["urban_income_share_of_province"]
-        / chk["rural_income_share_of_province"],
-        "audit.implied_prov_fai_growth": chk["fai_growth_gap_vs_province_pp"],
-        "audit.gdp_share_of_province_pct": 100 * claim_gdp / ctx.fig("330000", 2022, "gdp"),
-        "audit.gdp_cited_total": total,
-        "audit.gdp_cited_n_counties": len(cov),
-        "audit.gdp_cited_share_pct": 100 * total / claim_gdp,
-        "audit.census2020_urbanisation_26": chk["urbanisation_rate_26_counties"],
-    })
+    out.update(
+        {
+            "audit.income_ratio": chk["urban_rural_income_ratio_26_counties"],
+            "audit.implied_prov_urban_income": chk["urban_income_share_of_province"],
+            "audit.implied_prov_rural_income": chk["rural_income_share_of_province"],
+            "audit.implied_prov_income_ratio": chk["urban_income_share_of_province"]
+            / chk["rural_income_share_of_province"],
+            "audit.implied_prov_fai_growth": chk["fai_growth_gap_vs_province_pp"],
+            "audit.gdp_share_of_province_pct": 100 * claim_gdp / ctx.fig("330000", 2022, "gdp"),
+            "audit.gdp_cited_total": total,
+            "audit.gdp_cited_n_counties": len(cov),
+            "audit.gdp_cited_share_pct": 100 * total / claim_gdp,
+            "audit.census2020_urbanisation_26": chk["urbanisation_rate_26_counties"],
+        }
+    )
     return {k: float(v) if not isinstance(v, int) else v for k, v in out.items()}
