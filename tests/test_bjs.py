@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,27 +11,12 @@ from hypothesis import strategies as st
 from analysis.data.simulate import simulate_staggered
 from analysis.errors import InputError
 from analysis.estimators.bjs import bjs_imputation
-
-REF = Path(__file__).parent / "reference"
-MPDTA = Path(__file__).parents[1] / "data" / "raw" / "external" / "mpdta.csv"
-MP = dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat")
-SIM = dict(outcome="y", unit="unit", time="time", cohort="cohort")
-
-
-def ref(name):
-    return json.loads((REF / f"fe_{name}.json").read_text())
-
-
-def sim_panel():
-    d = simulate_staggered(
-        n_units=1000, n_periods=10, cohorts=(4, 6, 8), never_share=0.3, beta_x=0.5, seed=20240601
-    ).data
-    return d.assign(xt=d["x"] * d["time"] / 10.0)
+from tests._fe_common import MP, MPDTA, SIM, load_mpdta, ref, sim_panel
 
 
 @pytest.fixture(scope="module")
 def mpdta():
-    return pd.read_csv(MPDTA)
+    return load_mpdta()
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,28 +16,12 @@ from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import prepare_panel
 from analysis.estimators.twfe import twfe
-
-REF = Path(__file__).parent / "reference"
-MPDTA = Path(__file__).parents[1] / "data" / "raw" / "external" / "mpdta.csv"
-MP = dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat")
-SIM = dict(outcome="y", unit="unit", time="time", cohort="cohort")
-EST_TOL, SE_RTOL = 1e-6, 1e-4
-
-
-def ref(name):
-    return json.loads((REF / f"fe_{name}.json").read_text())
-
-
-def sim_panel():
-    d = simulate_staggered(
-        n_units=1000, n_periods=10, cohorts=(4, 6, 8), never_share=0.3, beta_x=0.5, seed=20240601
-    ).data
-    return d.assign(xt=d["x"] * d["time"] / 10.0)
+from tests._fe_common import EST_TOL, MP, SE_RTOL, SIM, load_mpdta, ref, sim_panel
 
 
 @pytest.fixture(scope="module")
 def mpdta():
-    return pd.read_csv(MPDTA)
+    return load_mpdta()
 
 
 @pytest.mark.parametrize(
