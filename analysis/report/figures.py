@@ -96,7 +96,9 @@ def group_change_plot(
         width=0.6,
         linewidth=0.8,
     )
-    sns.stripplot(
+    # swarmplot, not stripplot: its layout is deterministic (stripplot's jitter
+    # draws from numpy's global random state, so the PNG bytes would vary)
+    sns.swarmplot(
         data=units,
         x="year",
         y=variable,
@@ -104,8 +106,8 @@ def group_change_plot(
         palette=PALETTE,
         ax=ax,
         dodge=True,
-        size=3,
-        alpha=0.6,
+        size=2.5,
+        alpha=0.7,
         legend=False,
     )
     ax.set_ylabel(label)
