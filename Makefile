@@ -70,8 +70,11 @@ lock:
 	.lockenv/bin/python -m pip freeze --all --exclude-editable | grep -v -e "^enclave-analysis" -e "^pip==" | sort -f > requirements.lock
 	rm -rf .lockenv
 
+# Peers are installed on demand (pinned; not needed by reproduce or test).
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -r benchmarks/requirements-bench.txt
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/inference.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .hypothesis data/processed

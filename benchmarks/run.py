@@ -185,6 +185,9 @@ def machine_info() -> dict:
                 "OPENBLAS_NUM_THREADS",
                 "MKL_NUM_THREADS",
                 "OPENBLAS_CORETYPE",
+                "RAYON_NUM_THREADS",
+                "POLARS_MAX_THREADS",
+                "NUMBA_NUM_THREADS",
             )
             if k in os.environ
         },
@@ -504,6 +507,34 @@ def write_results(path: Path, results: dict, meta: dict, cmd: str) -> None:
     path.write_text("\n".join(L))
 
 
+#: code whose change during a run would make its rows incomparable
+ESTIMATION_CODE = [
+    "analysis/estimators",
+    "analysis/inference",
+    "analysis/data/simulate.py",
+    "analysis/results.py",
+]
+
+
+def code_change_note(start: str, end: str) -> str:
+    a, b = start.split()[0], end.split()[0]
+    try:
+        changed = subprocess.run(
+            ["git", "-C", str(ROOT), "diff", "--name-only", a, b, "--", *ESTIMATION_CODE],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        changed = ["(unknown: git diff failed)"]
+    if not changed:
+        return f"{start} at the start, {end} at the end (no estimation code changed in between)"
+    return (
+        f"{start} at the start, {end} at the end — **estimation code changed during the "
+        f"run** ({', '.join(changed)}): rows measured before and after are not comparable"
+    )
+
+
 def load_desc(results: dict) -> str:
     loads = [
         x
@@ -516,7 +547,8 @@ def load_desc(results: dict) -> str:
         return "not recorded"
     cores = os.cpu_count() or 1
     s = f"min {min(loads):.2f}, median {statistics.median(loads):.2f}, max {max(loads):.2f}"
-    if max(loads) > cores:
+    s += " (the benchmark's own child process accounts for about 1)"
+    if max(loads) > cores + 0.5:
         s += (
             f" — **the machine ({cores} cores) was busy with other work during part of the "
             "run; wall times of the affected rows are inflated (compare the CPU column)**"
@@ -542,6 +574,7 @@ def parent(args: argparse.Namespace) -> None:
         pass
     peer_python = args.peer_python or sys.executable
     t_start = time.perf_counter()
+    commit_start = machine_info()["commit"]
     results: dict = {}
     notes: list[str] = []
     tmp = Path(tempfile.mkdtemp(prefix="enclave-bench-"))
@@ -599,8 +632,12 @@ def parent(args: argparse.Namespace) -> None:
                         r["d_exact"] = abs(r["att"] - panels[n]["exact"])
             results.setdefault(est, {})[str(n)] = rows
             # write after every block so an interrupted run still leaves its numbers
+            mi = machine_info()
+            mi["commit_start"], mi["commit_end"] = commit_start, mi["commit"]
+            if mi["commit"] != commit_start:
+                mi["commit"] = code_change_note(commit_start, mi["commit"])
             meta = {
-                "machine": machine_info(),
+                "machine": mi,
                 "date": _dt.datetime.now().isoformat(timespec="seconds"),
                 "elapsed": time.perf_counter() - t_start,
                 "panels": panels,
@@ -611,13 +648,30 @@ def parent(args: argparse.Namespace) -> None:
                 ),
                 "notes": notes + peers.NOTES,
                 "load_desc": load_desc(results),
+                "command": cmd,
             }
             if not args.no_write:
                 write_results(Path(args.out), results, meta, cmd)
                 Path(args.json).write_text(
                     json.dumps({"meta": meta, "results": results}, indent=1, default=str)
                 )
-    print(f"done in {(time.perf_counter() - t_start) / 60:.1f} min -> {args.out}")
+    print(
+        f"done in {(time.perf_counter() - t_start) / 60:.1f} min"
+        + ("" if args.no_write else f" -> {args.out}")
+    )
+
+
+def render(args: argparse.Namespace) -> None:
+    """Re-write RESULTS.md from a results.json (after a change of the report format)."""
+    blob = json.loads(Path(args.render).read_text())
+    meta, results = blob["meta"], blob["results"]
+    mi = meta["machine"]
+    if mi.get("commit_start") and mi.get("commit_end") and mi["commit_start"] != mi["commit_end"]:
+        mi["commit"] = code_change_note(mi["commit_start"], mi["commit_end"])
+    meta["load_desc"] = load_desc(results)
+    meta["notes"] = peers.NOTES
+    write_results(Path(args.out), results, meta, meta.get("command", "?"))
+    Path(args.json).write_text(json.dumps(blob, indent=1, default=str))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -650,6 +704,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     ap.add_argument("--json", default=str(HERE / "results.json"))
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--render",
+        metavar="JSON",
+        default=None,
+        help="only re-write --out from a previous results.json",
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--estimator", help=argparse.SUPPRESS)
     ap.add_argument("--impl", help=argparse.SUPPRESS)
@@ -658,6 +718,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.child:
         child(args)
+        return
+    if args.render:
+        render(args)
         return
     if args.quick:
         args.sizes, args.repeats = "1000,10000", args.repeats or 1
