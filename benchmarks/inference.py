@@ -189,7 +189,14 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=20241129)
     ap.add_argument("--out", default=str(HERE / "RESULTS_inference.md"))
     args = ap.parse_args()
-    res = run(args.peer_python, args.reps, args.repeats, args.seed)
+    peer = args.peer_python
+    if peer is None:
+        import importlib.util
+
+        # peers installed in this environment (make bench): use this interpreter
+        if importlib.util.find_spec("pyfixest") is not None:
+            peer = sys.executable
+    res = run(peer, args.reps, args.repeats, args.seed)
     (HERE / "results_inference.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     write_markdown(
         res, Path(args.out), " ".join(["python", "benchmarks/inference.py", *sys.argv[1:]])
