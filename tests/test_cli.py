@@ -209,6 +209,26 @@ def test_estimate_bootstrap_same_seed_same_bytes(tmp_path):
     assert out.read_text() == c.stdout
 
 
+def _estimate_args(path, method):
+    """``enclave estimate`` on an mpdta-shaped file, JSON output."""
+    return [
+        "estimate",
+        "--data",
+        str(path),
+        "--outcome",
+        "lemp",
+        "--unit",
+        "countyreal",
+        "--time",
+        "year",
+        "--cohort",
+        "first.treat",
+        "--method",
+        method,
+        "--json",
+    ]
+
+
 def _bad_panel(tmp_path, kind):
     df = pd.read_csv(MPDTA)
     if kind == "duplicate":
@@ -237,24 +257,7 @@ def _bad_panel(tmp_path, kind):
 @pytest.mark.parametrize("method", ["cs", "twfe"])
 def test_estimate_bad_input_exit_2_one_line(tmp_path, kind, needle, method):
     p = _bad_panel(tmp_path, kind)
-    r = run(
-        [
-            "estimate",
-            "--data",
-            str(p),
-            "--outcome",
-            "lemp",
-            "--unit",
-            "countyreal",
-            "--time",
-            "year",
-            "--cohort",
-            "first.treat",
-            "--method",
-            method,
-            "--json",
-        ]
-    )
+    r = run(_estimate_args(p, method))
     if kind == "no_never" and method == "twfe":
         assert r.returncode == 0, r.stderr  # TWFE uses not-yet-treated units; still estimable
         return
@@ -275,24 +278,7 @@ def test_units_treated_in_first_period_are_announced(tmp_path):
     df.loc[df["countyreal"] == df["countyreal"].iloc[0], "first.treat"] = 2003
     p = tmp_path / "early.csv"
     df.to_csv(p, index=False)
-    r = run(
-        [
-            "estimate",
-            "--data",
-            str(p),
-            "--outcome",
-            "lemp",
-            "--unit",
-            "countyreal",
-            "--time",
-            "year",
-            "--cohort",
-            "first.treat",
-            "--method",
-            "cs",
-            "--json",
-        ]
-    )
+    r = run(_estimate_args(p, "cs"))
     assert r.returncode == 0, r.stderr
     assert "enclave: note: dropped 1 unit(s) treated at or before the first period" in r.stderr
 
