@@ -82,6 +82,15 @@ def _numeric(df: pd.DataFrame, col: str, role: str) -> pd.Series:
     return s.astype("float64")
 
 
+def _whole(raw: pd.Series, values: pd.Series) -> bool:
+    """Whole numbers (integer dtypes trivially; floats within 1e-8, NaN ignored)."""
+    if pd.api.types.is_integer_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+        return True
+    v = values.to_numpy()
+    v = v[~np.isnan(v)]
+    return bool(v.size == 0 or np.abs(v - np.round(v)).max() <= 1e-8)
+
+
 def prepare_panel(
     data: pd.DataFrame,
     *,
@@ -146,12 +155,12 @@ def prepare_panel(
         )
     if t.isna().any():
         raise InputError(f"time column {time!r} has {int(t.isna().sum())} missing value(s)")
-    if not np.all(np.isclose(t, np.round(t))):
+    if not _whole(data[time], t):
         raise InputError(f"time column {time!r} must hold whole numbers (e.g. years)")
-    if (g.dropna() < 0).any():
+    gv = g.to_numpy()
+    if (gv < 0).any():  # NaN compares False
         raise InputError(f"cohort column {cohort!r} has negative values; use 0 for never treated")
-    gv = g.dropna()
-    if not np.all(np.isclose(gv, np.round(gv))):
+    if not _whole(data[cohort], g):
         raise InputError(f"cohort column {cohort!r} must hold whole numbers (first treated period)")
 
     # One stable integer sort by (unit code, time) does the duplicate check, the
@@ -204,7 +213,9 @@ def prepare_panel(
         df[cluster] = cl.to_numpy()[order]
 
     # Rows with a missing outcome or covariate cannot be used; say so.
-    miss = df[["y", *covariates]].isna().any(axis=1)
+    miss = np.isnan(df["y"].to_numpy())
+    for c in covariates:
+        miss |= np.isnan(df[c].to_numpy())
     if miss.any():
         notes.append(f"dropped {int(miss.sum())} row(s) with a missing outcome or covariate")
         df = df.loc[~miss]
@@ -230,10 +241,11 @@ def prepare_panel(
         )
         df.loc[late, "cohort"] = 0.0
 
-    cohorts = np.sort(df.loc[df["cohort"] > 0, "cohort"].unique())
+    gcol = df["cohort"].to_numpy()
+    cohorts = np.unique(gcol[gcol > 0])
     if cohorts.size == 0:
         raise InputError("no treated units: every unit has cohort 0 (never treated)")
-    has_never = bool((df["cohort"] == 0).any())
+    has_never = bool((gcol == 0).any())
     if require_never_treated and not has_never:
         raise InputError("no never-treated units (cohort 0) to serve as the comparison group")
     if require_comparison and not has_never and cohorts.size < 2:
@@ -242,11 +254,14 @@ def prepare_panel(
         )
 
     # rows are already in (unit, time) order; re-code units densely after drops
-    ucodes, uniques = pd.factorize(df["unit"], sort=False)
-    df.insert(1, "uid", ucodes.astype("int64"))
+    if len(df) == len(uid):
+        ucodes, n_units = uid, len(uniques)
+    else:
+        ucodes, kept_units = pd.factorize(df["unit"], sort=False)
+        n_units = len(kept_units)
+    df.insert(1, "uid", np.asarray(ucodes, dtype="int64"))
     df = df.reset_index(drop=True)
-    times = np.sort(df["time"].unique())
-    n_units = len(uniques)
+    times = np.unique(df["time"].to_numpy())
     balanced = len(df) == n_units * len(times)
     for n in notes:
         warnings.warn(n, UserWarning, stacklevel=3)
