@@ -159,6 +159,11 @@ def census_did(paper_dir: Path | None) -> dict[str, float]:
     numbers["did.n_sig05.any_adjusted"] = int(
         (main[["p_ri_holm", "p_ri_bh", "p_ri_romano_wolf"]].min(axis=1) < 0.05).sum()
     )
+    # minimum detectable effect at 5% / 80% power, (z_.975 + z_.8) x SE, in s.d. of the change
+    from scipy import stats as _st
+
+    mult = _st.norm.ppf(0.975) + _st.norm.ppf(0.8)
+    numbers["did.mde_sd_median"] = float((mult * main["se_hc1"] / main["sd_control"]).median())
     lopo = cd.leave_one_prefecture_out(sample)
     numbers["did.lopo.n_fits"] = int(len(lopo))
     numbers["did.lopo.n_sig05"] = int((lopo["p_hc1"] < 0.05).sum())
