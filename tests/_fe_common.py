@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from analysis.data.simulate import simulate_staggered
 
@@ -33,3 +36,37 @@ def sim_panel() -> pd.DataFrame:
 
 def load_mpdta() -> pd.DataFrame:
     return pd.read_csv(MPDTA)
+
+
+@lru_cache(maxsize=1)
+def truth_panel():
+    """Large seeded panel with heterogeneous, dynamic effects (known truth), built once."""
+    return simulate_staggered(
+        n_units=20000,
+        n_periods=10,
+        cohorts=(3, 5, 7),
+        never_share=0.25,
+        base_effect=(1.0, 2.0, 3.0),
+        slope=0.5,
+        seed=11,
+    )
+
+
+def check_invariances(
+    estimator, d: pd.DataFrame, *, perm_seed: int, shift: float, scale: float
+) -> None:
+    """Shuffled rows / relabelled units, y + c and c * y change estimates as theory says."""
+    base = estimator(d, **SIM)
+    rng = np.random.default_rng(perm_seed)
+    shuffled = d.sample(frac=1.0, random_state=perm_seed).reset_index(drop=True)
+    relabel = dict(zip(d["unit"].unique(), rng.permutation(d["unit"].nunique()) + 500, strict=True))
+    shuffled["unit"] = shuffled["unit"].map(relabel)
+    r = estimator(shuffled, **SIM)
+    assert r.att == pytest.approx(base.att, abs=1e-9)
+    assert r.se == pytest.approx(base.se, rel=1e-7)
+    r = estimator(d.assign(y=d["y"] + shift), **SIM)
+    assert r.att == pytest.approx(base.att, abs=1e-8)
+    assert r.se == pytest.approx(base.se, rel=1e-6)
+    r = estimator(d.assign(y=d["y"] * scale), **SIM)
+    assert r.att == pytest.approx(scale * base.att, rel=1e-8, abs=1e-10)
+    assert r.se == pytest.approx(scale * base.se, rel=1e-7)

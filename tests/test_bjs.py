@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from analysis.data.simulate import simulate_staggered
 from analysis.errors import InputError
 from analysis.estimators.bjs import bjs_imputation
-from tests._fe_common import MP, MPDTA, SIM, load_mpdta, ref, sim_panel
+from tests._fe_common import (
+    MP,
+    MPDTA,
+    SIM,
+    check_invariances,
+    load_mpdta,
+    ref,
+    sim_panel,
+    truth_panel,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +66,7 @@ def test_att_gt_and_simple_are_consistent(mpdta):
 
 
 def test_recovers_truth():
-    sim = simulate_staggered(
-        n_units=20000,
-        n_periods=10,
-        cohorts=(3, 5, 7),
-        never_share=0.25,
-        base_effect=(1.0, 2.0, 3.0),
-        slope=0.5,
-        seed=11,
-    )
+    sim = truth_panel()
     r = bjs_imputation(sim.data, **SIM)
     assert abs(r.att - sim.true_simple()) < 4 * r.se
     by = r["dynamic"].by.set_index("event")
@@ -131,21 +132,7 @@ def _small(seed):
     perm_seed=st.integers(0, 10_000),
 )
 def test_invariances(seed, shift, scale, perm_seed):
-    d = _small(seed)
-    base = bjs_imputation(d, **SIM)
-    rng = np.random.default_rng(perm_seed)
-    shuffled = d.sample(frac=1.0, random_state=perm_seed).reset_index(drop=True)
-    relabel = dict(zip(d["unit"].unique(), rng.permutation(d["unit"].nunique()) + 500, strict=True))
-    shuffled["unit"] = shuffled["unit"].map(relabel)
-    r = bjs_imputation(shuffled, **SIM)
-    assert r.att == pytest.approx(base.att, abs=1e-9)
-    assert r.se == pytest.approx(base.se, rel=1e-7)
-    r = bjs_imputation(d.assign(y=d["y"] + shift), **SIM)
-    assert r.att == pytest.approx(base.att, abs=1e-8)
-    assert r.se == pytest.approx(base.se, rel=1e-6)
-    r = bjs_imputation(d.assign(y=d["y"] * scale), **SIM)
-    assert r.att == pytest.approx(scale * base.att, rel=1e-8, abs=1e-10)
-    assert r.se == pytest.approx(scale * base.se, rel=1e-7)
+    check_invariances(bjs_imputation, _small(seed), perm_seed=perm_seed, shift=shift, scale=scale)
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 from analysis.data.simulate import simulate_staggered
 from analysis.errors import InputError
 from analysis.estimators.sa import sun_abraham
-from tests._fe_common import MP, SIM, load_mpdta, ref, sim_panel
+from tests._fe_common import MP, SIM, load_mpdta, ref, sim_panel, truth_panel
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +64,7 @@ def test_last_cohort_control_without_never_treated():
 
 
 def test_recovers_truth():
-    sim = simulate_staggered(
-        n_units=20000,
-        n_periods=10,
-        cohorts=(3, 5, 7),
-        never_share=0.25,
-        base_effect=(1.0, 2.0, 3.0),
-        slope=0.5,
-        seed=11,
-    )
+    sim = truth_panel()
     r = sun_abraham(sim.data, **SIM)
     assert abs(r.att - sim.true_simple()) < 4 * r.se
     truth = sim.true_dynamic()

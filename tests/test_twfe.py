@@ -16,7 +16,16 @@ from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import prepare_panel
 from analysis.estimators.twfe import twfe
-from tests._fe_common import EST_TOL, MP, SE_RTOL, SIM, load_mpdta, ref, sim_panel
+from tests._fe_common import (
+    EST_TOL,
+    MP,
+    SE_RTOL,
+    SIM,
+    check_invariances,
+    load_mpdta,
+    ref,
+    sim_panel,
+)
 
 
 @pytest.fixture(scope="module")
@@ -140,22 +149,7 @@ def _small(seed):
     perm_seed=st.integers(0, 10_000),
 )
 def test_invariances(seed, shift, scale, perm_seed):
-    d = _small(seed)
-    base = twfe(d, **SIM)
-    rng = np.random.default_rng(perm_seed)
-    shuffled = d.sample(frac=1.0, random_state=perm_seed).reset_index(drop=True)
-    relabel = dict(
-        zip(d["unit"].unique(), rng.permutation(d["unit"].nunique()) + 1000, strict=True)
-    )
-    shuffled["unit"] = shuffled["unit"].map(relabel)
-    r = twfe(shuffled, **SIM)
-    assert r.att == pytest.approx(base.att, abs=1e-9)
-    assert r.se == pytest.approx(base.se, rel=1e-7)
-    r = twfe(d.assign(y=d["y"] + shift), **SIM)
-    assert r.att == pytest.approx(base.att, abs=1e-8)
-    r = twfe(d.assign(y=d["y"] * scale), **SIM)
-    assert r.att == pytest.approx(scale * base.att, rel=1e-8, abs=1e-10)
-    assert r.se == pytest.approx(scale * base.se, rel=1e-7)
+    check_invariances(twfe, _small(seed), perm_seed=perm_seed, shift=shift, scale=scale)
 
 
 def test_no_warning_on_clean_input(mpdta):
