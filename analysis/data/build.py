@@ -27,6 +27,7 @@ def processed_tables() -> dict[str, pd.DataFrame]:
         "crosswalk": validate("crosswalk", registry.load_crosswalk("census")),
         "census_units": units,
         "census_harmonised": harmonised,
+        "census_population_2000_2020": census.three_census_population(),
         "enclave_events": sources.load_enclave_events(),
         "paper_claims": sources.load_paper_claims(),
         "bulletin_figures": sources.load_bulletin_figures(),
@@ -56,6 +57,7 @@ def check_raw() -> list[str]:
         "bulletin_figures": sources.load_bulletin_figures,
         "mpdta": sources.load_mpdta,
         "counties": registry.load_counties,
+        "census2000": census.load_census2000,
     }
     for name, load in loaders.items():
         try:

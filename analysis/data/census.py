@@ -31,6 +31,7 @@ classification (2020); the seven major groups correspond, but the 2015
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Literal
 
@@ -405,3 +406,130 @@ def harmonised_census(level: Literal["census", "full"] = "census") -> pd.DataFra
         frames.append(agg)
     out = add_rates(pd.concat(frames, ignore_index=True))
     return out.sort_values(["cbu", "year"], kind="mergesort").reset_index(drop=True)
+
+
+# ------------------------------------------------------------- the 2000 census
+#: The 5th census (2000-11-01) total resident population, on 2020 codes.
+CENSUS2000_FILE = "census2000_population.csv"
+#: Zhejiang's 2000 census total resident population (NBS communique); the file's
+#: 87 units plus the 湖州市区 group total add up to it exactly.
+PROVINCE_POP_2000 = 45_930_651
+
+
+@lru_cache(maxsize=1)
+def _read_2000() -> pd.DataFrame:
+    return pd.read_csv(raw_path(CENSUS2000_FILE), dtype={"adcode_2020": "int64"})
+
+
+def load_census2000() -> pd.DataFrame:
+    """The 2000 census population file, validated, one row per 2020 unit.
+
+    Columns ``code`` (2020 code), ``name_zh``, ``pop_census2000`` (NaN where
+    the unit did not exist separately in 2000: 吴兴/南浔, which were one unit
+    湖州市区 whose total is in ``pop_census2000_group_total``, and 龙港, part
+    of 苍南 in 2000), ``pop_census2000_group_total`` and ``compare_group``
+    (the smallest groups of 2020 units whose outer boundary was the same in
+    2000, 2010 and 2020; see the file's ``note`` column).
+    """
+    from analysis.data.schemas import validate
+
+    raw = _read_2000().rename(columns={"adcode_2020": "code", "county": "name_zh"})
+    return validate("census2000", raw).reset_index(drop=True)
+
+
+def three_census_groups() -> pd.DataFrame:
+    """2020 code -> census CBU -> three-census unit (``tcu``).
+
+    A three-census unit is the smallest union of census CBUs (consistent
+    2010-2020) and 2000 ``compare_group`` s (consistent 2000-2020 per the file)
+    that is closed under both, i.e. the connected components of the graph
+    joining 2020 codes that share a CBU or a compare group. Aggregation only,
+    as for the CBUs.
+    """
+    from analysis.data import registry
+
+    cw = registry.load_crosswalk("census")
+    cw = cw[cw["year"] == 2020][["code", "cbu", "cbu_name_zh"]]
+    c00 = load_census2000()[["code", "compare_group"]]
+    m = cw.merge(c00, on="code", how="outer", validate="one_to_one", indicator=True)
+    if (m["_merge"] != "both").any():
+        bad = sorted(m.loc[m["_merge"] != "both", "code"])
+        raise ValueError(f"2000 census file and 2020 crosswalk disagree on codes {bad}")
+    parent = {c: c for c in m["code"]}
+
+    def find(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for key in ("cbu", "compare_group"):
+        for _, codes in m.groupby(key)["code"]:
+            first = find(int(codes.iloc[0]))
+            for c in codes.iloc[1:]:
+                parent[find(int(c))] = first
+    m["root"] = [find(int(c)) for c in m["code"]]
+    out = []
+    for _, g in m.groupby("root", sort=True):
+        cbus = sorted(set(g["cbu"]))
+        if len(cbus) == 1:
+            tcu, name = cbus[0], g["cbu_name_zh"].iloc[0]
+        else:
+            tcu = "T" + str(int(g["code"].min()))
+            names = g.drop_duplicates("cbu").sort_values("cbu")["cbu_name_zh"]
+            name = "+".join(names)
+        out.append(g.assign(tcu=tcu, tcu_name_zh=name))
+    return pd.concat(out)[["code", "cbu", "compare_group", "tcu", "tcu_name_zh"]].reset_index(
+        drop=True
+    )
+
+
+def three_census_population() -> pd.DataFrame:
+    """Total population in 2000, 2010 and 2020 on three-census units, long format.
+
+    Units (``tcu``) are unions of census CBUs closed under the 2000 boundary
+    groups (see :func:`three_census_groups`): 74 units, because 柯城+衢江
+    (towns moved between them in 2001) and the Hangzhou, Ningbo, Wenzhou,
+    Huzhou, Shaoxing and Jinhua urban districts (re-drawn 2001-2003) cannot be
+    separated in 2000. 2010 and 2020 counts are the CBU sums of
+    :func:`harmonised_census`; the 2000 count is the sum of the unit figures
+    plus each group total (湖州市区) once. Columns ``tcu``, ``tcu_name_zh``,
+    ``mountain26``, ``cbus`` (``;``-joined census CBU ids), ``year``,
+    ``pop_total``, ``log_pop``. Provincial totals are conserved exactly
+    (checked against :data:`PROVINCE_POP_2000` and the 2010/2020 sums).
+    """
+    groups = three_census_groups()
+    c00 = load_census2000().set_index("code")
+    rows = []
+    for tcu, g in groups.groupby("tcu", sort=True):
+        sub = c00.loc[g["code"]]
+        total = float(sub["pop_census2000"].sum())
+        for _, gg in sub[sub["pop_census2000"].isna()].groupby("compare_group"):
+            gt = gg["pop_census2000_group_total"].dropna().unique()
+            if len(gt) > 1:
+                raise ValueError(f"2000 census: conflicting group totals in {tcu}")
+            total += float(gt[0]) if len(gt) else 0.0
+        if not total > 0:
+            raise ValueError(f"2000 census: no population for three-census unit {tcu}")
+        rows.append({"tcu": tcu, "year": 2000, "pop_total": total})
+    pop00 = pd.DataFrame(rows)
+    if not math.isclose(pop00["pop_total"].sum(), PROVINCE_POP_2000, abs_tol=0.5):
+        raise ValueError(
+            f"2000 census units sum to {pop00['pop_total'].sum():,.0f}, "
+            f"not the provincial {PROVINCE_POP_2000:,}"
+        )
+    cen = harmonised_census("census")[["cbu", "year", "pop_total", "mountain26"]]
+    cbu_tcu = groups.drop_duplicates("cbu").set_index("cbu")["tcu"]
+    cen = cen.assign(tcu=cen["cbu"].map(cbu_tcu))
+    later = cen.groupby(["tcu", "year"], as_index=False)["pop_total"].sum()
+    meta = (
+        cen.groupby("tcu")
+        .agg(mountain26=("mountain26", "max"), cbus=("cbu", lambda s: ";".join(sorted(set(s)))))
+        .reset_index()
+        .merge(groups.drop_duplicates("tcu")[["tcu", "tcu_name_zh"]], on="tcu")
+    )
+    out = pd.concat([pop00, later], ignore_index=True).merge(meta, on="tcu", validate="many_to_one")
+    out["mountain26"] = out["mountain26"].astype(bool)
+    out["log_pop"] = np.log(out["pop_total"])
+    out = out[["tcu", "tcu_name_zh", "mountain26", "cbus", "year", "pop_total", "log_pop"]]
+    return out.sort_values(["tcu", "year"], kind="mergesort").reset_index(drop=True)

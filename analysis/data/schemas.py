@@ -227,7 +227,33 @@ def panel_schema(columns: list[str], known_codes: frozenset[int]) -> pa.DataFram
     return pa.DataFrameSchema(cols, checks=frame_checks, strict=False, name="panel")
 
 
+CENSUS2000 = pa.DataFrameSchema(
+    {
+        "code": _code,
+        "prefecture": pa.Column(str),
+        "name_zh": pa.Column(str),
+        "pop_census2000": pa.Column(float, pa.Check.gt(0), nullable=True, coerce=True),
+        "pop_census2000_group_total": pa.Column(
+            float, pa.Check.gt(0), nullable=True, coerce=True
+        ),
+        "compare_group": pa.Column(str),
+        "source": pa.Column(str),
+    },
+    checks=[
+        _unique("code", what="2020 code"),
+        pa.Check(lambda d: len(d) == 90, element_wise=False, error="file must list 90 units"),
+        pa.Check(
+            lambda d: d["pop_census2000"].notna().sum() == 87,
+            element_wise=False,
+            error="87 units carry a 2000 population",
+        ),
+    ],
+    strict=False,
+    name="census2000",
+)
+
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "census2000": CENSUS2000,
     "counties": COUNTIES,
     "crosswalk": CROSSWALK,
     "enclave_events": ENCLAVE_EVENTS,

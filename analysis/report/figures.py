@@ -151,7 +151,29 @@ def coefficient_plot(
     t = table.reset_index(drop=True)
     yy = np.arange(len(t))[::-1]
     half = 1.959963984540054 * t["se_hc1"] / t["sd_control"]
-    ax.errorbar(t["effect_sd"], yy, xerr=half, fmt="o", color="k", capsize=3, label="HC1 95% CI")
+    if {"wild_ci_low", "wild_ci_high"} <= set(t.columns):
+        lo = (t["wild_ci_low"] / t["sd_control"]).to_numpy()
+        hi = (t["wild_ci_high"] / t["sd_control"]).to_numpy()
+        e = t["effect_sd"].to_numpy()
+        ax.errorbar(
+            e,
+            yy + 0.18,
+            xerr=[e - lo, hi - e],
+            fmt="none",
+            ecolor="#2166ac",
+            capsize=2,
+            label="wild cluster bootstrap 95% CI (valid with 6 clusters)",
+        )
+    ax.errorbar(
+        t["effect_sd"],
+        yy - 0.18,
+        xerr=half,
+        fmt="none",
+        ecolor="0.6",
+        capsize=2,
+        label="HC1 95% CI (reference only)",
+    )
+    ax.plot(t["effect_sd"], yy, "o", color="k", label="estimate (beta / s.d.)")
     for yv, (_, r) in zip(yy, t.iterrows(), strict=True):
         ax.text(
             1.02,
@@ -162,9 +184,17 @@ def coefficient_plot(
             fontsize=8,
         )
     ax.axvline(0, color="0.5", lw=0.8)
+    span = 1.6 * float(np.nanmax(np.abs(np.r_[t["effect_sd"] - half, t["effect_sd"] + half])))
+    ax.set_xlim(-span, span)
+    if {"wild_ci_low", "wild_ci_high"} <= set(t.columns):
+        # wild intervals wider than the panel are clipped; an arrow marks each clipped end
+        for ends, x0, m in ((lo, -span, "<"), (hi, span, ">")):
+            cut = np.abs(ends) > span
+            ax.plot(np.full(cut.sum(), x0 * 0.985), yy[cut] + 0.18, m, color="#2166ac", ms=5)
     ax.set_yticks(yy)
     ax.set_yticklabels([labels.get(o, o) for o in t["outcome"]], fontsize=8)
     ax.set_xlabel("effect in s.d. of the 2010-2020 change among comparison counties")
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     layer_stamp(ax, layer)
     return fig
 
@@ -244,4 +274,60 @@ def sensitivity_plot(result_df, original_ci=None, ax=None, *, layer=None):
     ax.legend(frameon=False, fontsize=8)
     if layer is not None:
         layer_stamp(ax, layer)
+    return fig
+
+
+def event_study_plot(table: pd.DataFrame, ax=None, layer: str = "real (census)"):
+    """Census event study: coefficients by census year with two kinds of interval.
+
+    ``table`` has ``census``, ``beta``, ``reference`` (the normalised year,
+    drawn at 0 without an interval), ``wild_ci_low/high`` (wild cluster
+    bootstrap, the valid interval with few clusters), ``hc1_ci_low/high``
+    (conventional, for reference) and ``p_ri`` (printed beside each point).
+    """
+    fig, ax = _ax(ax)
+    t = table.sort_values("census").reset_index(drop=True)
+    est = t[~t["reference"].astype(bool)]
+    ref = t[t["reference"].astype(bool)]
+    x = est["census"].to_numpy(float)
+    b = est["beta"].to_numpy(float)
+    ax.errorbar(
+        x - 0.4,
+        b,
+        yerr=[b - est["hc1_ci_low"], est["hc1_ci_high"] - b],
+        fmt="none",
+        ecolor="0.6",
+        capsize=3,
+        label="HC1 95% CI (reference only)",
+    )
+    ax.errorbar(
+        x + 0.4,
+        b,
+        yerr=[b - est["wild_ci_low"], est["wild_ci_high"] - b],
+        fmt="none",
+        ecolor="#2166ac",
+        capsize=3,
+        label="wild cluster bootstrap 95% CI",
+    )
+    ax.plot(x, b, "o", color="k", label="estimate")
+    ax.plot(ref["census"], ref["beta"], "s", color="k", mfc="white", label="reference census (= 0)")
+    for xv, bv, p in zip(x, b, est["p_ri"], strict=True):
+        ax.annotate(f"RI p = {p:.2f}", (xv, bv), textcoords="offset points", xytext=(8, 6), fontsize=8)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.axvline(2015, color="0.5", lw=0.8, ls="--")
+    lo = np.nanmin(np.r_[est["hc1_ci_low"], -0.05])
+    hi = np.nanmax(np.r_[est["hc1_ci_high"], 0.05])
+    pad = 0.6 * (hi - lo)
+    y0, y1 = lo - pad, hi + pad
+    ax.set_ylim(y0, y1)
+    # wild intervals wider than the panel are clipped; an arrow marks each clipped end
+    for ends, edge, m in ((est["wild_ci_low"], y0, "v"), (est["wild_ci_high"], y1, "^")):
+        cut = ((ends < y0) | (ends > y1)).to_numpy()
+        ax.plot(x[cut] + 0.4, np.full(cut.sum(), edge - 0.015 * (y1 - y0) * np.sign(edge)), m,
+                color="#2166ac", ms=5)
+    ax.set_xticks(t["census"].to_numpy())
+    ax.set_xlabel("census year (enclaves agreed 2011-2019)")
+    ax.set_ylabel("log population relative to 2010")
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    layer_stamp(ax, layer)
     return fig

@@ -91,6 +91,8 @@ class StudySample:
     rule: TreatmentRule
     comparison: str
     dropped: tuple[str, ...]
+    #: census year at which the baseline covariates ``<covariate>_<baseline>`` are measured
+    baseline: int = BASELINE
 
     @property
     def n_treated(self) -> int:
@@ -164,7 +166,7 @@ def design_matrix(
     d = sample.data
     cols = {"const": np.ones(len(d)), "treated": d["treated"].to_numpy(float)}
     for c in covariates:
-        cols[f"{c}_{BASELINE}"] = d[f"{c}_{BASELINE}"].to_numpy(float)
+        cols[f"{c}_{sample.baseline}"] = d[f"{c}_{sample.baseline}"].to_numpy(float)
     X = pd.DataFrame(cols)
     if prefecture_effects:
         dums = pd.get_dummies(d["prefecture"], prefix="pref", drop_first=True, dtype=float)
@@ -593,3 +595,563 @@ def leave_one_prefecture_out(
                 }
             )
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------- the third census: a real pre-period
+#: Start of the pre-period: the 5th census (2000), total population only.
+PRE_BASELINE = 2000
+#: The covariate available in all three censuses (2000 has total population only).
+PRE_COVARIATES: tuple[str, ...] = ("log_pop",)
+
+
+def three_census_sample(
+    start: int,
+    end: int,
+    rule: TreatmentRule = DEFAULT_RULE,
+    population: pd.DataFrame | None = None,
+) -> StudySample:
+    """Mountain-county cross-section on three-census units for log population.
+
+    Units are the three-census units of
+    :func:`analysis.data.census.three_census_population` (census CBUs merged
+    where the 2000 boundaries differ: among the mountain counties only
+    柯城+衢江). Treatment and comparison are coded exactly as in
+    :func:`build_sample` with ``comparison="mountain"`` (磐安, treated before
+    2010, dropped). ``d_log_pop`` is ``log_pop[end] - log_pop[start]``; the
+    baseline covariate is ``log_pop_2000`` (``baseline = 2000``), the one
+    covariate measured before both periods. With ``start=2010, end=2000`` the
+    coefficient is the event-study coefficient of 2000 relative to 2010.
+    """
+    years = (PRE_BASELINE, BASELINE, ENDLINE)
+    if start not in years or end not in years or start == end:
+        raise InputError(f"start and end must be two different census years of {years}")
+    pop = census.three_census_population() if population is None else population
+    wide = pop.pivot(index="tcu", columns="year", values="log_pop")
+    meta = pop.drop_duplicates("tcu").set_index("tcu")
+    groups = census.three_census_groups()
+    counties = registry.load_counties().set_index("code")
+    df = pd.DataFrame(index=wide.index)
+    for y in years:
+        df[f"log_pop_{y}"] = wide[y]
+    df["d_log_pop"] = df[f"log_pop_{end}"] - df[f"log_pop_{start}"]
+    df["name"] = meta["tcu_name_zh"]
+    df["mountain26"] = meta["mountain26"].astype(bool)
+    pref = groups.assign(p=groups["code"].map(counties["prefecture_code"])).groupby("tcu")["p"]
+    if (pref.nunique() != 1).any():
+        raise ValueError("a three-census unit spans two prefectures")
+    df["prefecture"] = pref.first().loc[df.index].astype(int)
+    first = first_enclave_year(rule)
+    tcu_of = groups.set_index("code")["tcu"]
+    coh = pd.DataFrame({"tcu": tcu_of.loc[first.index].to_numpy(), "year": first.to_numpy()})
+    by_unit = coh.groupby("tcu")["year"]
+    mixed = by_unit.apply(lambda s: (s > 0).any() and (s == 0).any())
+    if mixed.any():
+        raise InputError(
+            f"three-census unit(s) {sorted(mixed[mixed].index)} mix treated and untreated counties"
+        )
+    df["cohort"] = by_unit.max().reindex(df.index).fillna(0).astype("int64")
+    df = df.loc[df["mountain26"]]
+    dropped: list[str] = []
+    pre = df["cohort"].between(1, BASELINE)
+    if pre.any():
+        dropped.append(
+            f"dropped {int(pre.sum())} unit(s) treated before the {BASELINE} baseline: "
+            + ", ".join(df.loc[pre, "name"])
+        )
+        df = df.loc[~pre]
+    df["treated"] = df["cohort"].between(BASELINE + 1, rule.cutoff).astype(int)
+    df = df.rename_axis("cbu").reset_index().sort_values("cbu", kind="mergesort")
+    return StudySample(
+        data=df.reset_index(drop=True),
+        rule=rule,
+        comparison="mountain",
+        dropped=tuple(dropped),
+        baseline=PRE_BASELINE,
+    )
+
+
+def _inference_row(sample: StudySample, covariates: tuple[str, ...]) -> dict[str, float]:
+    """The main table's estimator and inference for ``d_log_pop`` of one sample."""
+    fd = fd_regression(sample, "log_pop", covariates)
+    w = wild_p(sample, "log_pop", covariates)
+    ri = randomization_inference(sample, ("log_pop",), covariates)
+    return {
+        "beta": fd.beta,
+        "se_hc1": fd.se_hc1,
+        "p_hc1": fd.p_hc1,
+        "se_cr1": fd.se_cr1,
+        "p_cr1": fd.p_cr1,
+        "p_wild": w.p_value,
+        "wild_ci_low": w.ci[0],
+        "wild_ci_high": w.ci[1],
+        "p_ri": float(ri.p_values[0]),
+        "ri_exact": bool(ri.exact),
+        "ri_n_assignments": ri.n_assignments,
+        "n_units": fd.n,
+        "n_treated": fd.n_treated,
+        "n_clusters": fd.n_clusters,
+    }
+
+
+def pretrend_table(rule: TreatmentRule = DEFAULT_RULE) -> pd.DataFrame:
+    """Log population: the 2000-2010 pre-trend test beside the 2010-2020 change.
+
+    Both rows use the main table's estimator -- the first-difference
+    regression with prefecture effects and the start-of-period log population
+    -- and its inference (HC1, CR1 by prefecture, wild cluster bootstrap,
+    exact randomisation inference), on the same three-census units. The
+    pre-trend row regresses :math:`\\log P_{2010} - \\log P_{2000}` on
+    treatment (enclave agreed 2011-2019): under parallel trends its
+    coefficient is zero. Data layer: real.
+    """
+    rows = []
+    pop = census.three_census_population()
+    for label, start, end in (
+        ("pre-trend 2000-2010", PRE_BASELINE, BASELINE),
+        ("2010-2020", BASELINE, ENDLINE),
+    ):
+        s = three_census_sample(start, end, rule, pop)
+        # start-of-period log population as the baseline covariate
+        s = StudySample(
+            data=s.data, rule=s.rule, comparison=s.comparison, dropped=s.dropped, baseline=start
+        )
+        rows.append({"period": label, **_inference_row(s, PRE_COVARIATES)})
+    return pd.DataFrame(rows)
+
+
+def event_study_table(rule: TreatmentRule = DEFAULT_RULE) -> pd.DataFrame:
+    """Three-period event study of log population, 2010 the reference census.
+
+    For each census year :math:`t \\in \\{2000, 2020\\}` the coefficient
+    :math:`\\delta_t` of
+
+    .. math::
+
+        \\log P_{it} - \\log P_{i,2010} = \\alpha_{p(i)} + \\delta_t D_i
+        + \\gamma_t \\log P_{i,2000} + \\varepsilon_{it},
+
+    i.e. the event-study regression with unit effects, prefecture-by-census
+    effects and 2000 log population by census, estimated census by census
+    (the regressions are separable). :math:`\\delta_{2010} = 0` by
+    normalisation; :math:`\\delta_{2000} = 0` is the pre-trend test in event
+    form (it equals minus the 2000-2010 coefficient with the same covariate).
+    Inference as in the main table. Data layer: real.
+    """
+    pop = census.three_census_population()
+    rows = []
+    for year in (PRE_BASELINE, BASELINE, ENDLINE):
+        if year == BASELINE:
+            s = three_census_sample(BASELINE, ENDLINE, rule, pop)
+            rows.append(
+                {
+                    "census": year,
+                    "beta": 0.0,
+                    "n_units": s.n_units,
+                    "n_treated": s.n_treated,
+                    "reference": True,
+                }
+            )
+            continue
+        s = three_census_sample(BASELINE, year, rule, pop)
+        rows.append(
+            {"census": year, **_inference_row(s, PRE_COVARIATES), "reference": False}
+        )
+    out = pd.DataFrame(rows)
+    z = 1.959963984540054
+    out["hc1_ci_low"] = out["beta"] - z * out["se_hc1"]
+    out["hc1_ci_high"] = out["beta"] + z * out["se_hc1"]
+    return out
+
+
+# ------------------------------------------------ what a referee asks about
+#: Lishui (丽水市), the prefecture of 4 of the 5 treated counties.
+LISHUI = 331100
+
+
+def prefecture_concentration(sample: StudySample) -> pd.DataFrame:
+    """Treated and comparison units per prefecture of the sample."""
+    counties = registry.load_counties().drop_duplicates("prefecture_code")
+    names = counties.set_index("prefecture_code")["prefecture_zh"]
+    d = sample.data
+    out = (
+        d.groupby("prefecture")
+        .agg(n_units=("treated", "size"), n_treated=("treated", "sum"))
+        .reset_index()
+    )
+    out.insert(1, "prefecture_zh", out["prefecture"].map(names))
+    out["n_comparison"] = out["n_units"] - out["n_treated"]
+    out["treated_units"] = [
+        ", ".join(d.loc[(d["prefecture"] == p) & (d["treated"] == 1), "name"])
+        for p in out["prefecture"]
+    ]
+    return out
+
+
+def drop_prefecture_table(
+    sample: StudySample, prefecture: int = LISHUI, outcomes: tuple[str, ...] = OUTCOMES
+) -> pd.DataFrame:
+    """Full-sample coefficient beside the coefficient without one prefecture.
+
+    Without Lishui only one treated county is left, so the coefficient is a
+    single county's deviation from its comparison counties: no p-value is
+    reported for it (none is valid with one treated unit).
+    """
+    d = sample.data[sample.data["prefecture"] != prefecture].reset_index(drop=True)
+    sub = StudySample(
+        data=d,
+        rule=sample.rule,
+        comparison=sample.comparison,
+        dropped=(*sample.dropped, f"prefecture {prefecture} left out"),
+        baseline=sample.baseline,
+    )
+    rows = []
+    for o in outcomes:
+        full = fd_regression(sample, o).beta
+        without = fd_regression(sub, o).beta
+        rows.append(
+            {
+                "outcome": o,
+                "beta_full": full,
+                "beta_without": without,
+                "sign_flip": bool(np.sign(full) != np.sign(without)),
+                "n_treated_without": sub.n_treated,
+                "n_units_without": sub.n_units,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def lopo_table(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES) -> pd.DataFrame:
+    """Leave one prefecture out, with each row's status stated.
+
+    Columns of :func:`leave_one_prefecture_out` plus ``n_left_out`` (units
+    dropped), ``status`` and ``p_ri`` (exact randomisation p-value in the
+    reduced sample). ``status`` is
+
+    * ``"repeats full sample"`` when the prefecture has one unit in the
+      sample: its prefecture effect absorbs that unit, so dropping it changes
+      nothing (the coefficient equals the full-sample one);
+    * ``"one treated unit"`` when a single treated county remains: HC1 and RI
+      p-values are blanked, since no p-value from one treated unit is valid
+      (the HC1 variance of a single treated residual is degenerate and RI has
+      at most n assignments);
+    * ``""`` otherwise.
+    """
+    base = leave_one_prefecture_out(sample, outcomes)
+    sizes = sample.data.groupby("prefecture").size()
+    base["n_left_out"] = base["dropped_prefecture"].map(sizes).astype(int)
+    base["status"] = np.select(
+        [base["n_left_out"] == 1, base["n_treated"] == 1],
+        ["repeats full sample", "one treated unit"],
+        default="",
+    )
+    base["p_ri"] = np.nan
+    for p in base["dropped_prefecture"].unique():
+        rows = base["dropped_prefecture"] == p
+        if (base.loc[rows, "n_treated"] < 2).any():
+            continue
+        d = sample.data[sample.data["prefecture"] != p].reset_index(drop=True)
+        sub = StudySample(
+            data=d, rule=sample.rule, comparison=sample.comparison, dropped=sample.dropped
+        )
+        ri = randomization_inference(sub, outcomes)
+        base.loc[rows, "p_ri"] = base.loc[rows, "outcome"].map(
+            dict(zip(outcomes, ri.p_values, strict=True))
+        )
+    base.loc[base["status"] == "one treated unit", "p_hc1"] = np.nan
+    cols = ["dropped_prefecture", "n_left_out", "n_units", "n_treated", "status", "outcome"]
+    return base[[*cols, "beta", "p_ri", "p_hc1"]]
+
+
+# --------------------------------------------- outputs: tables, figures, numbers
+#: Readable column headers of the published tables.
+_HEADERS = {
+    "outcome": "Outcome",
+    "beta": "Estimate",
+    "p_ri": "RI p (exact)",
+    "p_wild": "Wild p",
+    "wild_ci_low": "Wild CI low",
+    "wild_ci_high": "Wild CI high",
+    "p_ri_holm": "RI p, Holm",
+    "p_ri_bh": "RI p, BH",
+    "p_ri_romano_wolf": "RI p, Romano-Wolf",
+    "dr_att": "DR 2x2",
+    "dr_p": "DR p",
+    "se_hc1": "SE (HC1)",
+    "p_hc1": "HC1 p",
+    "se_cr1": "SE (CR1)",
+    "p_cr1": "CR1 p",
+}
+
+_MAIN_COLUMNS = (
+    "outcome",
+    "beta",
+    "p_ri",
+    "p_wild",
+    "p_ri_holm",
+    "p_ri_bh",
+    "p_ri_romano_wolf",
+    "dr_att",
+    "dr_p",
+    "se_hc1",
+    "p_hc1",
+    "p_cr1",
+)
+
+
+def design_notes(sample: StudySample, ri: RIResult) -> list[str]:
+    """The notes every census-DiD table carries (data layer, design, inference)."""
+    lishui = int(sample.data.loc[sample.data["prefecture"] == LISHUI, "treated"].sum())
+    return [
+        "Data layer: real (2010 and 2020 censuses; consistent-boundary units).",
+        f"Treatment: {sample.rule.describe()}; {sample.n_treated} treated and "
+        f"{sample.n_units - sample.n_treated} comparison mountain counties in "
+        f"{sample.data['prefecture'].nunique()} prefectures ({lishui} of the "
+        f"{sample.n_treated} treated counties are in Lishui); "
+        + "; ".join(sample.dropped)
+        + ".",
+        "First-difference regression with prefecture effects and 2010 log population and "
+        "urbanisation. Valid inference with 5 treated units in 6 prefectures: randomisation "
+        f"inference, exact over all {ri.n_assignments:,} identified assignments of the "
+        f"{sample.n_treated} treated units, and the wild cluster bootstrap (WCR, Webb weights, "
+        f"{WILD_SETTINGS['B']:,} draws, seed {WILD_SETTINGS['seed']}) over prefectures. Holm, "
+        "Benjamini-Hochberg and Romano-Wolf adjust the RI p-values across the outcome family. "
+        "DR: doubly-robust 2x2 (Sant'Anna-Zhao), same covariates, analytic SE. HC1 and CR1 "
+        "(by prefecture, t with G-1 df) are shown last for reference only: with 6 clusters "
+        "and 5 treated units they over-reject.",
+        census.LONG_FORM_NOTE + ".",
+    ]
+
+
+def write_outputs(paper_dir=None) -> dict[str, float]:
+    """Run the census study; write its tables and figures under ``paper_dir``.
+
+    Returns every number the paper quotes from this study (keys ``did.*``).
+    With ``paper_dir=None`` nothing is written (``enclave verify``).
+    """
+    from scipy import stats as _st
+
+    panel = census.harmonised_census("census")
+    sample = build_sample(panel=panel)
+    ri = randomization_inference(sample)
+    main = main_table(sample, ri=ri)
+    numbers: dict[str, float] = {
+        "did.n_units": sample.n_units,
+        "did.n_treated": sample.n_treated,
+        "did.n_controls": sample.n_units - sample.n_treated,
+        "did.n_prefectures": int(sample.data["prefecture"].nunique()),
+        "did.ri_n_assignments": ri.n_assignments,
+        "did.n_outcomes": len(main),
+    }
+    for r in main.itertuples(index=False):
+        for col in (
+            "beta",
+            "p_hc1",
+            "p_cr1",
+            "p_wild",
+            "p_ri",
+            "p_ri_holm",
+            "p_ri_bh",
+            "p_ri_romano_wolf",
+            "dr_att",
+            "dr_p",
+            "effect_sd",
+        ):
+            numbers[f"did.{r.outcome}.{col}"] = float(getattr(r, col))
+    for col in ("p_hc1", "p_cr1", "p_wild", "p_ri", "p_ri_holm", "p_ri_bh", "p_ri_romano_wolf"):
+        numbers[f"did.n_sig05.{col}"] = int((main[col] < 0.05).sum())
+    numbers["did.n_sig05.dr_p"] = int((main["dr_p"] < 0.05).sum())
+    numbers["did.n_sig05.any_adjusted"] = int(
+        (main[["p_ri_holm", "p_ri_bh", "p_ri_romano_wolf"]].min(axis=1) < 0.05).sum()
+    )
+    # minimum detectable effect at 5% / 80% power, (z_.975 + z_.8) x SE, in s.d. of the change
+    mult = _st.norm.ppf(0.975) + _st.norm.ppf(0.8)
+    numbers["did.mde_sd_median"] = float((mult * main["se_hc1"] / main["sd_control"]).median())
+
+    conc = prefecture_concentration(sample)
+    numbers["did.lishui.n_treated"] = int(conc.loc[conc["prefecture"] == LISHUI, "n_treated"].iloc[0])
+    numbers["did.lishui.n_units"] = int(conc.loc[conc["prefecture"] == LISHUI, "n_units"].iloc[0])
+    numbers["did.n_prefectures_with_treated"] = int((conc["n_treated"] > 0).sum())
+    nol = drop_prefecture_table(sample)
+    numbers["did.no_lishui.n_treated"] = int(nol["n_treated_without"].iloc[0])
+    numbers["did.no_lishui.n_units"] = int(nol["n_units_without"].iloc[0])
+    numbers["did.no_lishui.n_sign_flips"] = int(nol["sign_flip"].sum())
+    for r in nol.itertuples(index=False):
+        numbers[f"did.no_lishui.{r.outcome}.beta"] = float(r.beta_without)
+
+    lopo = lopo_table(sample)
+    numbers["did.lopo.n_fits"] = int(len(lopo))
+    numbers["did.lopo.n_sig05"] = int((lopo["p_hc1"] < 0.05).sum())
+    per_pref = lopo.drop_duplicates("dropped_prefecture")
+    numbers["did.lopo.n_prefectures"] = int(len(per_pref))
+    numbers["did.lopo.n_repeat_full"] = int((per_pref["status"] == "repeats full sample").sum())
+    numbers["did.lopo.n_one_treated"] = int((per_pref["status"] == "one treated unit").sum())
+    valid = lopo[lopo["status"] == ""]
+    numbers["did.lopo.n_informative"] = int(valid["dropped_prefecture"].nunique())
+    numbers["did.lopo.n_sig05_ri"] = int((valid["p_ri"] < 0.05).sum())
+
+    pre = pretrend_table(sample.rule)
+    ev = event_study_table(sample.rule)
+    for r, key in zip(pre.itertuples(index=False), ("pretrend", "pretrend_post"), strict=True):
+        for col in ("beta", "p_hc1", "p_cr1", "p_wild", "p_ri"):
+            numbers[f"did.{key}.{col}"] = float(getattr(r, col))
+    numbers["did.pretrend.n_units"] = int(pre["n_units"].iloc[0])
+    numbers["did.pretrend.n_treated"] = int(pre["n_treated"].iloc[0])
+    numbers["did.pretrend.ri_n_assignments"] = int(pre["ri_n_assignments"].iloc[0])
+    numbers["did.pretrend.pct"] = float(100 * np.expm1(pre["beta"].iloc[0]))
+    for r in ev[~ev["reference"]].itertuples(index=False):
+        numbers[f"did.event.{r.census}.beta"] = float(r.beta)
+        numbers[f"did.event.{r.census}.p_ri"] = float(r.p_ri)
+        numbers[f"did.event.{r.census}.p_wild"] = float(r.p_wild)
+    if paper_dir is None:
+        return numbers
+
+    import matplotlib.pyplot as plt
+
+    from analysis.report.figures import coefficient_plot, event_study_plot, save_figure
+    from analysis.report.tables import write_table
+
+    lab = OUTCOME_LABELS
+    notes = design_notes(sample, ri)
+    tables = paper_dir / "tables"
+    show = main.assign(outcome=main["outcome"].map(lab))[list(_MAIN_COLUMNS)]
+    write_table(
+        show.rename(columns=_HEADERS),
+        tables,
+        "census_did_main",
+        caption="Enclaves agreed by 2019 and the 2010-2020 change in county outcomes",
+        notes=notes,
+        digits=3,
+    )
+    bal = balance_table(sample).assign(variable=lambda d: d["variable"].map(lab))
+    write_table(
+        bal,
+        tables,
+        "census_did_balance",
+        caption="Balance of 2010 characteristics: treated vs comparison mountain counties",
+        notes=notes[:2],
+        digits=3,
+    )
+    write_table(
+        conc,
+        tables,
+        "census_did_prefectures",
+        caption="Where the treated counties are: sample units by prefecture",
+        notes=[
+            notes[0],
+            f"{numbers['did.lishui.n_treated']} of the {sample.n_treated} treated counties are in "
+            "Lishui (丽水市); the prefecture effects compare them with Lishui's other mountain "
+            "counties.",
+        ],
+    )
+    write_table(
+        nol.assign(outcome=nol["outcome"].map(lab)).rename(
+            columns={
+                "outcome": "Outcome",
+                "beta_full": "Full sample",
+                "beta_without": "Without Lishui",
+                "sign_flip": "Sign flips",
+                "n_treated_without": "Treated left",
+                "n_units_without": "Units left",
+            }
+        ),
+        tables,
+        "census_did_no_lishui",
+        caption="Dropping Lishui: the coefficient rests on one treated county",
+        notes=[
+            notes[0],
+            f"Without Lishui, {numbers['did.no_lishui.n_treated']} treated county (泰顺) remains: "
+            "the estimate is one county's deviation from its comparison counties, and no p-value "
+            "is valid with one treated unit, so none is shown.",
+        ],
+        digits=3,
+    )
+    rules = rules_table(panel=panel)
+    write_table(
+        rules.assign(outcome=rules["outcome"].map(lab)).drop(columns=["note"]),
+        tables,
+        "census_did_rules",
+        caption="Alternative treatment rules (FD coefficient, exact RI p-value)",
+        notes=[
+            notes[0],
+            "Comparison: mountain counties not treated under the rule; "
+            "specification as in the main table.",
+        ],
+        digits=3,
+    )
+    comps = comparisons_table(panel=panel)
+    write_table(
+        comps.assign(outcome=comps["outcome"].map(lab)),
+        tables,
+        "census_did_comparisons",
+        caption="The default treatment against three comparison groups",
+        notes=[
+            notes[0],
+            "mountain: other mountain counties (prefecture effects); rest: all "
+            "non-mountain units; designation: the mountain-26 designation as the treatment "
+            "against the other units (no prefecture effects: Quzhou and Lishui are all-mountain). "
+            "RI by Monte Carlo (9,999 draws, seed 0) where exact enumeration is too large.",
+        ],
+        digits=3,
+    )
+    write_table(
+        lopo.assign(outcome=lopo["outcome"].map(lab)),
+        tables,
+        "census_did_lopo",
+        caption="Leave one prefecture out (FD coefficient; exact RI and HC1 p-values)",
+        notes=[
+            *notes[:2],
+            "status 'repeats full sample': the prefecture has one county in the sample, which its "
+            "prefecture effect absorbs, so the coefficient equals the full-sample one. "
+            "status 'one treated unit': only one treated county is left; no p-value is valid "
+            "with one treated unit, so none is shown. RI p: exact, in the reduced sample.",
+        ],
+        digits=3,
+    )
+    pre_notes = [
+        "Data layer: real (2000, 2010 and 2020 censuses; three-census consistent units: "
+        "柯城+衢江 merged, since towns moved between them in 2001).",
+        f"Treatment and comparison as in the main table ({int(pre['n_treated'].iloc[0])} treated, "
+        f"{int(pre['n_units'].iloc[0] - pre['n_treated'].iloc[0])} comparison mountain units; "
+        "磐安 dropped).",
+        "First-difference regression of the change in log population with prefecture effects "
+        "and the start-of-period log population (the 2000 census has total population only, "
+        "so urbanisation is not a covariate here). Wild cluster bootstrap (WCR, Webb, "
+        f"{WILD_SETTINGS['B']:,} draws, seed 0) over prefectures; exact RI over "
+        f"{int(pre['ri_n_assignments'].iloc[0]):,} assignments; HC1 and CR1 for reference.",
+    ]
+    cols = ["beta", "p_ri", "p_wild", "wild_ci_low", "wild_ci_high", "se_hc1", "p_hc1", "p_cr1"]
+    write_table(
+        pre[["period", *cols, "n_units", "n_treated"]].rename(
+            columns={**_HEADERS, "period": "Change", "n_units": "Units", "n_treated": "Treated"}
+        ),
+        tables,
+        "census_pop_pretrend",
+        caption="Pre-trend test: log population 2000-2010, treated vs comparison mountain counties",
+        notes=pre_notes,
+        digits=3,
+    )
+    write_table(
+        ev[["census", *cols, "n_units", "n_treated"]].rename(
+            columns={**_HEADERS, "census": "Census", "n_units": "Units", "n_treated": "Treated"}
+        ),
+        tables,
+        "census_pop_event_study",
+        caption="Three-census event study of log population (2010 = reference)",
+        notes=[
+            *pre_notes[:2],
+            "Coefficient of treatment in the regression of log P(t) - log P(2010) on treatment, "
+            "prefecture effects and 2000 log population, for t = 2000 and 2020.",
+        ],
+        digits=3,
+    )
+    figures = paper_dir / "figures"
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    coefficient_plot(main, lab, ax=ax)
+    ax.set_title("Enclave counties vs other mountain counties, 2010-2020 (real census)")
+    save_figure(fig, figures, "census_did_coefficients")
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    event_study_plot(ev, ax=ax)
+    ax.set_title("Log population: enclave vs other mountain counties (real census)")
+    save_figure(fig, figures, "census_pop_event_study")
+    return numbers
