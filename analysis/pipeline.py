@@ -6,7 +6,10 @@
                 figures to ``paper/figures``, quoted numbers to
                 ``paper/numbers.json``;
 * ``notebooks`` execute every notebook in ``notebooks/`` into ``build/notebooks``;
-* ``paper``     fill ``paper/paper.template.md`` with the numbers -> ``paper/paper.md``.
+* ``paper``     fill ``paper/paper.template.md`` with the numbers, tables and figures ->
+                ``paper/paper.md``, rendered to ``paper/paper.html`` and ``paper/paper.pdf``;
+* ``site``      executed notebooks as HTML and ``build/site/index.html`` linking paper,
+                notebooks, tables, figures and the API reference.
 
 A failing stage stops the run with a one-line message. ``verify`` re-runs the
 analyses in memory and compares with the committed ``paper/numbers.json``.
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from analysis.data.paths import BUILD_DIR, NOTEBOOKS_DIR, PAPER_DIR
 
-STAGES = ("data", "analyses", "notebooks", "paper")
+STAGES = ("data", "analyses", "notebooks", "paper", "site")
 NUMBERS_FILE = "numbers.json"
 
 Analysis = Callable[[Path | None], dict[str, float]]
@@ -197,12 +200,25 @@ def stage_notebooks() -> None:
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*(?::\s*([^}]+?))?\s*\}\}")
 
 
-def render_paper(template: str, numbers: dict[str, float]) -> str:
-    """Replace ``{{key}}`` / ``{{key:.1f}}`` placeholders; unknown keys are an error."""
+#: Directives placed by :func:`analysis.report.document.place_outputs`, not numbers.
+_DIRECTIVES = ("table", "figure", "ref")
+
+
+def render_paper(
+    template: str, numbers: dict[str, float], paper_dir: Path | None = PAPER_DIR
+) -> str:
+    """Replace ``{{key}}`` / ``{{key:.1f}}`` placeholders; unknown keys are an error.
+
+    Then, with ``paper_dir``, place the generated tables and figures
+    (``{{table:..}}``, ``{{figure:..}}``, ``{{ref:..}}``; see
+    :mod:`analysis.report.document`).
+    """
     missing: list[str] = []
 
     def sub(m: re.Match[str]) -> str:
         key, fmt = m.group(1), m.group(2) or ""
+        if key in _DIRECTIVES:
+            return m.group(0)
         if key not in numbers or numbers[key] is None:
             missing.append(key)
             return m.group(0)
@@ -214,17 +230,33 @@ def render_paper(template: str, numbers: dict[str, float]) -> str:
         raise RuntimeError(
             f"paper template quotes unknown number(s): {', '.join(sorted(set(missing)))}"
         )
+    if paper_dir is not None:
+        from analysis.report.document import place_outputs
+
+        out = place_outputs(out, paper_dir)
     return out
 
 
 def stage_paper(paper_dir: Path = PAPER_DIR) -> None:
     numbers = json.loads((paper_dir / NUMBERS_FILE).read_text(encoding="utf-8"))
     template = (paper_dir / "paper.template.md").read_text(encoding="utf-8")
-    text = render_paper(template, numbers)
+    text = render_paper(template, numbers, paper_dir)
     out = paper_dir / "paper.md"
     tmp = out.with_name(".paper.md.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
+    from analysis.report.document import render_html, render_pdf
+
+    render_html(out)
+    render_pdf(out)
+
+
+def stage_site(paper_dir: Path = PAPER_DIR, build_dir: Path = BUILD_DIR) -> None:
+    """Executed notebooks as HTML and ``build/site/index.html`` linking every output."""
+    from analysis.report.document import build_site
+
+    docs = build_dir / "docs" / "index.html"
+    build_site(paper_dir, build_dir, docs if docs.exists() else None)
 
 
 _RUNNERS: dict[str, Callable[[], None]] = {
@@ -232,6 +264,7 @@ _RUNNERS: dict[str, Callable[[], None]] = {
     "analyses": stage_analyses,
     "notebooks": stage_notebooks,
     "paper": stage_paper,
+    "site": stage_site,
 }
 
 

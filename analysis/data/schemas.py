@@ -233,9 +233,7 @@ CENSUS2000 = pa.DataFrameSchema(
         "prefecture": pa.Column(str),
         "name_zh": pa.Column(str),
         "pop_census2000": pa.Column(float, pa.Check.gt(0), nullable=True, coerce=True),
-        "pop_census2000_group_total": pa.Column(
-            float, pa.Check.gt(0), nullable=True, coerce=True
-        ),
+        "pop_census2000_group_total": pa.Column(float, pa.Check.gt(0), nullable=True, coerce=True),
         "compare_group": pa.Column(str),
         "source": pa.Column(str),
     },

@@ -312,7 +312,9 @@ def event_study_plot(table: pd.DataFrame, ax=None, layer: str = "real (census)")
     ax.plot(x, b, "o", color="k", label="estimate")
     ax.plot(ref["census"], ref["beta"], "s", color="k", mfc="white", label="reference census (= 0)")
     for xv, bv, p in zip(x, b, est["p_ri"], strict=True):
-        ax.annotate(f"RI p = {p:.2f}", (xv, bv), textcoords="offset points", xytext=(8, 6), fontsize=8)
+        ax.annotate(
+            f"RI p = {p:.2f}", (xv, bv), textcoords="offset points", xytext=(8, 6), fontsize=8
+        )
     ax.axhline(0, color="0.5", lw=0.8)
     ax.axvline(2015, color="0.5", lw=0.8, ls="--")
     lo = np.nanmin(np.r_[est["hc1_ci_low"], -0.05])
@@ -323,8 +325,13 @@ def event_study_plot(table: pd.DataFrame, ax=None, layer: str = "real (census)")
     # wild intervals wider than the panel are clipped; an arrow marks each clipped end
     for ends, edge, m in ((est["wild_ci_low"], y0, "v"), (est["wild_ci_high"], y1, "^")):
         cut = ((ends < y0) | (ends > y1)).to_numpy()
-        ax.plot(x[cut] + 0.4, np.full(cut.sum(), edge - 0.015 * (y1 - y0) * np.sign(edge)), m,
-                color="#2166ac", ms=5)
+        ax.plot(
+            x[cut] + 0.4,
+            np.full(cut.sum(), edge - 0.015 * (y1 - y0) * np.sign(edge)),
+            m,
+            color="#2166ac",
+            ms=5,
+        )
     ax.set_xticks(t["census"].to_numpy())
     ax.set_xlabel("census year (enclaves agreed 2011-2019)")
     ax.set_ylabel("log population relative to 2010")

@@ -7,6 +7,8 @@ the paper still says what it is.
 
 from __future__ import annotations
 
+import html as _html
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -14,16 +16,38 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-TableFormat = Literal["markdown", "latex", "csv"]
+TableFormat = Literal["markdown", "latex", "csv", "html"]
+
+#: Columns holding identifiers or calendar values (years, codes, cohorts): printed
+#: as plain integers, never with a thousands separator or decimals.
+_ID_COLUMN = re.compile(
+    r"(^|[_ ])(year|years|code|codes|cohort|cohorts|prefecture|census|time|event|period|id)"
+    r"($|[_ ])",
+    re.IGNORECASE,
+)
 
 
-def _fmt(v: Any, digits: int) -> str:
+def _is_id_column(name: object) -> bool:
+    return bool(_ID_COLUMN.search(str(name)))
+
+
+def _fmt(v: Any, digits: int, identifier: bool = False) -> str:
+    """One cell: integers plain (counts, years, codes: ``2002``, ``330100``);
+    floats with ``digits`` decimals and a thousands separator, except in
+    identifier columns, where a whole float is printed as an integer."""
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
     if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
+        return str(int(v))
     if isinstance(v, (float, np.floating)):
-        return f"{float(v):,.{digits}f}"
+        f = float(v)
+        if identifier and f.is_integer():
+            return str(int(f))
+        return f"{f:,.{digits}f}"
+    if v is pd.NA:
+        return ""
     return str(v)
 
 
@@ -57,11 +81,20 @@ def render(
     def d(col: str) -> int:
         return digits.get(col, 3) if isinstance(digits, Mapping) else int(digits)
 
+    ident = {c: _is_id_column(c) for c in df.columns}
     cells = [
-        [_fmt(v, d(c)) for c, v in zip(df.columns, row, strict=True)]
+        [_fmt(v, d(c), ident[c]) for c, v in zip(df.columns, row, strict=True)]
         for row in df.itertuples(index=False)
     ]
     header = [str(c) for c in df.columns]
+    if fmt == "html":
+        return _html_table(
+            header,
+            cells,
+            [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns],
+            caption,
+            notes,
+        )
     if fmt == "markdown":
         lines = []
         if caption:
@@ -95,6 +128,35 @@ def render(
     raise ValueError(f"unknown table format {fmt!r}")
 
 
+def _html_table(
+    header: list[str],
+    cells: list[list[str]],
+    numeric: list[bool],
+    caption: str,
+    notes: Sequence[str],
+) -> str:
+    """A formatted table as an HTML fragment through pandas' Styler (caption, notes)."""
+    shown = pd.DataFrame(cells, columns=pd.Index(header))
+    sty = shown.style.hide(axis="index")
+    if caption:
+        sty = sty.set_caption(caption)
+    align = [
+        {"selector": f"td.col{j}, th.col_heading.col{j}", "props": "text-align: right;"}
+        for j, num in enumerate(numeric)
+        if num
+    ]
+    if align:
+        sty = sty.set_table_styles(align)
+    body = sty.to_html(table_uuid="t", doctype_html=False)
+    if notes:
+        body += (
+            '<div class="table-notes">'
+            + "".join(f"<p>{_html.escape(n)}</p>" for n in notes)
+            + "</div>\n"
+        )
+    return body
+
+
 def write_table(
     df: pd.DataFrame,
     out_dir: Path,
@@ -104,10 +166,10 @@ def write_table(
     notes: Sequence[str] = (),
     digits: int | Mapping[str, int] = 3,
 ) -> list[Path]:
-    """Write ``stem.md``, ``stem.tex`` and ``stem.csv`` (atomically) to ``out_dir``."""
+    """Write ``stem.md``, ``stem.tex``, ``stem.html`` and ``stem.csv`` (atomically) to ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for fmt, ext in (("markdown", "md"), ("latex", "tex"), ("csv", "csv")):
+    for fmt, ext in (("markdown", "md"), ("latex", "tex"), ("html", "html"), ("csv", "csv")):
         text = render(df, fmt, caption=caption, notes=notes, digits=digits)  # type: ignore[arg-type]
         path = out_dir / f"{stem}.{ext}"
         tmp = path.with_name(f".{path.name}.tmp")

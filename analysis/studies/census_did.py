@@ -753,9 +753,7 @@ def event_study_table(rule: TreatmentRule = DEFAULT_RULE) -> pd.DataFrame:
             )
             continue
         s = three_census_sample(BASELINE, year, rule, pop)
-        rows.append(
-            {"census": year, **_inference_row(s, PRE_COVARIATES), "reference": False}
-        )
+        rows.append({"census": year, **_inference_row(s, PRE_COVARIATES), "reference": False})
     out = pd.DataFrame(rows)
     z = 1.959963984540054
     out["hc1_ci_low"] = out["beta"] - z * out["se_hc1"]
@@ -907,9 +905,7 @@ def design_notes(sample: StudySample, ri: RIResult) -> list[str]:
         f"Treatment: {sample.rule.describe()}; {sample.n_treated} treated and "
         f"{sample.n_units - sample.n_treated} comparison mountain counties in "
         f"{sample.data['prefecture'].nunique()} prefectures ({lishui} of the "
-        f"{sample.n_treated} treated counties are in Lishui); "
-        + "; ".join(sample.dropped)
-        + ".",
+        f"{sample.n_treated} treated counties are in Lishui); " + "; ".join(sample.dropped) + ".",
         "First-difference regression with prefecture effects and 2010 log population and "
         "urbanisation. Valid inference with 5 treated units in 6 prefectures: randomisation "
         f"inference, exact over all {ri.n_assignments:,} identified assignments of the "
@@ -969,8 +965,13 @@ def write_outputs(paper_dir=None) -> dict[str, float]:
     numbers["did.mde_sd_median"] = float((mult * main["se_hc1"] / main["sd_control"]).median())
 
     conc = prefecture_concentration(sample)
-    numbers["did.lishui.n_treated"] = int(conc.loc[conc["prefecture"] == LISHUI, "n_treated"].iloc[0])
+    numbers["did.lishui.n_treated"] = int(
+        conc.loc[conc["prefecture"] == LISHUI, "n_treated"].iloc[0]
+    )
     numbers["did.lishui.n_units"] = int(conc.loc[conc["prefecture"] == LISHUI, "n_units"].iloc[0])
+    numbers["did.lishui.n_comparison"] = int(
+        conc.loc[conc["prefecture"] == LISHUI, "n_comparison"].iloc[0]
+    )
     numbers["did.n_prefectures_with_treated"] = int((conc["n_treated"] > 0).sum())
     nol = drop_prefecture_table(sample)
     numbers["did.no_lishui.n_treated"] = int(nol["n_treated_without"].iloc[0])
