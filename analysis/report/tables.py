@@ -137,9 +137,9 @@ def _html_table(
 ) -> str:
     """A formatted table as an HTML fragment through pandas' Styler (caption, notes)."""
     shown = pd.DataFrame(cells, columns=pd.Index(header))
-    sty = shown.style.hide(axis="index")
+    sty = shown.style.hide(axis="index").format(escape="html").format_index(escape="html", axis=1)
     if caption:
-        sty = sty.set_caption(caption)
+        sty = sty.set_caption(_html.escape(caption))
     align = [
         {"selector": f"td.col{j}, th.col_heading.col{j}", "props": "text-align: right;"}
         for j, num in enumerate(numeric)
