@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -15,7 +17,8 @@
 # # 02 — What the censuses say
 #
 # **Data layer: REAL.** The 6th (2010) and 7th (2020) population censuses of every county-level unit
-# of Zhejiang (MIT-licensed county tables), on consistent boundaries, and the sourced timeline of
+# of Zhejiang (MIT-licensed county tables), on consistent boundaries, total population from the 5th
+# census (2000) for a pre-period, and the sourced timeline of
 # enclave events (`data/raw/enclave_events.csv`). Nothing synthetic is used here.
 #
 # This is the one causal comparison we can make on real, openly licensed data today: mountain
@@ -84,8 +87,8 @@ cd.balance_table(sample).assign(variable=lambda d: d["variable"].map(labels)).ro
 ri = cd.randomization_inference(sample, seed=seed)
 main = cd.main_table(sample, ri=ri)
 main.assign(outcome=main["outcome"].map(labels))[
-    ["outcome", "beta", "p_hc1", "p_cr1", "p_wild", "p_ri", "p_ri_holm", "p_ri_bh", "p_ri_romano_wolf",
-     "dr_att", "dr_p"]
+    ["outcome", "beta", "p_ri", "p_wild", "p_ri_holm", "p_ri_bh", "p_ri_romano_wolf", "dr_att", "dr_p",
+     "p_hc1", "p_cr1"]
 ].round(3)
 
 # %%
@@ -137,7 +140,69 @@ lopo = cd.leave_one_prefecture_out(sample)
 lopo.pivot(index="outcome", columns="dropped_prefecture", values="beta").rename(index=labels).round(3)
 
 # %% [markdown]
-# ## 5. Limitations — what these data cannot tell us
+# ### Where the treated counties are: 4 of 5 in Lishui
+#
+# With prefecture effects, the estimate compares treated counties with comparison counties of the
+# same prefecture. Four of the five treated counties are in Lishui, the fifth (泰顺) in Wenzhou.
+
+# %%
+cd.prefecture_concentration(sample)
+
+# %% [markdown]
+# Dropping Lishui leaves one treated county: its coefficient is one county's deviation from its
+# neighbours, not an estimate with a valid p-value, and several signs flip.
+
+# %%
+cd.drop_prefecture_table(sample).assign(outcome=lambda d: d["outcome"].map(labels)).round(3)
+
+# %% [markdown]
+# In the leave-one-prefecture-out table, rows that **repeat the full sample** (a prefecture with a
+# single county in the sample, absorbed by its own prefecture effect) and rows with **one treated
+# unit** (no p-value shown) are marked.
+
+# %%
+lopo_status = cd.lopo_table(sample)
+lopo_status.drop_duplicates("dropped_prefecture")[
+    ["dropped_prefecture", "n_left_out", "n_units", "n_treated", "status"]
+]
+
+# %% [markdown]
+# ## 5. A real pre-period: the 2000 census (REAL data)
+#
+# The 5th census (2000) reports total population per county (`data/raw/census2000_population.csv`,
+# provenance in `data/raw/MANIFEST.csv`). Boundaries differ from 2010 only in some urban districts
+# and between 柯城 and 衢江, which are merged into one unit here, so log population has a pre-period.
+# **Pre-trend test**: the 2000→2010 change in log population, treated vs comparison, with the main
+# table's estimator (prefecture effects, start-of-period log population; no urbanisation in 2000) and
+# inference (exact RI, wild cluster bootstrap; HC1/CR1 for reference).
+
+# %%
+pop3 = census.three_census_population()
+pop3[pop3["mountain26"]].pivot(index="tcu_name_zh", columns="year", values="pop_total").head()
+
+# %%
+pre = cd.pretrend_table()
+pre.set_index("period")[["beta", "p_ri", "p_wild", "p_hc1", "p_cr1", "n_units", "n_treated"]].round(3)
+
+# %%
+from analysis.report.figures import event_study_plot
+
+ev = cd.event_study_table()
+fig, ax = plt.subplots(figsize=(6.4, 4.0))
+event_study_plot(ev, ax=ax)
+ax.set_title("Log population relative to 2010 — REAL census data")
+fig
+
+# %% [markdown]
+# **Reading it honestly.** The test does not reject parallel pre-trends (RI and wild p-values well
+# above 0.05), but it has little power with 5 treated counties, and the point estimate is not small:
+# before any enclave was agreed, the treated counties' population grew about 10 log points *less*
+# than the comparison counties' — several times the 2010–2020 estimate, with the opposite sign. That
+# is what one would see if enclaves went to counties in decline. A non-rejection here is weak
+# evidence for parallel trends (Roth 2022), and only population has a pre-period at all.
+
+# %% [markdown]
+# ## 6. Limitations — what these data cannot tell us
 #
 # * **Few treated units.** Five treated counties in six prefectures: the design can detect only large
 #   effects, and cluster-robust inference is unreliable (section 3).
@@ -148,7 +213,8 @@ lopo.pivot(index="outcome", columns="dropped_prefecture", values="beta").rename(
 #   industry and occupation shares come from the ~10% long-form sample and carry sampling error; the
 #   2010 and 2020 classifications are matched only at section / major-group level.
 # * **Selection.** Counties with early enclaves may differ in unobserved ways (see the balance table);
-#   two periods allow no pre-trend test.
+#   only population has a pre-period (2000), and there the treated counties were already falling
+#   behind (not significantly).
 #
 # Nothing here supports — or refutes — the seed paper's claims about incomes, jobs and innovation at
 # conventional levels of evidence.
