@@ -1,5 +1,5 @@
 # Replication package Makefile. Two commands are all a newcomer needs:
-#   make reproduce   # builds .venv from the lock, then data -> analyses -> notebooks -> paper
+#   make reproduce   # builds .venv from the lock, then data -> analyses -> notebooks -> paper -> site
 #   make test        # builds .venv if missing, then the default (fast) test suite
 PYTHON ?= python3.11
 VENV   := .venv
@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: all reproduce test test-slow test-all data notebooks paper verify lint format lock bench clean distclean venv
+.PHONY: all reproduce test test-slow test-all data notebooks paper site verify lint format lock bench clean distclean venv fonts chromium docs lab check-browser
 
 all: reproduce
 
@@ -29,8 +29,35 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-reproduce: $(STAMP)
+# System packages from Debian (root on the project's machines; otherwise install them
+# by hand): the CJK font of the PDF and the browser of the real-browser check.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc
+fonts:
+	@test -e $(CJK_FONT) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; }
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# data -> analyses -> notebooks -> paper (md, html, pdf) -> site (notebook HTML + index);
+# the API reference is built first so that the index links it.
+reproduce: $(STAMP) fonts docs
 	$(VENV)/bin/enclave reproduce
+
+# API reference from the numpydoc docstrings (Sphinx) into build/docs.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -q -b html docs build/docs
+
+site: $(STAMP)
+	$(VENV)/bin/enclave reproduce --stage site
+
+# Open the rendered paper and index page in headless Chromium; fails on a broken image,
+# a broken local link or a console error. Run after `make reproduce`.
+check-browser: $(STAMP) chromium
+	$(PY) -m analysis.report.browser paper/paper.html build/site/index.html
+
+# JupyterLab on the notebooks (paired .py/.ipynb; outputs are not committed).
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 data: $(STAMP)
 	$(VENV)/bin/enclave data build
@@ -38,7 +65,7 @@ data: $(STAMP)
 notebooks: $(STAMP)
 	$(VENV)/bin/enclave reproduce --stage notebooks
 
-paper: $(STAMP)
+paper: $(STAMP) fonts
 	$(VENV)/bin/enclave reproduce --stage paper
 
 verify: $(STAMP)
@@ -66,7 +93,7 @@ lock:
 	rm -rf .lockenv
 	$(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24"
-	.lockenv/bin/python -m pip install --quiet ".[dev]" "setuptools>=68" wheel
+	.lockenv/bin/python -m pip install --quiet ".[dev,lab,docs]" "setuptools>=68" wheel
 	.lockenv/bin/python -m pip freeze --all --exclude-editable | grep -v -e "^enclave-analysis" -e "^pip==" | sort -f > requirements.lock
 	rm -rf .lockenv
 

@@ -67,6 +67,22 @@ _TYPST_PREAMBLE = """```{=typst}
 """
 
 
+#: File-name stem of the CJK font typst must find among the system fonts.
+CJK_FONT_FILE = "NotoSerifCJK"
+_FONT_DIRS = (
+    Path("/usr/share/fonts"),
+    Path("/usr/local/share/fonts"),
+    Path.home() / ".local/share/fonts",
+    Path.home() / ".fonts",
+)
+
+
+def _font_dirs_have(stem: str):
+    for d in _FONT_DIRS:
+        if d.is_dir():
+            yield any(p.name.startswith(stem) for p in d.rglob("*.tt[cf]"))
+
+
 class DocumentError(RuntimeError):
     """A directive names a table, figure or label that does not exist."""
 
@@ -208,6 +224,10 @@ def render_pdf(paper_md: Path, out: Path | None = None) -> Path:
     """``paper.md`` -> typst markup (pandoc) -> PDF (typst), fonts as in :data:`PDF_FONTS`."""
     import typst
 
+    if not any(_font_dirs_have(CJK_FONT_FILE)):
+        raise DocumentError(
+            "no CJK font for the PDF's Chinese text: install Debian's fonts-noto-cjk (make fonts)"
+        )
     out = out or paper_md.with_suffix(".pdf")
     src = paper_md.parent / ".paper.typ.md"
     typ = paper_md.parent / ".paper.typ"
