@@ -19,7 +19,7 @@ def _api_block() -> str:
 
 def test_readme_python_api_example_runs(capsys):
     ns: dict = {}
-    exec(compile(_api_block(), "README.md:Python API", "exec"), ns)  # noqa: S102
+    exec(compile(_api_block(), "README.md:Python API", "exec"), ns)
     out = capsys.readouterr().out
     cs, table, honest = ns["cs"], ns["table"], ns["honest"]
     assert abs(cs.att - (-0.0400)) < 5e-4  # R did: simple ATT -0.0400 (DR, never treated)
