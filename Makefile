@@ -53,7 +53,7 @@ site: $(STAMP)
 # Open the rendered paper and index page in headless Chromium; fails on a broken image,
 # a broken local link or a console error. Run after `make reproduce`.
 check-browser: $(STAMP) chromium
-	$(PY) -m analysis.report.browser paper/paper.html build/site/index.html
+	$(PY) -m analysis.report.browser paper/paper.html build/site/index.html $(wildcard build/site/notebooks/*.html)
 
 # JupyterLab on the notebooks (paired .py/.ipynb; outputs are not committed).
 lab: $(STAMP)

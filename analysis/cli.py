@@ -301,7 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "reproduce", help="run the named stages: data -> analyses -> notebooks -> paper"
     )
-    r.add_argument("--stage", action="append", choices=["data", "analyses", "notebooks", "paper"])
+    r.add_argument(
+        "--stage",
+        action="append",
+        choices=["data", "analyses", "notebooks", "paper", "site"],
+        help="run only this stage (repeatable); default: all, in order",
+    )
     r.add_argument("--skip-notebooks", action="store_true")
     r.set_defaults(func=_cmd_reproduce)
 

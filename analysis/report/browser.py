@@ -181,7 +181,7 @@ async def _check_page(ws_url: str, page: Path, timeout: float) -> list[str]:
         for raw, resolved in probe["links"]:
             u = urlparse(resolved)
             if raw.startswith("#"):
-                if raw[1:] and unquote(raw[1:]) not in ids:
+                if raw[1:] and raw[1:] not in ids and unquote(raw[1:]) not in ids:
                     problems.append(f"broken link: {raw} (no element with this id)")
             elif u.scheme == "file":
                 if not Path(unquote(u.path)).exists():

@@ -253,15 +253,53 @@ def render_pdf(paper_md: Path, out: Path | None = None) -> Path:
             tmp.unlink(missing_ok=True)
 
 
+#: nbconvert's templates load require.js from a CDN; static pages of matplotlib
+#: output do not need it, and nothing may load from the network.
+_REQUIRE_JS = re.compile(r'<script src="https://[^"]*require[^"]*"></script>\n?')
+
+
+_MATHJAX_FONTS = (
+    '<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": '
+    '{availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null}});'
+    "</script>\n"
+)
+
+
+def _local_mathjax(site_dir: Path) -> str:
+    """Copy MathJax 2 (from the ``jupyter-server-mathjax`` wheel) under ``site_dir``.
+
+    Returns the URL of ``MathJax.js`` relative to a page one level below
+    ``site_dir`` (the notebooks), so formulas render offline.
+    """
+    import jupyter_server_mathjax
+
+    src = Path(jupyter_server_mathjax.__file__).parent / "static"
+    dst = site_dir / "mathjax"
+    if not (dst / "MathJax.js").exists():
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    return "../mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
 def render_notebooks(executed_dir: Path, out_dir: Path) -> list[Path]:
-    """Every executed notebook in ``executed_dir`` -> HTML in ``out_dir`` (nbconvert)."""
+    """Every executed notebook in ``executed_dir`` -> HTML in ``out_dir`` (nbconvert).
+
+    Pages are self-contained apart from a local MathJax copy in
+    ``out_dir/../mathjax``: no script is fetched from the network.
+    """
     from nbconvert import HTMLExporter
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    exporter = HTMLExporter(template_name="lab")
+    exporter = HTMLExporter(template_name="lab", mathjax_url=_local_mathjax(out_dir.parent))
     written = []
     for nb in sorted(executed_dir.glob("*.ipynb")):
         body, _ = exporter.from_filename(str(nb))
+        body = _REQUIRE_JS.sub("", body)
+        # the wheel's MathJax ships the STIX-Web fonts only: say so before MathJax loads
+        body = body.replace(
+            '<script src="../mathjax/MathJax.js',
+            _MATHJAX_FONTS + '<script src="../mathjax/MathJax.js',
+            1,
+        )
         out = out_dir / f"{nb.stem}.html"
         _atomic(out, lambda tmp, b=body: tmp.write_text(b, encoding="utf-8"))
         written.append(out)
