@@ -349,7 +349,9 @@ def _seed(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer (got {text!r})")
+        raise argparse.ArgumentTypeError(
+            f"seed must be a non-negative integer (got {text!r})"
+        ) from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"seed must be a non-negative integer (got {v})")
     return v

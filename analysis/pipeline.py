@@ -306,9 +306,8 @@ def _write_numbers(numbers: dict[str, float], paper_dir: Path) -> Path:
 
 # -------------------------------------------------------------------- stages
 def stage_data() -> None:
-    from analysis.data.build import build_processed, check_raw
-
     from analysis.data import paths
+    from analysis.data.build import build_processed, check_raw
 
     problems = check_raw()
     if problems:
@@ -351,6 +350,15 @@ def scrub_notebook(nb: Any, source: Path, out: Path) -> Any:
         if cmeta is not None:
             for k in _NB_TIMING_KEYS:
                 cmeta.pop(k, None)
+        for out in cell.get("outputs", []):
+            # the plain-text stand-in of an embedded figure ("<Figure size 640x480 with 1
+            # Axes>") says nothing the image does not; drop it so that such text in an
+            # executed notebook always means a figure that was NOT rendered
+            data = out.get("data", {})
+            text = data.get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if "image/png" in data and text.startswith("<Figure size"):
+                del data["text/plain"]
     return nb
 
 

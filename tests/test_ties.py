@@ -90,7 +90,9 @@ def test_ri_and_wild_p_values_survive_ulp_perturbations():
     for p_type in ("symmetric", "equal-tailed"):
         base = wild._p_value(obs, draws, p_type)
         for _ in range(3):
-            assert wild._p_value(float(_ulps(np.array(obs), rng)), _ulps(draws, rng), p_type) == base
+            assert (
+                wild._p_value(float(_ulps(np.array(obs), rng)), _ulps(draws, rng), p_type) == base
+            )
 
 
 def test_exact_ri_takes_the_observed_statistic_from_its_enumerated_row():

@@ -471,7 +471,9 @@ class _EnumerationSampler:
         for idx, tab in zip(self.members, self.tables, strict=True):
             hit = np.flatnonzero((tab == codes[idx]).all(axis=1))
             if hit.size != 1:
-                raise RuntimeError("assignment not found in the enumeration; please report this bug")
+                raise RuntimeError(
+                    "assignment not found in the enumeration; please report this bug"
+                )
             j = j * tab.shape[0] + int(hit[0])
         return j
 

@@ -78,7 +78,9 @@ def count_at_least(draws, observed, axis: int = 0) -> np.ndarray:
     d = np.asarray(draws, dtype=np.float64)
     obs = np.asarray(observed, dtype=np.float64)
     tol = tie_tolerance(obs, d, axis=axis)
-    return np.count_nonzero(d >= np.expand_dims(obs - tol, axis) if obs.ndim else d >= obs - tol, axis=axis)
+    return np.count_nonzero(
+        d >= np.expand_dims(obs - tol, axis) if obs.ndim else d >= obs - tol, axis=axis
+    )
 
 
 def count_at_most(draws, observed, axis: int = 0) -> np.ndarray:
@@ -86,4 +88,6 @@ def count_at_most(draws, observed, axis: int = 0) -> np.ndarray:
     d = np.asarray(draws, dtype=np.float64)
     obs = np.asarray(observed, dtype=np.float64)
     tol = tie_tolerance(obs, d, axis=axis)
-    return np.count_nonzero(d <= np.expand_dims(obs + tol, axis) if obs.ndim else d <= obs + tol, axis=axis)
+    return np.count_nonzero(
+        d <= np.expand_dims(obs + tol, axis) if obs.ndim else d <= obs + tol, axis=axis
+    )
