@@ -68,6 +68,76 @@ def _check_output_path(out: str | None) -> None:
         raise InputError(f"--output {p}: cannot write to folder {parent} (permission denied)")
 
 
+def _check_out_dir(out: str | None) -> None:
+    """Refuse an --out that is a file or sits in an unwritable folder, before computing."""
+    if not out:
+        return
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"--out {p} is a file: give a folder")
+    parent = p if p.exists() else p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {p}: cannot write to folder {parent} (permission denied)")
+
+
+def _write_estimate_outputs(res: Any, out: str, payload_text: str) -> list[Path]:
+    """Tables (md, tex, html, csv), the effects figure and the JSON of one estimate.
+
+    Everything is written to a temporary folder inside ``out`` first and moved
+    in at the end, so a failure leaves no partial set of files.
+    """
+    import tempfile
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.report.figures import effects_plot, save_figure
+    from analysis.report.regtable import regression_table, write_regression_table
+    from analysis.report.tables import design_notes, write_table
+
+    dest = Path(out)
+    dest.mkdir(parents=True, exist_ok=True)
+    stem = f"{res.method}_{res.outcome}"
+    with tempfile.TemporaryDirectory(dir=dest, prefix=".enclave-out-") as tmp:
+        t = Path(tmp)
+        tidy = res.tidy()
+        show = tidy[["aggregation", "term", "estimate", "std_error", "conf_low", "conf_high"]]
+        write_table(
+            show.rename(
+                columns={"std_error": "s.e.", "conf_low": "CI low", "conf_high": "CI high"}
+            ),
+            t,
+            f"{stem}_estimates",
+            caption=f"{res.method.upper()} estimates for {res.outcome}",
+            notes=design_notes(res),
+            digits=4,
+        )
+        reg = regression_table(
+            {res.method.upper(): res},
+            caption=f"{res.method.upper()}: {res.outcome}",
+            notes=design_notes(res),
+            digits=4,
+        )
+        write_regression_table(reg, t, f"{stem}_table")
+        for agg in ("dynamic", "group", "calendar"):
+            if agg in res.aggregates and res.aggregates[agg].by is not None:
+                fig, ax = plt.subplots(figsize=(6.4, 4.0))
+                effects_plot(res, ax=ax, aggregation=agg)
+                save_figure(fig, t, f"{stem}_{agg}")
+                break
+        (t / f"{stem}.json").write_text(payload_text, encoding="utf-8")
+        written = []
+        for f in sorted(t.iterdir()):
+            target = dest / f.name
+            f.replace(target)
+            written.append(target)
+    return written
+
+
 def _check_columns(df: Any, args: argparse.Namespace, covariates: tuple[str, ...]) -> None:
     """Boundary checks of the numbers the estimators will use (validate first).
 
@@ -135,6 +205,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             "at this size the Monte Carlo error of a p-value is already below 0.0005",
         )
     _check_output_path(args.output)
+    _check_out_dir(args.out)
     df = read_table(args.data)
     params = inspect.signature(est).parameters
     kwargs: dict[str, Any] = {
@@ -192,7 +263,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             seed=args.seed if args.seed is not None else 0,
             alpha=args.alpha if args.alpha is not None else 0.05,
         )
-    if args.json or args.output:
+    if args.json or args.output or args.out:
         prov = {
             "data": str(args.data),
             "data_sha256": sha256(Path(args.data)),
@@ -207,8 +278,17 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             from analysis.data.atomic import atomic_write_text
 
             atomic_write_text(Path(args.output), text)
+        if args.out:
+            written = _write_estimate_outputs(res, args.out, text)
+            sys.stderr.write(
+                f"enclave: wrote {len(written)} file(s) to {args.out}: "
+                + ", ".join(p.name for p in written)
+                + "\n"
+            )
         if args.json:
             sys.stdout.write(text)
+        elif not args.output:
+            sys.stdout.write(res.summary() + "\n")
     else:
         sys.stdout.write(res.summary() + "\n")
         if extra is not None:
@@ -363,24 +443,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("estimate", help="run a DiD / FE estimator on any long panel")
     e.add_argument("--data", required=True, help="CSV or parquet long panel")
-    e.add_argument("--outcome", required=True)
-    e.add_argument("--unit", required=True)
-    e.add_argument("--time", required=True)
+    e.add_argument("--outcome", required=True, help="outcome column (numeric)")
+    e.add_argument("--unit", required=True, help="unit identifier column")
+    e.add_argument("--time", required=True, help="time period column (integer periods)")
     e.add_argument(
         "--cohort", required=True, help="first treated period; 0 or empty = never treated"
     )
     e.add_argument(
-        "--method", required=True, choices=["twfe", "event", "cs", "sa", "bjs", "gardner"]
+        "--method",
+        required=True,
+        choices=["twfe", "event", "cs", "sa", "bjs", "gardner"],
+        help="estimator: static TWFE, TWFE event study, Callaway-Sant'Anna, Sun-Abraham, "
+        "Borusyak-Jaravel-Spiess imputation, Gardner two-stage",
     )
-    e.add_argument("--control", choices=["never", "notyet"], default=None)
+    e.add_argument(
+        "--control",
+        choices=["never", "notyet"],
+        default=None,
+        help="comparison group: never-treated or not-yet-treated units (method default if omitted)",
+    )
     e.add_argument("--covariates", default=None, help="comma-separated covariate columns")
-    e.add_argument("--est-method", dest="est_method", choices=["dr", "ipw", "reg"], default=None)
+    e.add_argument(
+        "--est-method",
+        dest="est_method",
+        choices=["dr", "ipw", "reg"],
+        default=None,
+        help="CS 2x2 estimator: doubly robust, inverse probability weighting, outcome regression",
+    )
     e.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
     e.add_argument(
         "--bootstrap", type=int, default=None, metavar="N", help="multiplier-bootstrap draws"
     )
     e.add_argument("--seed", type=_seed, default=None, help="non-negative integer")
-    e.add_argument("--alpha", type=float, default=None)
+    e.add_argument(
+        "--alpha", type=float, default=None, help="significance level of intervals (default 0.05)"
+    )
     e.add_argument(
         "--data-layer",
         dest="data_layer",
@@ -398,10 +495,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--json", action="store_true", help="print the JSON result")
     e.add_argument("--output", default=None, help="also write the JSON result to this file")
+    e.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write the estimate's tables (md, tex, html, csv), effects figure (png) and JSON to DIR",
+    )
     e.set_defaults(func=_cmd_estimate)
 
     d = sub.add_parser("data", help="build processed tables or check data")
-    d.add_argument("action", choices=["build", "check", "manifest"])
+    d.add_argument(
+        "action",
+        choices=["build", "check", "manifest"],
+        help="build: processed tables; check: raw data (or FILE); manifest: refresh checksums",
+    )
     d.add_argument("file", nargs="?", default=None, help="(check) a county-year panel to validate")
     d.set_defaults(func=_cmd_data)
 
@@ -414,28 +521,36 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["data", "analyses", "notebooks", "paper", "site"],
         help="run only this stage (repeatable); default: all, in order",
     )
-    r.add_argument("--skip-notebooks", action="store_true")
+    r.add_argument(
+        "--skip-notebooks", action="store_true", help="do not execute the notebooks (faster)"
+    )
     r.set_defaults(func=_cmd_reproduce)
 
     pw = sub.add_parser("power", help="minimum detectable effects by simulation for a panel design")
     pw.add_argument("--data", default=None, help="panel whose design and noise to use")
-    pw.add_argument("--outcome")
-    pw.add_argument("--unit")
-    pw.add_argument("--time")
-    pw.add_argument("--cohort")
+    pw.add_argument("--outcome", help="outcome column (with --data)")
+    pw.add_argument("--unit", help="unit identifier column (with --data)")
+    pw.add_argument("--time", help="time period column (with --data)")
+    pw.add_argument("--cohort", help="first treated period column, 0 = never (with --data)")
     pw.add_argument("--units", type=int, help="number of units (without --data)")
     pw.add_argument("--treated", type=int, help="number of treated units (without --data)")
     pw.add_argument("--periods", type=int, help="number of periods 1..T (without --data)")
     pw.add_argument("--cohorts", help="comma-separated adoption periods (without --data)")
     pw.add_argument("--sigma", type=float, default=None, help="noise s.d. (default: estimated / 1)")
     pw.add_argument("--rho", type=float, default=None, help="AR(1) within-unit correlation")
-    pw.add_argument("--methods", default="twfe,cs,bjs")
-    pw.add_argument("--inferences", default="analytic,ri")
-    pw.add_argument("--power", type=float, default=0.8)
-    pw.add_argument("--sims", type=int, default=500)
-    pw.add_argument("--alpha", type=float, default=0.05)
-    pw.add_argument("--seed", type=_seed, default=0)
-    pw.add_argument("--json", action="store_true")
+    pw.add_argument(
+        "--methods", default="twfe,cs,bjs", help="comma-separated estimators (default twfe,cs,bjs)"
+    )
+    pw.add_argument(
+        "--inferences",
+        default="analytic,ri",
+        help="comma-separated inference methods (default analytic,ri)",
+    )
+    pw.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
+    pw.add_argument("--sims", type=int, default=500, help="simulated panels (default 500)")
+    pw.add_argument("--alpha", type=float, default=0.05, help="test size (default 0.05)")
+    pw.add_argument("--seed", type=_seed, default=0, help="non-negative integer (default 0)")
+    pw.add_argument("--json", action="store_true", help="print the result as JSON")
     pw.set_defaults(func=_cmd_power)
 
     v = sub.add_parser("verify", help="re-run the analyses and compare with paper/numbers.json")
