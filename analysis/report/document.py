@@ -44,8 +44,9 @@ CJK_FONT_FAMILY = "Noto Serif CJK SC"
 
 _CSS = """
 body { max-width: 62rem; margin: 2rem auto; padding: 0 1.2rem; line-height: 1.5;
-       font-family: "Noto Serif CJK SC", "Noto Serif", Georgia, serif; color: #1a1a1a; }
-h1, h2, h3 { font-family: "Noto Sans CJK SC", "Helvetica Neue", Arial, sans-serif; }
+       font-family: "Libertinus Serif", "DejaVu Serif", Georgia, "Noto Serif CJK SC", serif;
+       color: #1a1a1a; }
+h1, h2, h3 { font-family: "DejaVu Sans", "Helvetica Neue", Arial, "Noto Sans CJK SC", sans-serif; }
 table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.82rem; }
 thead th { border-top: 2px solid #000; border-bottom: 1px solid #000; padding: 0.2rem 0.5rem; }
 tbody td { padding: 0.15rem 0.5rem; }
