@@ -61,6 +61,7 @@ figcaption, caption { font-size: 0.88rem; text-align: left; color: #333; }
 
 _TYPST_PREAMBLE = """```{=typst}
 #set figure(numbering: none)
+#show figure: set block(breakable: true)
 #show figure.caption: it => it.body
 #show table: set text(size: 6.5pt)
 #set table(inset: 3pt)
@@ -187,6 +188,8 @@ def _pandoc(src: Path, to: str, out: Path, extra: list[str]) -> None:
             f"--bibliography={src.parent / 'references.bib'}",
             f"--resource-path={src.parent}",
             "--shift-heading-level-by=-1",
+            # wide --columns: pipe tables get natural column widths, not equal shares
+            "--columns=2000",
             *extra,
         ],
     )
