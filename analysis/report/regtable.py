@@ -382,6 +382,8 @@ def write_regression_table(table: RegressionTable, out_dir, stem: str) -> list:
     """Write ``stem.md``, ``.tex``, ``.html`` and ``.csv`` (the laid-out cells), atomically."""
     from pathlib import Path
 
+    from analysis.report.tables import html_page
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = table.body.rename_axis("row").reset_index().to_csv(index=False, lineterminator="\n")
@@ -389,7 +391,7 @@ def write_regression_table(table: RegressionTable, out_dir, stem: str) -> list:
     for ext, text in (
         ("md", table.to_markdown()),
         ("tex", table.to_latex()),
-        ("html", table.to_html()),
+        ("html", html_page(table.to_html(), table.caption)),
         ("csv", csv),
     ):
         path = out_dir / f"{stem}.{ext}"

@@ -135,6 +135,19 @@ def render(
     raise ValueError(f"unknown table format {fmt!r}")
 
 
+def html_page(fragment: str, title: str = "") -> str:
+    """A table fragment as a stand-alone UTF-8 page (opens correctly on its own)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_html.escape(title)}</title>"
+        "<style>body{font-family:serif;margin:2rem} table{border-collapse:collapse}"
+        " td,th{padding:0.15rem 0.5rem} thead th{border-bottom:1px solid #000}"
+        " .table-notes p{font-size:0.85rem;color:#444}</style></head><body>\n"
+        + fragment
+        + "</body></html>\n"
+    )
+
+
 def _html_table(
     header: list[str],
     cells: list[list[str]],
@@ -178,6 +191,8 @@ def write_table(
     written = []
     for fmt, ext in (("markdown", "md"), ("latex", "tex"), ("html", "html"), ("csv", "csv")):
         text = render(df, fmt, caption=caption, notes=notes, digits=digits)  # type: ignore[arg-type]
+        if fmt == "html":
+            text = html_page(text, caption)
         path = out_dir / f"{stem}.{ext}"
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
