@@ -29,6 +29,21 @@ html_title = "enclave-analysis: Python API"
 exclude_patterns = ["_build"]
 suppress_warnings = ["autosummary"]
 
+# Formulas render offline: MathJax 2 from the jupyter-server-mathjax wheel (pinned), copied
+# into _static, instead of Sphinx's default CDN copy (nothing may load from the network).
+import jupyter_server_mathjax  # noqa: E402
+
+html_static_path = [str(Path(jupyter_server_mathjax.__file__).parent / "static")]
+mathjax_path = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+mathjax2_config = {
+    "HTML-CSS": {
+        "availableFonts": [],
+        "preferredFont": None,
+        "webFont": "STIX-Web",
+        "imageFont": None,
+    }
+}
+
 
 def _write_api_page() -> None:
     """``api.rst`` from the package layout, so new modules appear without editing docs."""

@@ -10,11 +10,13 @@ i.e. between the two censuses. Counties treated before the 2010 baseline
 
 Comparison groups:
 
-``mountain``  the other mountain counties, not treated by 2020 under the rule
-              (the most credible comparison: same programme, same terrain);
-``rest``      all non-mountain units (a much less similar group);
-``designation`` the mountain-26 designation itself as the treatment, against
-              the other units.
+``mountain``
+    the other mountain counties, not treated by 2020 under the rule
+    (the most credible comparison: same programme, same terrain);
+``rest``
+    all non-mountain units (a much less similar group);
+``designation``
+    the mountain-26 designation itself as the treatment, against the other units.
 
 Two-period DiD as a first-difference regression
 
