@@ -327,8 +327,9 @@ def stage_paper(paper_dir: Path = PAPER_DIR) -> None:
     text = render_paper(template, numbers, paper_dir)
     out = paper_dir / "paper.md"
     atomic_write_text(out, text)
-    from analysis.report.document import render_html, render_pdf
+    from analysis.report.document import render_html, render_pdf, write_latex_wrapper
 
+    write_latex_wrapper(paper_dir / "tables")
     render_html(out)
     render_pdf(out)
 

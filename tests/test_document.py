@@ -113,3 +113,20 @@ def test_html_and_pdf_render_with_chinese_text(tmp_path):
             pass
     assert any(b"NotoSerifCJK" in b or b"Noto Serif CJK" in b for b in blobs)
     assert not list(d.glob(".*tmp*"))  # no temporary files left behind
+
+
+def test_latex_wrapper_inputs_every_table(tmp_path):
+    for stem in ("b_table", "a_table"):
+        (tmp_path / f"{stem}.tex").write_text(
+            render(pd.DataFrame({"县": ["淳安县"], "x": [1.5]}), "latex", caption=stem),
+            encoding="utf-8",
+        )
+    text = document.write_latex_wrapper(tmp_path).read_text(encoding="utf-8")
+    assert text.index(r"\input{a_table.tex}") < text.index(r"\input{b_table.tex}")
+    assert r"\usepackage{xeCJK}" in text and r"\usepackage{booktabs}" in text
+    assert text.rstrip().endswith(r"\end{document}")
+    # the committed wrapper lists every committed table
+    committed = (PAPER_DIR / "tables" / "all_tables.tex").read_text(encoding="utf-8")
+    for p in (PAPER_DIR / "tables").glob("*.tex"):
+        if p.name != "all_tables.tex":
+            assert f"\\input{{{p.name}}}" in committed
