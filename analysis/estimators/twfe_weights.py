@@ -97,7 +97,8 @@ class TWFEWeights:
         One row per treated cell: ``group, time, n_obs, treatment, eps`` (residual
         of the treatment on the fixed effects), ``natural`` (:math:`\\pi_{g,t}`),
         ``w`` (normalised residual) and ``weight`` (:math:`W_{g,t}`, zero when
-        within :data:`ZERO_TOL`), sorted by group and time.
+        within :data:`ZERO_TOL`), sorted by group and time; with ``cohort=`` also
+        ``cohort`` and ``exposure`` (:math:`t - g`).
     beta
         :math:`\\hat\\beta_{fe}` (``NaN`` when no outcome was given).
     sigma_fe
@@ -304,7 +305,12 @@ def twfe_weights(
             "w": w,
             "weight": weight,
         }
-    )[treated]
+    )
+    if cohort is not None:
+        g_cell = np.bincount(cell_inv, weights=g) / n_cell
+        cells["cohort"] = g_cell
+        cells["exposure"] = cells["time"].to_numpy(dtype=float) - g_cell
+    cells = cells[treated]
 
     sigma_fe = sigma_sign = math.nan
     if outcome:

@@ -100,6 +100,9 @@ __all__ = [
     "equal_gain_share",
     "sharing_plot",
     "uncertainty_plot",
+    "break_even_curve",
+    "break_even_plot",
+    "with_value_added",
 ]
 
 
@@ -386,8 +389,8 @@ def sharing_plot(inputs: SharingInputs, *, share: float | None = None, ax=None, 
     ax.axhline(0, color="0.6", lw=0.8)
     if be.feasible:
         ax.axvspan(be.low, be.high, color="#d9f0d3", label="both sides gain (GDP and tax)")
-    ax.plot(g["share"], g["gdp_gain_send"], color="#2166ac", lw=2, label="sending side (飞出地)")
-    ax.plot(g["share"], g["gdp_gain_recv"], color="#b2182b", lw=2, label="receiving side (飞入地)")
+    ax.plot(g["share"], g["gdp_gain_send"], color="#2166ac", lw=2, label="sending side")
+    ax.plot(g["share"], g["gdp_gain_recv"], color="#b2182b", lw=2, label="receiving side")
     for s, name, ls in (
         (equity_share(inputs) if inputs.k_send + inputs.k_recv > 0 else None, "equity split", "--"),
         (equal_gain_share(inputs), "equal-gain split", ":"),
@@ -398,7 +401,7 @@ def sharing_plot(inputs: SharingInputs, *, share: float | None = None, ax=None, 
         ax.axvline(share, color="black", lw=1.5, label=f"chosen split s={share:.2f}")
     ax.set_xlim(0, 1)
     ax.set_xlabel("sending side's equity share s (GDP and tax credited by s)")
-    ax.set_ylabel("GDP gain vs no enclave (亿元 / year)")
+    ax.set_ylabel("GDP gain vs no enclave (100 million yuan / year)")
     ax.legend(fontsize=7, loc="upper center", frameon=False)
     if label:
         ax.text(
@@ -436,6 +439,73 @@ def uncertainty_plot(draws: pd.DataFrame, *, share: float | None = None, ax=None
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("sending side's equity share s")
     ax.set_ylabel("P(both sides gain) over effect draws")
+    if label:
+        ax.text(
+            0.995,
+            0.01,
+            label,
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="0.35",
+        )
+    return fig
+
+
+def break_even_curve(inputs: SharingInputs, effects: np.ndarray, base: float) -> pd.DataFrame:
+    """Break-even splits as the log-point effect varies (:math:`V = B(e^\\theta - 1)`).
+
+    Returns ``effect, value_added, low, high, feasible`` (``NaN`` bounds where
+    :math:`V \\le 0`).
+    """
+    rows = []
+    for th in np.asarray(effects, dtype=float):
+        v = base * math.expm1(th)
+        if v <= 0:
+            rows.append((th, v, math.nan, math.nan, False))
+            continue
+        be = break_even(with_value_added(inputs, v))
+        rows.append((th, v, be.low, be.high, be.feasible))
+    return pd.DataFrame(rows, columns=["effect", "value_added", "low", "high", "feasible"])
+
+
+def break_even_plot(
+    inputs: SharingInputs,
+    *,
+    base: float,
+    effects: np.ndarray,
+    estimate: tuple[float, float] | None = None,
+    share: float | None = None,
+    ax=None,
+    label: str = "",
+):
+    """The both-gain band of splits against the effect size; ``estimate = (att, se)``
+    shades its 95% interval. Returns the figure."""
+    fig, ax = _ax(ax)
+    c = break_even_curve(inputs, effects, base)
+    ok = c["feasible"].to_numpy()
+    ax.fill_between(
+        c["effect"], c["low"], c["high"], where=ok, color="#d9f0d3", label="both sides gain"
+    )
+    ax.plot(c["effect"], c["low"], color="#2166ac", lw=1.5, label="sending side breaks even")
+    ax.plot(c["effect"], c["high"], color="#b2182b", lw=1.5, label="receiving side breaks even")
+    if estimate is not None:
+        att, se = estimate
+        ax.axvspan(
+            att - 1.96 * se,
+            att + 1.96 * se,
+            color="0.85",
+            zorder=0,
+            label="95% interval of the effect",
+        )
+        ax.axvline(att, color="0.3", lw=1)
+    if share is not None:
+        ax.axhline(share, color="black", lw=1.2, ls="--", label=f"chosen split s={share:.2f}")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("effect on output (log points)")
+    ax.set_ylabel("sending side's equity share s")
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
     if label:
         ax.text(
             0.995,
