@@ -37,14 +37,13 @@ n_sims = 300
 seed = 0
 
 # %%
-import dataclasses
-
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython import get_ipython
 
-from analysis.data.treatment import DEFAULT_RULE, first_enclave_year
-from analysis.inference.power import PanelDesign, mde_table
+from analysis.data import annual
+from analysis.inference.power import PanelDesign, estimate_noise, mde_table
 from analysis.studies import census_did as cdid
 from analysis.studies import teaching
 
@@ -81,23 +80,68 @@ census_tab[["method", "inference", "mde_sd_change", "size", "n_sims"]]
 # %% [markdown]
 # ## 2. The annual design
 #
-# Units: the same 25 mountain counties, 2010–2023. Adoption years: the first dated enclave of
-# each county in the sourced timeline under the default rule extended to 2023. When the annual
-# panel module lands (`analysis.data.annual.annual_treatment`, branch feat-twin) its imputed
-# timings replace these; until then undated events are left out, so the treated count below is a
-# lower bound.
+# Units: the same 25 mountain counties (磐安, treated 1995, excluded), 2010–2023, adoption years
+# from the annual treatment coding (`analysis.data.annual.annual_treatment`: first enclave
+# under the annual rule, with **imputed** years for counties whose enclave is sourced but undated).
+# Every mountain county is eventually treated, so the comparison is the *not-yet-treated*
+# counties: the 2022 cohort serves as the control group up to 2021, which is how we model it
+# (2010–2021, the 2022 cohort as untreated). A second design uses all units, with the
+# non-mountain units as never-treated controls (`comparison_sample(..., "never_nonmountain")`).
+#
+# Planning values for the noise come from the **SYNTHETIC** twin
+# (`load_annual_panel(layer="synthetic")`; TWFE-residual s.d. and AR(1) ρ by
+# `analysis.inference.power.estimate_noise`): they are calibrated guesses, to be replaced by the
+# yearbook's own once keyed in.
 
 # %%
-rule = dataclasses.replace(DEFAULT_RULE, cutoff=2023)
-first = first_enclave_year(rule)
-cohorts = first[(first > 2010) & (first <= 2023)].value_counts().sort_index()
-annual = PanelDesign(sample.n_units, 14, {int(g): int(c) for g, c in cohorts.items()},
-                     sigma=1.0, rho=0.5, first_period=2010,
-                     source="timeline adoption years; AR(1) rho = 0.5 planning value")
-print(annual.describe())
-annual_tab = mde_table(annual, methods=("twfe", "cs", "bjs"), inferences=("analytic", "ri"),
+treat = annual.annual_treatment()
+mtn = treat[treat["mountain26"] & (treat["cohort"] != 1995)]
+print(f"{len(mtn)} mountain counties; adoption years (counties, of which with imputed timing):")
+print(mtn.groupby("cohort")["timing_imputed"].agg(counties="size", imputed="sum").T.to_string())
+
+twin = annual.load_annual_panel(layer="synthetic")
+twin = twin[twin["cohort"] != 1995].assign(
+    log_rural_income=lambda d: np.log(d["rural_income"]),
+    log_urban_income=lambda d: np.log(d["urban_income"]),
+    log_employment=lambda d: np.log(d["employment"]),
+    log_rd=lambda d: np.log(d["rd_expenditure"]),
+)
+noise = pd.DataFrame(
+    {o: estimate_noise(twin, outcome=o, unit="code", time="year", cohort="cohort")
+     for o in ("log_rural_income", "log_urban_income", "log_employment", "log_rd")}
+).T[["sigma", "rho"]].astype(float)
+noise.style.format(precision=3).set_caption("Planning noise from the SYNTHETIC twin (log points)")
+
+# %%
+rho_plan = round(float(noise["rho"].median()), 1)
+early = mtn.loc[mtn["cohort"].between(2011, 2021), "cohort"].value_counts().sort_index()
+design_a = PanelDesign(len(mtn), 12, {int(g): int(c) for g, c in early.items()}, sigma=1.0,
+                     rho=rho_plan, first_period=2010,
+                     source=f"annual treatment coding; rho {rho_plan} from the SYNTHETIC twin")
+print("A (not-yet-treated mountain counties):", design_a.describe())
+annual_tab = mde_table(design_a, methods=("twfe", "cs", "bjs"), inferences=("analytic", "ri"),
                        n_sims=n_sims, seed=seed, ri_draws=199)
-annual_tab[["method", "inference", "mde_over_sigma", "size", "note"]]
+allc = mtn.loc[mtn["cohort"] > 2010, "cohort"].value_counts().sort_index()
+n_all = int((treat["cohort"] != 1995).sum())
+wide = PanelDesign(n_all, 14, {int(g): int(c) for g, c in allc.items()}, sigma=1.0,
+                   rho=rho_plan, first_period=2010, source="all units, non-mountain never treated")
+print("B (non-mountain never-treated):", wide.describe())
+wide_tab = mde_table(wide, methods=("twfe", "cs"), inferences=("analytic",), n_sims=n_sims,
+                     seed=seed)
+both = pd.concat([annual_tab.assign(design="A: mountain, not-yet-treated"),
+                  wide_tab.assign(design="B: all units, never-treated")])
+both[["design", "method", "inference", "mde_over_sigma", "size", "note"]]
+
+# %% [markdown]
+# In outcome units (log points), using the twin's planning s.d. for each outcome (design A,
+# Callaway–Sant'Anna, analytic and RI):
+
+# %%
+cs_a = annual_tab[annual_tab["method"] == "cs"].set_index("inference")["mde_over_sigma"]
+(noise[["sigma"]].assign(mde_cs_analytic=noise["sigma"] * cs_a["analytic"],
+                         mde_cs_ri=noise["sigma"] * cs_a["ri"])
+ .style.format(precision=3)
+ .set_caption("MDE in log points (x100 = approx. %), design A — SYNTHETIC planning values"))
 
 # %% [markdown]
 # With 25 clusters the analytic tests still reject too often under the null (`size` above 5%),
@@ -105,11 +149,11 @@ annual_tab[["method", "inference", "mde_over_sigma", "size", "note"]]
 #
 # ## 3. How the MDE moves with the design
 #
-# One feature varied at a time around the annual design (all treated units adopting mid-panel
-# when the number of treated or of years varies). MDEs in units of σ.
+# One feature varied at a time around design A (all treated units adopting mid-panel when the
+# number of treated or of years varies). MDEs in units of σ.
 
 # %%
-grid = teaching.mde_grid(annual, n_treated=(3, 5, 8, 12, 16, 20), n_periods=(4, 6, 8, 10, 14),
+grid = teaching.mde_grid(design_a, n_treated=(3, 5, 8, 12, 16, 20), n_periods=(4, 6, 8, 10, 14),
                          rho=(0.0, 0.3, 0.6, 0.9), methods=("twfe", "cs"), n_sims=n_sims,
                          seed=seed)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
@@ -153,10 +197,10 @@ profiles = {
     "linear growth": [1.0 + 0.5 * e for e in range(14)],
 }
 pd.DataFrame(
-    {name: {m: teaching.dynamic_mde_factor(annual, h, m) for m in ("twfe", "cs", "bjs")}
+    {name: {m: teaching.dynamic_mde_factor(design_a, h, m) for m in ("twfe", "cs", "bjs")}
      for name, h in profiles.items()}
 ).T.rename_axis("effect profile").style.format(precision=2).set_caption(
-    "MDE multiplier for the overall ATT, annual design"
+    "MDE multiplier for the overall ATT, design A"
 )
 
 # %% [markdown]
@@ -167,7 +211,7 @@ pd.DataFrame(
 
 # %%
 census_mde_sd = float(census_tab.loc[census_tab["inference"] == "ri", "mde_sd_change"].iloc[0])
-plan = teaching.pre_analysis_plan(annual, annual_tab, census_mde_sd=census_mde_sd)
+plan = teaching.pre_analysis_plan(design_a, annual_tab, census_mde_sd=census_mde_sd)
 plan.style.hide(axis="index").set_properties(**{"text-align": "left"}).set_caption(
     "Pre-analysis plan: annual enclave study (MDEs from SYNTHETIC noise on the real design)"
 )

@@ -684,6 +684,13 @@ def pre_analysis_plan(
             f"{design.n_treated} counties treated in {', '.join(str(g) for g, _ in design.adoption)}; "
             "imputed adoption years flagged and dropped in a robustness check",
         ),
+        (
+            "Data",
+            "Comparison group",
+            "not-yet-treated mountain counties (every mountain county is eventually treated; the "
+            "last cohort serves as control until it adopts); robustness: non-mountain units as "
+            "never-treated",
+        ),
         ("Outcomes", "Primary family", ", ".join(PRIMARY_OUTCOMES)),
         ("Outcomes", "Secondary", ", ".join(SECONDARY_OUTCOMES)),
         (
