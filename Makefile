@@ -78,11 +78,12 @@ bench: $(STAMP)
 
 # Teaching Monte Carlo (notebook 06; synthetic): 500 replications per DGP and per cluster
 # count, seeded, recorded in data/derived/teaching/ (the notebook reads the recorded run).
-# Results do not depend on MC_JOBS; pass MC_ADDRESS=tcp://host:8786 to run on a Dask cluster.
+# Results do not depend on MC_JOBS; pass MC_ADDRESS=tcp://host:8786 to run on a Dask cluster,
+# MC_ONLY=mc or MC_ONLY=fewclusters to re-run one of the two studies.
 MC_JOBS ?= 2
 MC_REPS ?= 500
 mc: $(STAMP)
-	$(PY) -m analysis.studies.teaching --reps $(MC_REPS) --jobs $(MC_JOBS) $(if $(MC_ADDRESS),--address $(MC_ADDRESS))
+	$(PY) -m analysis.studies.teaching --reps $(MC_REPS) --jobs $(MC_JOBS) $(if $(MC_ADDRESS),--address $(MC_ADDRESS)) $(if $(MC_ONLY),--only $(MC_ONLY))
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .hypothesis data/processed
