@@ -210,8 +210,10 @@ fig.tight_layout()
 #   differs from its target too. The robust estimators are unbiased.
 # * **dynamic** — TWFE is strongly biased downward (forbidden comparisons); its interval almost
 #   never covers the truth.
-# * **anticipation** — every estimator that uses the period before adoption as the baseline is
-#   biased by the anticipation effect; the fix is to declare it (`cs(..., anticipation=1)`).
+# * **anticipation** — every estimator is biased: CS, SA and the event study use the period
+#   before adoption as their baseline and lose the full anticipation effect; the imputation
+#   estimators (BJS, Gardner) and TWFE average it over all pre-periods. The fix is to declare it
+#   (`cs(..., anticipation=1)`, exercise 3).
 # * **parallel-trends violation** — no estimator can fix a wrong identifying assumption; the
 #   pre-trend tests and HonestDiD (notebook 02) are the tools.
 
@@ -244,8 +246,9 @@ serial
 # ## 6. Few clusters: which test keeps its size?
 #
 # Null panels (no effect) of $G$ units = clusters over 10 periods, AR(1) errors with ρ = 0.5,
-# half the units treated in periods 5 and 7. The share of 500 replications in which each 5%
-# test of the TWFE coefficient rejects (recorded run):
+# one unit in six treated (1, 2, 4 and 8 treated clusters at $G$ = 6, 12, 26, 50), adopting in
+# periods 5 and 7. What breaks cluster-robust inference is few *treated* clusters. The share of
+# 500 replications in which each 5% test of the TWFE coefficient rejects (recorded run):
 
 # %%
 fc = rec["fewclusters"]
@@ -260,9 +263,14 @@ ax.set_title(f"Few-cluster inference, {meta['fewclusters']['n_reps']} null repli
 fig.tight_layout()
 
 # %% [markdown]
-# CR1 with $t(G-1)$ critical values over-rejects when clusters are few; CR2 with
-# Satterthwaite degrees of freedom, the wild cluster bootstrap and randomisation inference stay
-# closer to 5%. With 26 clusters — the number of mountain counties — the choice still matters.
+# How to read it: with one or two treated clusters the CR1 test with $t(G-1)$ critical values
+# rejects far too often — the residuals of the single treated cluster are fitted almost exactly,
+# so its variance is understated. CR2 with Satterthwaite degrees of freedom corrects much of
+# this; the wild cluster bootstrap (restricted, Webb weights) is conservative with one treated
+# cluster; randomisation inference is exact by construction but with 6 units and one treated
+# there are only 6 assignments, so its p-value can never fall below 1/6 and it never rejects.
+# By 26 clusters with 4 treated the tests are close to 5%, but only just — the mountain-county
+# designs of notebook 07 sit in this range.
 
 # %% [markdown]
 # ## 7. Exercises
