@@ -55,7 +55,6 @@ seed = 7
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython import get_ipython
 
 from analysis.data.paths import raw_path
 from analysis.estimators import get_estimator
@@ -64,7 +63,6 @@ from analysis.estimators.twfe_weights import twfe_weights
 from analysis.report.figures import bacon_plot, mc_metric_plot, rejection_plot, twfe_weights_plot
 from analysis.studies import teaching
 
-get_ipython().run_line_magic("matplotlib", "inline")  # embed figures even under MPLBACKEND=Agg
 pd.set_option("display.width", 160)
 pd.set_option("display.precision", 3)
 LAYER = "SYNTHETIC"

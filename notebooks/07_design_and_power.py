@@ -40,14 +40,12 @@ seed = 0
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython import get_ipython
 
 from analysis.data import annual
 from analysis.inference.power import PanelDesign, estimate_noise, mde_table
 from analysis.studies import census_did as cdid
 from analysis.studies import teaching
 
-get_ipython().run_line_magic("matplotlib", "inline")  # embed figures even under MPLBACKEND=Agg
 pd.set_option("display.width", 160)
 pd.set_option("display.max_colwidth", 200)
 LAYER = "design: real; outcomes: SYNTHETIC noise"

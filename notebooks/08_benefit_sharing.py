@@ -53,11 +53,9 @@ seed = 0
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython import get_ipython
 
 from analysis.studies import benefit_sharing as bs
 
-get_ipython().run_line_magic("matplotlib", "inline")  # embed figures even under MPLBACKEND=Agg
 pd.set_option("display.width", 160)
 LABEL = "ILLUSTRATIVE inputs (not data)"
 

@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,6 +72,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.data.atomic import atomic_path, atomic_write_text
 from analysis.data.simulate import SimulatedPanel, simulate_staggered
 from analysis.errors import InputError
 from analysis.estimators import get_estimator
@@ -435,10 +435,8 @@ def few_cluster_study(
 
 # ============================================================== recorded runs
 def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False, float_format="%.12g", lineterminator="\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.12g", lineterminator="\n")
 
 
 def record_runs(
@@ -496,9 +494,7 @@ def record_runs(
         }
     else:
         meta["fewclusters"] = old.get("fewclusters")
-    tmp = out_dir / ".run.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out_dir / "run.json")
+    atomic_write_text(out_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     return meta
 
 
