@@ -261,14 +261,22 @@ ax.set_title(f"Few-cluster inference, {meta['fewclusters']['n_reps']} null repli
 fig.tight_layout()
 
 # %% [markdown]
-# How to read it: with one or two treated clusters the CR1 test with $t(G-1)$ critical values
-# rejects far too often — the residuals of the single treated cluster are fitted almost exactly,
-# so its variance is understated. CR2 with Satterthwaite degrees of freedom corrects much of
-# this; the wild cluster bootstrap (restricted, Webb weights) is conservative with one treated
-# cluster; randomisation inference is exact by construction but with 6 units and one treated
-# there are only 6 assignments, so its p-value can never fall below 1/6 and it never rejects.
-# By 26 clusters with 4 treated the tests are close to 5%, but only just — the mountain-county
-# designs of notebook 07 sit in this range.
+# How to read it (one treated cluster at $G = 6$, two at 12, four at 26, eight at 50):
+#
+# * **CR1** with $t(G-1)$ critical values rejects about a third of the time with one treated
+#   cluster and still twice too often with four: the treated clusters' residuals are fitted
+#   almost exactly in the direction of the treatment, so the variance is understated.
+# * **CR2** (Bell–McCaffrey, Satterthwaite degrees of freedom) cannot help with a *single*
+#   treated cluster — its leverage in the treatment direction is one, and the adjustment has
+#   nothing to work with — but from two treated clusters on it is conservative.
+# * The **wild cluster bootstrap** (WCR, Webb weights) is very conservative with one or two
+#   treated clusters (it almost never rejects: MacKinnon and Webb's warning) and close to 5%
+#   from four.
+# * **Randomisation inference** is exact by construction; with 6 units and one treated there
+#   are only 6 assignments, so its p-value never falls below 1/6 and it cannot reject at 5%.
+#
+# With 26 mountain counties the *number of treated counties*, not the 26, is what decides which
+# test to trust — the designs of notebook 07 have 4–9 treated counties.
 
 # %% [markdown]
 # ## 7. Exercises
