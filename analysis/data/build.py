@@ -123,7 +123,7 @@ def _header(path: Path) -> list[str]:
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
-    except Exception:  # noqa: BLE001 - any read failure is reported by the real read
+    except Exception:  # any read failure is reported by the full read that follows
         return []
     return []
 
