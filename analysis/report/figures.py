@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # no backend is forced here: notebooks show figures inline
 import numpy as np
 import pandas as pd
 import seaborn as sns
