@@ -272,11 +272,10 @@ def annual_layer(paper_dir: Path | None) -> dict[str, float]:
     """Which layer the annual panel comes from (recorded in ``numbers.json``)."""
     from analysis.data.annual import resolve_layer
 
-    layer, reason = resolve_layer("auto")
+    layer, _ = resolve_layer("auto")
     return {
         "annual_layer.layer": layer,  # type: ignore[dict-item]
         "annual_layer.data_layer": "real" if layer == "yearbook" else "synthetic",  # type: ignore[dict-item]
-        "annual_layer.reason": reason,  # type: ignore[dict-item]
     }
 
 
@@ -510,7 +509,8 @@ def reproduce(
         return 2
     print(f"annual panel layer: {chosen} ({reason})", flush=True)
     previous_layer = os.environ.get(LAYER_ENV)
-    os.environ[LAYER_ENV] = chosen
+    if layer != "auto":  # "auto" resolves the same way in every stage (and in `verify`)
+        os.environ[LAYER_ENV] = chosen
     interrupt = _Interrupt()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, interrupt) if in_main else None
