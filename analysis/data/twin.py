@@ -451,7 +451,7 @@ def _targets(params: dict) -> pd.DataFrame:
         role = "pin" if scope == "county" else "solve"
         how = f"bulletin_figures.csv ({r.vintage})"
         if var == "gdp_pc":
-            role, how = "check", how + "; twin GDP / resident population"
+            how += "; twin GDP / resident population"
             add(
                 scope,
                 codes,
