@@ -121,7 +121,7 @@ fig.tight_layout()
 w = twfe_weights(panel, group="unit", time="time", cohort="cohort", outcome="y",
                  data_layer="synthetic")
 print(w)
-w.summary()
+w.summary().style.format(precision=4).set_caption("TWFE weights of the treated cells — SYNTHETIC")
 
 # %%
 fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -167,7 +167,7 @@ pd.DataFrame(
          "treated trend": d.trend}
         for d in teaching.DGPS.values()
     ]
-)
+).style.set_caption("The five SYNTHETIC data-generating processes")
 
 # %% [markdown]
 # ## 5. Monte Carlo: bias, RMSE and coverage (recorded run)
@@ -238,7 +238,7 @@ with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_addres
     on_dask = teaching.monte_carlo(**small, client=client).draws
 serial = teaching.monte_carlo(**small, backend="serial").draws
 print("identical on Dask and serially:", on_dask.equals(serial))
-serial
+serial.style.format(precision=3).set_caption("Three SYNTHETIC replications (serial run)")
 
 # %% [markdown]
 # ## 6. Few clusters: which test keeps its size?

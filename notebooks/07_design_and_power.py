@@ -67,7 +67,9 @@ print(census.describe())
 census_tab = mde_table(census, methods=("twfe",), inferences=("analytic", "ri"), n_sims=n_sims,
                        seed=seed, ri_draws=199)
 census_tab["mde_sd_change"] = census_tab["mde"] / 2**0.5
-census_tab[["method", "inference", "mde_sd_change", "size", "n_sims"]]
+census_tab[["method", "inference", "mde_sd_change", "size", "n_sims"]].style.format(
+    precision=3
+).set_caption("Census design: MDE in s.d. of the 2010-2020 change (SYNTHETIC noise, real design)")
 
 # %% [markdown]
 # An enclave would have to move an outcome by **well over one standard deviation of its
@@ -128,7 +130,9 @@ wide_tab = mde_table(wide, methods=("twfe", "cs"), inferences=("analytic",), n_s
                      seed=seed)
 both = pd.concat([annual_tab.assign(design="A: mountain, not-yet-treated"),
                   wide_tab.assign(design="B: all units, never-treated")])
-both[["design", "method", "inference", "mde_over_sigma", "size", "note"]]
+both[["design", "method", "inference", "mde_over_sigma", "size", "note"]].style.format(
+    precision=3
+).set_caption("Annual designs: MDE / sigma (SYNTHETIC noise, real adoption years)")
 
 # %% [markdown]
 # In outcome units (log points), using the twin's planning s.d. for each outcome (design A,
