@@ -57,6 +57,21 @@ def test_matches_printed_stata_output(wagepan):
     assert list(s["n_cells"]) == [820, 147, 967]
 
 
+def test_matches_stored_values_of_the_r_package_tests(wagepan):
+    """R ``TwoWayFEWeights`` stores more digits in R/inst/tinytest/test_wagepan.R
+    (chaisemartinPackages/twowayfeweights @ 74fb015): sensibility 0.0968691,
+    sensibility2 3.175859, sum_plus 1.010529, beta 0.10662746641838491. These pin the
+    sqrt(M/(M-1)) degrees-of-freedom factor of sigma_fe (without it: 0.0969170).
+    Tolerance: half a unit in the 7th stored digit (5e-7); beta to 1e-8 (the CSV's
+    15-digit outcome)."""
+    r = twfe_weights(wagepan, group="nr", time="year", treatment="union", outcome="lwage")
+    assert r.sigma_fe == pytest.approx(0.0968691, abs=5e-8)
+    assert r.sigma_sign == pytest.approx(3.175859, abs=5e-7)
+    assert r.sum_positive == pytest.approx(1.010529, abs=5e-7)
+    assert r.sum_negative == pytest.approx(-0.01052899, abs=5e-9)
+    assert r.beta == pytest.approx(0.10662746641838491, abs=1e-8)
+
+
 def test_beta_is_the_twfe_coefficient_and_weights_recover_it():
     """Known truth: Y = Y(0) + tau; beta(Y) - beta(Y(0)) = sum W * tau exactly, and
     beta equals the package's TWFE estimator."""
