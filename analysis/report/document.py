@@ -262,9 +262,12 @@ def render_pdf(paper_md: Path, out: Path | None = None) -> Path:
 _REQUIRE_JS = re.compile(r'<script src="https://[^"]*require[^"]*"></script>\n?')
 
 
+#: Pages open from file://, where Chromium blocks web fonts (CORS): MathJax renders
+#: with the system's Unicode fonts instead of downloading its own.
 _MATHJAX_FONTS = (
     '<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": '
-    '{availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null}});'
+    "{availableFonts: [], preferredFont: null, webFont: null, imageFont: null, "
+    "undefinedFamily: \"'DejaVu Serif', 'Noto Serif CJK SC', serif\"}});"
     "</script>\n"
 )
 
@@ -298,7 +301,7 @@ def render_notebooks(executed_dir: Path, out_dir: Path) -> list[Path]:
     for nb in sorted(executed_dir.glob("*.ipynb")):
         body, _ = exporter.from_filename(str(nb))
         body = _REQUIRE_JS.sub("", body)
-        # the wheel's MathJax ships the STIX-Web fonts only: say so before MathJax loads
+        # font settings must precede MathJax itself
         body = body.replace(
             '<script src="../mathjax/MathJax.js',
             _MATHJAX_FONTS + '<script src="../mathjax/MathJax.js',
