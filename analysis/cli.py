@@ -116,9 +116,9 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     from analysis import __version__
     from analysis.data.manifest import sha256
     from analysis.data.sources import read_table
-    from analysis.estimators import get_estimator
+    from analysis.estimators import registry
 
-    est = get_estimator(args.method)
+    est = registry.get_estimator(args.method)
     _count_in(
         "--bootstrap",
         args.bootstrap,
@@ -167,6 +167,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         kwargs[name] = value
     if "data_layer" in params:
         kwargs["data_layer"] = args.data_layer
+    registry.validate_options(args.method, {k: v for k, v in kwargs.items() if k in params})
     _check_columns(df, args, tuple(kwargs.get("covariates") or ()))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -251,7 +252,13 @@ def _cmd_power(args: argparse.Namespace) -> int:
             sigma=args.sigma if args.sigma is not None else 1.0,
             rho=args.rho if args.rho is not None else 0.0,
         )
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    from analysis.estimators import registry
+
+    methods = (
+        list(registry.methods("power"))
+        if args.methods is None
+        else [m.strip() for m in args.methods.split(",") if m.strip()]
+    )
     inferences = [m.strip() for m in args.inferences.split(",") if m.strip()]
     table = mde_table(
         design,
@@ -358,6 +365,9 @@ def _seed(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from analysis.estimators import registry
+    from analysis.validation import ComparisonGroup, literal_values
+
     p = _Parser(prog="enclave", description="Enclave study: data, estimators, reproduction.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -369,12 +379,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--cohort", required=True, help="first treated period; 0 or empty = never treated"
     )
+    e.add_argument("--method", required=True, choices=list(registry.methods()))
     e.add_argument(
-        "--method", required=True, choices=["twfe", "event", "cs", "sa", "bjs", "gardner"]
+        "--control",
+        choices=list(literal_values(ComparisonGroup)),
+        default=None,
+        help="comparison group: never / notyet / last (where the method has it)",
     )
-    e.add_argument("--control", choices=["never", "notyet"], default=None)
     e.add_argument("--covariates", default=None, help="comma-separated covariate columns")
-    e.add_argument("--est-method", dest="est_method", choices=["dr", "ipw", "reg"], default=None)
+    e.add_argument(
+        "--est-method",
+        dest="est_method",
+        default=None,
+        help="estimation method of the 2x2 comparisons where the method has one (cs: dr / ipw / reg)",
+    )
     e.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
     e.add_argument(
         "--bootstrap", type=int, default=None, metavar="N", help="multiplier-bootstrap draws"
@@ -391,7 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--inference",
         choices=["wild", "ri", "cr2"],
         default=None,
-        help="extra inference: wild cluster bootstrap / CR2 (twfe), randomisation (twfe, cs, bjs)",
+        help="extra inference: wild cluster bootstrap / CR2 ("
+        + ", ".join(registry.methods("regression"))
+        + "), randomisation ("
+        + ", ".join(registry.methods("ri"))
+        + ")",
     )
     e.add_argument(
         "--draws", type=int, default=9999, help="draws for --inference wild|ri (default 9999)"
@@ -424,7 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--cohorts", help="comma-separated adoption periods (without --data)")
     pw.add_argument("--sigma", type=float, default=None, help="noise s.d. (default: estimated / 1)")
     pw.add_argument("--rho", type=float, default=None, help="AR(1) within-unit correlation")
-    pw.add_argument("--methods", default="twfe,cs,bjs")
+    pw.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated methods (default: " + ",".join(registry.methods("power")) + ")",
+    )
     pw.add_argument("--inferences", default="analytic,ri")
     pw.add_argument("--power", type=float, default=0.8)
     pw.add_argument("--sims", type=int, default=500)
@@ -439,9 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except InputError as err:
         _fail(str(err).splitlines()[0])

@@ -20,13 +20,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-AggregationKind = Literal["simple", "group", "dynamic", "calendar"]
+from analysis.presentation import present
+
 AGGREGATION_KEYS: Mapping[str, str] = MappingProxyType(
     {"group": "cohort", "dynamic": "event", "calendar": "time"}
 )
@@ -337,19 +338,13 @@ class DiDResult:
     def plot(self, ax=None, aggregation: str = "dynamic", band: bool = True):
         """Event-study (or other aggregation) plot; returns the figure.
 
-        Thin delegate to :func:`analysis.report.figures.effects_plot` so that
-        plotting code lives in one place.
+        Thin delegate to :func:`analysis.report.figures.effects_plot` (bound in
+        :mod:`analysis.presentation`) so that plotting code lives in one place.
         """
-        from analysis.report.figures import effects_plot
-
-        return effects_plot(self, ax=ax, aggregation=aggregation, band=band)
+        return present("effects_plot")(self, ax=ax, aggregation=aggregation, band=band)
 
     def to_latex(self, **kwargs: Any) -> str:
-        from analysis.report.tables import result_table
-
-        return result_table(self, fmt="latex", **kwargs)
+        return present("result_table")(self, fmt="latex", **kwargs)
 
     def to_markdown(self, **kwargs: Any) -> str:
-        from analysis.report.tables import result_table
-
-        return result_table(self, fmt="markdown", **kwargs)
+        return present("result_table")(self, fmt="markdown", **kwargs)

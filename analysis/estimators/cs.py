@@ -183,7 +183,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -200,6 +200,7 @@ from analysis.inference.multiplier import (
 )
 from analysis.inference.vcov import Clusters, cluster_sums, wald_test
 from analysis.results import Aggregate, DiDResult
+from analysis.validation import check_alpha, check_int, check_option, comparison_group
 
 Control = Literal["never", "notyet"]
 EstMethod = Literal["dr", "ipw", "reg"]
@@ -220,16 +221,11 @@ _EPS = np.finfo(float).eps
 
 # --------------------------------------------------------------------------- options
 def _check_choice(name: str, value: object, choices: Sequence[str]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))} (got {value!r})")
+    check_option(name, value, choices)
 
 
 def _check_int(name: str, value: object, minimum: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        req = f"an integer >= {minimum}" + (" or None" if allow_none else "")
-        raise InputError(f"{name} must be {req} (got {value!r})")
+    check_int(name, value, minimum, allow_none=allow_none)
 
 
 def _validate_options(
@@ -256,12 +252,9 @@ def _validate_options(
     _check_int("seed", seed, 0, allow_none=True)
     _check_int("max_event", max_event, 0, allow_none=True)
     _check_int("balance_event", balance_event, 0, allow_none=True)
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float, np.floating))
-        or not (0.0 < float(alpha) < 1.0)
-    ):
+    if isinstance(alpha, str):
         raise InputError(f"alpha must be a number strictly between 0 and 1 (got {alpha!r})")
+    check_alpha(alpha)
 
 
 # --------------------------------------------------------------------------- design
@@ -1229,6 +1222,8 @@ def callaway_santanna(
         Invalid data (see :func:`~analysis.estimators._panel.prepare_panel`) or
         options.
     """
+    if isinstance(control, str) and control not in CONTROLS:
+        control = comparison_group(control, CONTROLS, default="never")
     _validate_options(
         control=control,
         est_method=est_method,
@@ -1461,4 +1456,128 @@ def callaway_santanna(
     )
 
 
-__all__ = ["callaway_santanna"]
+# --------------------------------------------------------------------------- closed forms
+# Without covariates, on a balanced panel with the varying/universal base period
+# and no anticipation, every ATT(g, t) is a difference of group means of
+# Y_t - Y_{g-1}; the simple ATT is therefore linear in Y for a fixed assignment.
+# Randomisation inference and power simulation evaluate these closed forms
+# instead of re-fitting; their equality with callaway_santanna() is tested in
+# tests/test_ri.py and tests/test_power.py.
+def ri_weights(
+    labels: np.ndarray,
+    counts: np.ndarray,
+    times: np.ndarray,
+    control: str,
+    max_event: int | None,
+) -> np.ndarray | None:
+    n_lab, nt = labels.size, times.size
+    n = counts.sum()
+    never = labels == 0
+    if not never.any() or counts[never].sum() == 0:
+        return None
+    cells: list[tuple[int, int, int, float]] = []  # (label idx, t idx, b idx, p_g)
+    for k, g in enumerate(labels):
+        if g <= 0:
+            continue
+        pre = np.flatnonzero(times < g)
+        if pre.size == 0:
+            return None
+        b = int(pre[-1])
+        for ti in np.flatnonzero(times >= g):
+            if max_event is not None and times[ti] - g > max_event:
+                continue
+            cells.append((k, int(ti), b, counts[k] / n))
+    if not cells:
+        return None
+    wsum = sum(c[3] for c in cells)
+    c_mat = np.zeros((n_lab, nt))
+    for k, ti, b, p in cells:
+        w = p / wsum
+        c_mat[k, ti] += w / counts[k]
+        c_mat[k, b] -= w / counts[k]
+        if control == "never":
+            ctrl = never
+        else:
+            ctrl = never | ((labels > times[ti]) & (np.arange(n_lab) != k))
+        nc = counts[ctrl].sum()
+        c_mat[ctrl, ti] -= w / nc
+        c_mat[ctrl, b] += w / nc
+    return c_mat
+
+
+def ri_closed_form(labels: np.ndarray, counts: np.ndarray, times: np.ndarray, options) -> Any:
+    """:class:`~analysis.estimators.registry.ClosedForm` of the simple ATT (or why not)."""
+    from analysis.estimators.registry import ClosedForm
+
+    control = options.get("control", "never")
+    if control not in CONTROLS:
+        return f"control={control!r}"
+    w = ri_weights(labels, counts, times, control, options.get("max_event"))
+    if w is None:
+        return "no never-treated units or no post-treatment cell"
+    return ClosedForm(f"cs: group-mean differences ({control} control)", w, False)
+
+
+@dataclass(frozen=True)
+class CsClosedForm:
+    """CS simple ATT (no covariates) and its influence-function SE, for stacks of Y."""
+
+    cells: tuple[tuple[int, int, float], ...]  # (t idx, b idx, weight w_k = p_k / s)
+    treat: np.ndarray  # (K, n) bool
+    ctrl: np.ndarray  # (K, n) bool
+    s: float
+
+    @classmethod
+    def build(cls, design: Any, control: str = "never") -> CsClosedForm:
+        g = design.cohorts()
+        times = design.times
+        n = g.size
+        cells, treat, ctrl, ps = [], [], [], []
+        for c, k in design.adoption:
+            b = int(np.flatnonzero(times < c)[-1])
+            for ti in np.flatnonzero(times >= c):
+                cells.append((int(ti), b))
+                treat.append(g == c)
+                if control == "never":
+                    ctrl.append(g == 0)
+                else:
+                    ctrl.append((g == 0) | ((g > times[ti]) & (g != c)))
+                ps.append(k / n)
+        ps_a = np.array(ps)
+        s = float(ps_a.sum())
+        return cls(
+            tuple((t, b, p / s) for (t, b), p in zip(cells, ps_a, strict=True)),
+            np.array(treat),
+            np.array(ctrl),
+            s,
+        )
+
+    def __call__(self, Y: np.ndarray) -> np.ndarray:
+        S, n, _ = Y.shape
+        att = np.empty((S, len(self.cells)))
+        IF = np.zeros((S, n))
+        for k, (t, b, w) in enumerate(self.cells):
+            dy = Y[:, :, t] - Y[:, :, b]
+            tr, co = self.treat[k], self.ctrl[k]
+            nd, nc = tr.sum(), co.sum()
+            md = dy[:, tr].mean(axis=1)
+            mc = dy[:, co].mean(axis=1)
+            att[:, k] = md - mc
+            psi = np.zeros((S, n))
+            psi[:, tr] = n * (dy[:, tr] - md[:, None]) / nd
+            psi[:, co] -= n * (dy[:, co] - mc[:, None]) / nc
+            IF += w * psi
+        w = np.array([c[2] for c in self.cells])
+        theta = att @ w
+        # weight-estimation term: s^-1 sum_k 1{G_i = g_k} (att_k - theta)
+        IF += ((att - theta[:, None]) / self.s) @ self.treat.astype(np.float64)
+        se = np.sqrt((IF**2).sum(axis=1)) / n
+        return np.column_stack([theta, se])
+
+
+def power_closed_form(design: Any, control: str = "never") -> CsClosedForm:
+    """The closed form for a balanced power design (``PanelDesign``)."""
+    return CsClosedForm.build(design, control)
+
+
+__all__ = ["callaway_santanna", "power_closed_form", "ri_closed_form"]

@@ -44,19 +44,21 @@ Small-sample conventions (``ssc``)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from linearmodels.panel import PanelOLS
 
+from analysis.design import demean_two_way, panel_ssc_factor
 from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._fe import check_alpha, check_choice, panel_codes, usable_covariates
 from analysis.estimators._panel import prepare_panel
 from analysis.results import Aggregate, DiDResult
 
-__all__ = ["twfe"]
+__all__ = ["power_closed_form", "ri_closed_form", "twfe"]
 
 
 def twfe(
@@ -265,3 +267,72 @@ def _result(
         info=info,
         coefficients=coefs,
     )
+
+
+# --------------------------------------------------------------------------- closed forms
+# On a balanced panel without covariates the TWFE coefficient is
+# <D~, Y~> / <D~, D~> with ~ the two-way within transformation
+# (analysis.design.demean_two_way), and its CR1 score of unit i is
+# sum_t D~_it e_it. Randomisation inference and power simulation evaluate these
+# over many assignments / simulated panels instead of re-fitting; the equality
+# with twfe() is tested in tests/test_twfe.py.
+def _label_profiles(labels: np.ndarray, times: np.ndarray) -> np.ndarray:
+    return ((labels[:, None] > 0) & (times[None, :] >= labels[:, None])).astype(np.float64)
+
+
+def ri_parts(
+    labels: np.ndarray, counts: np.ndarray, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Treatment profiles d of each label, their two-way demeaned versions h and <D~, D~>."""
+    d = _label_profiles(labels, times)
+    n = counts.sum()
+    dbar_t = counts @ d / n
+    h = d - d.mean(axis=1, keepdims=True) - dbar_t[None, :] + dbar_t.mean()
+    den = float(counts @ (h**2).sum(axis=1))
+    if den <= 1e-12 * n * times.size:
+        return None
+    return d, h, den
+
+
+def ri_closed_form(labels: np.ndarray, counts: np.ndarray, times: np.ndarray, options) -> Any:
+    """:class:`~analysis.estimators.registry.ClosedForm` of the TWFE coefficient (or why not)."""
+    from analysis.estimators.registry import ClosedForm
+
+    parts = ri_parts(labels, counts, times)
+    if parts is None:
+        return "treatment absorbed by the fixed effects"
+    d, h, den = parts
+    return ClosedForm(
+        "twfe: two-way demeaned inner products",
+        d / den,
+        True,
+        name_t="twfe_t: two-way demeaned inner products and CR1 cluster scores",
+        h=h,
+        den=den,
+    )
+
+
+@dataclass(frozen=True)
+class TwfeClosedForm:
+    """Static TWFE coefficient and CR1 (fixest) SE by unit, for stacks of Y (S x N x T)."""
+
+    Dt: np.ndarray
+    den: float
+    factor: float
+
+    def __call__(self, Y: np.ndarray) -> np.ndarray:
+        Yt = demean_two_way(Y)
+        beta = np.einsum("snt,nt->s", Yt, self.Dt) / self.den
+        e = Yt - beta[:, None, None] * self.Dt[None]
+        s = np.einsum("snt,nt->sn", e, self.Dt)
+        se = np.sqrt(self.factor * (s**2).sum(axis=1)) / self.den
+        return np.column_stack([beta, se])
+
+
+def power_closed_form(design: Any) -> TwfeClosedForm:
+    """The closed form for a balanced power design (``PanelDesign``), clustered by unit."""
+    D = design.treatment()
+    Dt = demean_two_way(D)
+    n, T = D.shape
+    factor = panel_ssc_factor("fixest", n=n * T, k=1, n_units=n, n_times=T, G=n)
+    return TwfeClosedForm(Dt, float((Dt**2).sum()), factor)

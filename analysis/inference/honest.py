@@ -305,9 +305,9 @@ class HonestResult:
 
     def plot(self, ax=None):
         """Sensitivity plot; thin delegate to :func:`analysis.report.figures.sensitivity_plot`."""
-        from analysis.report.figures import sensitivity_plot
+        from analysis.presentation import present
 
-        return sensitivity_plot(self.table, original_ci=self.original, ax=ax)
+        return present("sensitivity_plot")(self.table, original_ci=self.original, ax=ax)
 
 
 @dataclass(frozen=True)

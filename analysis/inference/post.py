@@ -10,9 +10,9 @@ inference modules and returns a JSON-ready dict with the p-value and interval:
          Rademacher weights, enumerated when the clusters are few) for the
          static TWFE coefficient, interval by test inversion;
 ``ri``   randomisation inference (:mod:`analysis.inference.ri`): cohorts
-         re-assigned across units, p-value for the method's simple ATT
-         (``twfe``, ``cs``, ``bjs``), interval by test inversion under a
-         constant effect.
+         re-assigned across units, p-value for the method's simple ATT (every
+         method with the registry's ``ri`` capability), interval by test
+         inversion under a constant effect.
 
 The TWFE design is rebuilt from the same validated panel as the estimator
 (``prepare_panel``), so the coefficient equals ``twfe(...)``'s.
@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
+from analysis.estimators import registry
+from analysis.validation import check_draws, check_option, literal_values
 
 InferenceKind = Literal["cr2", "wild", "ri"]
-INFERENCE_KINDS: tuple[str, ...] = ("cr2", "wild", "ri")
-_REGRESSION_METHODS = ("twfe",)
-_RI_METHODS = ("twfe", "cs", "bjs")
+INFERENCE_KINDS: tuple[str, ...] = literal_values(InferenceKind)
 
 
 def _twfe_design(
@@ -44,9 +44,7 @@ def _twfe_design(
     covariates: Sequence[str],
     cluster: str | None,
 ):
-    from analysis.estimators._panel import prepare_panel
-
-    p = prepare_panel(
+    p = registry.prepare_panel(
         data,
         outcome=outcome,
         unit=unit,
@@ -85,19 +83,16 @@ def post_inference(
     InputError
         An inference kind that does not apply to the method, or bad options.
     """
-    if kind not in INFERENCE_KINDS:
-        raise InputError(f"unknown inference {kind!r}; choose one of {', '.join(INFERENCE_KINDS)}")
-    if draws < 1:
-        raise InputError("--draws must be a positive integer")
-    if kind in ("cr2", "wild") and method not in _REGRESSION_METHODS:
+    check_option("inference", kind, InferenceKind)
+    check_draws("--draws", draws)
+    if kind in ("cr2", "wild") and not registry.get_spec(method).supports("regression"):
+        ok = ", ".join(registry.methods("regression"))
         raise InputError(
-            f"--inference {kind} applies to the regression coefficient of method twfe; "
+            f"--inference {kind} applies to the regression coefficient of method {ok}; "
             f"for {method!r} use --inference ri (or --bootstrap for cs)"
         )
-    if kind == "ri" and method not in _RI_METHODS:
-        raise InputError(
-            f"--inference ri supports methods {', '.join(_RI_METHODS)}, not {method!r}"
-        )
+    if kind == "ri":
+        registry.get_spec(method, "ri", what="--inference ri")
 
     if kind == "cr2":
         from analysis.inference.crve import ols_cluster
