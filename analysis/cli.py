@@ -192,6 +192,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             draws=args.draws,
             seed=args.seed if args.seed is not None else 0,
             alpha=args.alpha if args.alpha is not None else 0.05,
+            result=res,
         )
     if args.json or args.output:
         prov = {

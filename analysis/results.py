@@ -125,6 +125,30 @@ class Aggregate:
 
 
 @dataclass(frozen=True)
+class EstimationDesign:
+    """What post-estimation needs from a fit, so that it neither re-validates nor refits.
+
+    Attributes
+    ----------
+    panel
+        The validated panel the estimator used (``prepare_panel``'s result).
+    cluster
+        The cluster column (``None``: the unit).
+    regression
+        For regression estimators, a function returning ``(y, X, clusters, fe)``
+        -- outcome, regressors (first column the coefficient reported as
+        ``simple``), cluster labels and fixed-effect factors, row-aligned: the
+        inputs of :func:`analysis.inference.crve.ols_cluster` and
+        :func:`analysis.inference.wild.wild_cluster_bootstrap`. Built on demand
+        (re-fits inside randomisation inference never pay for it).
+    """
+
+    panel: Any = None
+    cluster: str | None = None
+    regression: Any = None
+
+
+@dataclass(frozen=True)
 class DiDResult:
     """Result of a DiD or fixed-effects estimator.
 
@@ -151,6 +175,10 @@ class DiDResult:
         methods (covariates, event-time coefficients).
     pretest
         Optional pre-trend test: mapping with ``stat``, ``df``, ``p_value``, ``name``.
+    design
+        :class:`EstimationDesign`: the prepared panel (and, for regressions, the
+        design) that ``--inference``, HonestDiD and RI start from. Not part of
+        ``to_dict``/``tidy`` and not compared.
     """
 
     method: str
@@ -163,6 +191,7 @@ class DiDResult:
     att_gt_crit: float | None = None
     coefficients: pd.DataFrame | None = None
     pretest: Mapping[str, Any] | None = None
+    design: EstimationDesign | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if "simple" not in self.aggregates:

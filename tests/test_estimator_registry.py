@@ -175,3 +175,21 @@ def test_toy_estimator_reaches_power(toy):
     tab = mde_table(des, inferences=["ri"], n_sims=4, seed=1)
     assert "toy" in set(tab["method"])  # listed from the registry, refused with a reason
     assert tab.loc[tab["method"] == "toy", "note"].str.contains("not available").all()
+
+
+def test_post_inference_starts_from_the_result(panel, monkeypatch):
+    """``--inference cr2|wild`` uses the design the fit carries: no second validation."""
+    from analysis.estimators import _panel
+    from analysis.inference.post import post_inference
+
+    fit = get_estimator("twfe")(panel, **SIM)
+    fresh = post_inference("cr2", panel, method="twfe", **SIM)
+    wild = post_inference("wild", panel, method="twfe", **SIM, draws=99, seed=2)
+
+    def refuse(*a, **k):
+        raise AssertionError("the panel was validated again")
+
+    monkeypatch.setattr(_panel, "prepare_panel", refuse)
+    assert post_inference("cr2", panel, method="twfe", **SIM, result=fit) == fresh
+    assert post_inference("wild", panel, method="twfe", **SIM, draws=99, seed=2, result=fit) == wild
+    assert fresh["estimate"] == pytest.approx(fit.att, abs=1e-12)

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -56,9 +57,9 @@ from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._fe import check_alpha, check_choice, panel_codes, usable_covariates
 from analysis.estimators._panel import prepare_panel
-from analysis.results import Aggregate, DiDResult
+from analysis.results import Aggregate, DiDResult, EstimationDesign
 
-__all__ = ["power_closed_form", "ri_closed_form", "twfe"]
+__all__ = ["power_closed_form", "regression_arrays", "regression_design", "ri_closed_form", "twfe"]
 
 
 def twfe(
@@ -258,6 +259,7 @@ def _result(
         "notes": [*panel.notes, *cov_notes],
     }
     return DiDResult(
+        design=regression_design(panel, cluster),
         method="twfe",
         outcome=outcome,
         n_units=panel.n_units,
@@ -266,6 +268,27 @@ def _result(
         aggregates={"simple": Aggregate("simple", params[0], se[0])},
         info=info,
         coefficients=coefs,
+    )
+
+
+def regression_arrays(panel: Any, cluster: str | None):
+    """``(y, X, clusters, fe)`` of the TWFE regression of ``panel`` (post-estimation input).
+
+    ``X`` holds the treatment dummy ``D`` first and every covariate of the
+    panel; the fixed effects are unit and time; clusters default to the unit.
+    """
+    d = panel.data
+    D = ((d["cohort"] > 0) & (d["time"] >= d["cohort"])).astype(float)
+    X = pd.DataFrame({"D": D.to_numpy(), **{c: d[c].to_numpy() for c in panel.covariates}})
+    clusters = d[cluster].to_numpy() if cluster else d["uid"].to_numpy()
+    fe = pd.DataFrame({"unit": d["uid"].to_numpy(), "time": d["time"].to_numpy()})
+    return d["y"].to_numpy(float), X, clusters, fe
+
+
+def regression_design(panel: Any, cluster: str | None) -> EstimationDesign:
+    """The :class:`~analysis.results.EstimationDesign` a TWFE result carries."""
+    return EstimationDesign(
+        panel=panel, cluster=cluster, regression=partial(regression_arrays, panel, cluster)
     )
 
 

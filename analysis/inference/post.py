@@ -14,8 +14,9 @@ inference modules and returns a JSON-ready dict with the p-value and interval:
          method with the registry's ``ri`` capability), interval by test
          inversion under a constant effect.
 
-The TWFE design is rebuilt from the same validated panel as the estimator
-(``prepare_panel``), so the coefficient equals ``twfe(...)``'s.
+The TWFE design is the one the estimator built (``DiDResult.design``, from
+:func:`analysis.estimators.twfe.regression_design`), so the coefficient equals
+``twfe(...)``'s and nothing is validated twice.
 """
 
 from __future__ import annotations
@@ -43,22 +44,22 @@ def _twfe_design(
     cohort: str,
     covariates: Sequence[str],
     cluster: str | None,
+    result: Any = None,
 ):
-    p = registry.prepare_panel(
-        data,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        covariates=tuple(covariates),
-        cluster=cluster,
-    )
-    d = p.data
-    D = ((d["cohort"] > 0) & (d["time"] >= d["cohort"])).astype(float)
-    X = pd.DataFrame({"D": D.to_numpy(), **{c: d[c].to_numpy() for c in p.covariates}})
-    clusters = d[cluster].to_numpy() if cluster else d["uid"].to_numpy()
-    fe = pd.DataFrame({"unit": d["uid"].to_numpy(), "time": d["time"].to_numpy()})
-    return d["y"].to_numpy(float), X, clusters, fe
+    """The TWFE regression: from ``result.design`` when given, else from ``data``."""
+    des = getattr(result, "design", None)
+    if des is None or des.regression is None:
+        fit = registry.get_estimator("twfe")(
+            data,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            covariates=tuple(covariates),
+            cluster=cluster,
+        )
+        des = fit.design
+    return des.regression()
 
 
 def post_inference(
@@ -75,8 +76,13 @@ def post_inference(
     draws: int = 9999,
     seed: int = 0,
     alpha: float = 0.05,
+    result: Any = None,
 ) -> dict[str, Any]:
     """p-value and interval for ``method``'s headline estimate under ``kind``.
+
+    ``result`` (the method's :class:`~analysis.results.DiDResult`) supplies the
+    prepared regression design (``result.design``) for ``cr2`` and ``wild``, so
+    the panel is neither re-validated nor the model re-built.
 
     Raises
     ------
@@ -105,6 +111,7 @@ def post_inference(
             cohort=cohort,
             covariates=covariates,
             cluster=cluster,
+            result=result,
         )
         res = ols_cluster(y, X, clusters, fe=fe, kind="CR2")
         lo, hi = res.conf_int(alpha=alpha)[0]
@@ -129,6 +136,7 @@ def post_inference(
             cohort=cohort,
             covariates=covariates,
             cluster=cluster,
+            result=result,
         )
         w = wild_cluster_bootstrap(y, X, clusters, 0, fe=fe, B=draws, seed=seed, alpha=alpha)
         return {"inference": "wild", **w.to_dict()}

@@ -136,6 +136,15 @@ insignificance of seemingly significant experimental results. *Quarterly
 Journal of Economics* 134(2), 557-598.
 Wu, J. and Ding, P. (2021). Randomization tests for weak null hypotheses in
 randomized experiments. *JASA* 116(536), 1898-1913.
+
+Module size
+-----------
+About 1,200 lines on purpose: the test, its Monte Carlo / exact engines, the
+closed-form evaluators and the test-inversion interval share the prepared
+outcome variants and the tie policy, and the interval re-runs the test's own
+draws. The assignment design and its samplers, which stand alone, are in
+:mod:`analysis.inference.ri_design`; the closed forms themselves are the
+estimators' (registry ``ri_closed_form``).
 """
 
 from __future__ import annotations
