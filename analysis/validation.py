@@ -78,15 +78,13 @@ def check_option(name: str, value: Any, allowed: Any) -> Any:
 def check_alpha(alpha: Any, name: str = "alpha") -> float:
     """A level strictly between 0 and 1, as a float."""
     if isinstance(alpha, bool):
-        raise InputError(f"{name} must be a number strictly between 0 and 1 (got {alpha!r})")
+        raise InputError(f"{name} must lie strictly between 0 and 1 (got {alpha!r})")
     try:
         a = float(alpha)
     except (TypeError, ValueError):
-        raise InputError(
-            f"{name} must be a number strictly between 0 and 1 (got {alpha!r})"
-        ) from None
+        raise InputError(f"{name} must lie strictly between 0 and 1 (got {alpha!r})") from None
     if not 0.0 < a < 1.0:
-        raise InputError(f"{name} must be a number strictly between 0 and 1 (got {alpha!r})")
+        raise InputError(f"{name} must lie strictly between 0 and 1 (got {alpha!r})")
     return a
 
 

@@ -96,7 +96,7 @@ def test_literal_options_are_checked_against_their_vocabulary():
         validation.check_option("x", "c", Literal["a", "b"])
     assert validation.literal_values(Literal["a"] | None) == ("a", None)
     for bad in (0, 1, 1.5, "0.1", True, None):
-        with pytest.raises(InputError, match="alpha must be a number strictly between 0 and 1"):
+        with pytest.raises(InputError, match="alpha must lie strictly between 0 and 1"):
             validation.check_alpha(bad) if not isinstance(bad, str) else validation.check_alpha(
                 [bad]
             )

@@ -259,7 +259,7 @@ def _validate_options(
     _check_int("max_event", max_event, 0, allow_none=True)
     _check_int("balance_event", balance_event, 0, allow_none=True)
     if isinstance(alpha, str):
-        raise InputError(f"alpha must be a number strictly between 0 and 1 (got {alpha!r})")
+        raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha!r})")
     check_alpha(alpha)
 
 

@@ -185,12 +185,16 @@ def twfe(
                 group_debias=True,
             )
             K = k + codes.n_times
-            cov = res.cov.to_numpy() * n / (n - K)
-            factor = G / (G - 1) * (n - 1) / (n - K)
+            cov = res.cov.to_numpy() * n / (n - K)  # PanelOLS's (G/(G-1))(n-1)/n -> fixest's
+            factor = panel_ssc_factor(
+                "fixest", n=n, k=k, n_units=codes.n_units, n_times=codes.n_times, G=G
+            )
         else:
             res = mod.fit(cov_type="clustered", clusters=clusters)
             cov = res.cov.to_numpy()
-            factor = n / (n - k - (codes.n_units + codes.n_times - 1))
+            factor = panel_ssc_factor(
+                "linearmodels", n=n, k=k, n_units=codes.n_units, n_times=codes.n_times, G=G
+            )
     except Exception as exc:  # linearmodels raises on absorbed / rank-deficient designs
         name = type(exc).__name__
         if "Absorb" in name or "rank" in str(exc).lower():

@@ -127,6 +127,7 @@ from scipy import linalg, stats
 
 from analysis.design import SSC, SSC_PRESETS, ssc_factor, within  # noqa: F401 - re-exported
 from analysis.errors import InputError
+from analysis.validation import check_alpha
 
 Kind = Literal["CR0", "CR1", "CR2", "CR3", "CR3J"]
 KINDS: tuple[str, ...] = ("CR0", "CR1", "CR2", "CR3", "CR3J")
@@ -733,8 +734,7 @@ class ClusterOLSResult:
 
     def conf_int(self, alpha: float = 0.05) -> np.ndarray:
         """``k x 2`` intervals :math:`\\hat\\beta \\pm t_{1-\\alpha/2,\\,df}\\,\\mathrm{se}`."""
-        if not 0 < alpha < 1:
-            raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha})")
+        alpha = check_alpha(alpha)
         q = stats.t.ppf(1 - alpha / 2, self.df)
         return np.column_stack([self.coef - q * self.se, self.coef + q * self.se])
 

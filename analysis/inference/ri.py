@@ -174,6 +174,7 @@ from analysis.inference.ri_design import (  # noqa: F401 - re-exported
 )
 from analysis.inference.ri_design import PermutationSampler as _PermutationSampler
 from analysis.inference.ties import TIE_RTOL, count_at_least, count_at_most  # noqa: F401
+from analysis.validation import check_alpha
 
 __all__ = [
     "AssignmentDesign",
@@ -1093,8 +1094,7 @@ def ri_confidence_interval(
     is :math:`10^{-3}` times the scale.
     """
     _check_common(alternative, n_draws, block)
-    if not (0.0 < float(alpha) < 1.0):
-        raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha!r})")
+    alpha = check_alpha(alpha)
     alpha = float(alpha)
     prep = _prepare(
         data,
