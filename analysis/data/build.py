@@ -42,7 +42,25 @@ def processed_tables() -> dict[str, pd.DataFrame]:
         "enclave_events": sources.load_enclave_events(),
         "paper_claims": sources.load_paper_claims(),
         "bulletin_figures": sources.load_bulletin_figures(),
+        **_twin_tables(),
     }
+
+
+def _twin_tables() -> dict[str, pd.DataFrame]:
+    """The SYNTHETIC twin (default seed, both scenarios) and its truth, written beside it."""
+    from analysis.data import twin
+
+    out: dict[str, pd.DataFrame] = {}
+    for scenario in ("effects", "null"):
+        t = twin.build_twin(scenario=scenario)
+        sfx = "" if scenario == "effects" else "_null"
+        out[f"twin_panel{sfx}"] = t.panel
+        out[f"twin_att_gt{sfx}"] = t.att_gt
+        out[f"twin_aggregates{sfx}"] = t.aggregates
+    vs = twin.twin_vs_real()
+    vs["within"] = vs["within"].astype("float")
+    out["twin_vs_real"] = vs
+    return out
 
 
 def build_processed(out_dir: Path = PROCESSED_DIR) -> list[Path]:
@@ -85,17 +103,26 @@ def check_raw() -> list[str]:
                 validate("counties", df)
         except InputError as e:
             problems.extend(e.problems)
+    from analysis.data import yearbook
+
+    for f in sorted(yearbook.YEARBOOK_DIR.glob("*.csv")):
+        problems.extend(f"yearbook/{f.name}: {p}" for p in yearbook.check_yearbook_file(f))
     return problems
 
 
 def check_panel_file(path: str | Path) -> list[str]:
     """Validate a user's county-year panel; every problem in plain words.
 
-    See ``data/raw/yearbook/README.md`` for the template. Reads only; writes
+    A file in ``data/raw/yearbook/`` or with a ``data_layer`` column is checked as the
+    yearbook layer (:func:`analysis.data.yearbook.check_yearbook_file`, the twin's
+    columns); any other file as a county-year panel keyed by ``code`` and ``year``. See
+    ``data/raw/yearbook/README.md`` for the template. Reads only; writes
     nothing. Non-numeric cells are reported first (with their line), then set
     aside so that the remaining checks still run on the other cells.
     """
     import pandera.pandas as pa
+
+    from analysis.data import yearbook
 
     header = sources.read_header(path)
     if len(header) > MAX_PANEL_COLUMNS:
@@ -105,6 +132,9 @@ def check_panel_file(path: str | Path) -> list[str]:
             f"{MAX_PANEL_COLUMNS:,} (the template has {len(_template_columns())}): is it "
             "transposed, or not a panel?"
         ]
+    p = Path(path)
+    if p.resolve().parent == yearbook.YEARBOOK_DIR.resolve() or "data_layer" in header:
+        return yearbook.check_yearbook_file(p)
     df = sources.read_table(path)
     if df.empty:
         return ["the panel has no rows (a header alone): nothing to check"]
@@ -141,4 +171,59 @@ def check_panel_file(path: str | Path) -> list[str]:
         schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as e:
         problems.extend(plain_problems(e, "panel"))
+    return problems
+
+
+def check_long_panel(
+    path: str | Path, *, unit: str, time: str, cohort: str | None = None
+) -> list[str]:
+    """Validate any long panel (``enclave data check FILE --unit U --time T [--cohort G]``).
+
+    Checks, reporting every problem with its line: the named columns exist; the unit has
+    no missing value; time is numeric and a whole number; (unit, time) rows are unique;
+    the cohort (first treated period; 0 or empty = never treated) is numeric, a whole
+    number, non-negative and constant within a unit; some unit is untreated in some
+    period (a comparison exists). Other columns are not checked (the estimator checks its
+    outcome). Reads only; writes nothing.
+    """
+    import pandera.pandas as pa
+
+    from analysis.data.schemas import generic_panel_schema
+
+    sources.read_header(path)  # duplicate column names are refused before the read
+    df = sources.read_table(path)
+    problems: list[str] = []
+    need = [c for c in (unit, time, cohort) if c is not None]
+    missing = [c for c in need if c not in df.columns]
+    for c in missing:
+        problems.append(f"required column {c!r} is missing")
+    if missing:
+        return problems
+    df = df.copy()
+    for col in [time] + ([cohort] if cohort else []):
+        if pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        conv = pd.to_numeric(df[col], errors="coerce")
+        bad = df[col].notna() & conv.isna()
+        if bad.any():
+            first = int(bad.to_numpy().nonzero()[0][0])
+            problems.append(
+                f"column {col!r}: {int(bad.sum())} non-numeric value(s), e.g. "
+                f"{df[col].iloc[first]!r} (first at line {first + 2})"
+            )
+        df[col] = conv
+    if df.empty:
+        problems.append("the panel has no rows")
+        return problems
+    try:
+        generic_panel_schema(unit, time, cohort).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as e:
+        problems.extend(plain_problems(e, "panel"))
+    if cohort is not None and not problems:
+        g = df[cohort].fillna(0)
+        untreated = (g == 0) | (df[time] < g)
+        if not untreated.any():
+            problems.append(
+                f"no untreated comparison: every unit is treated from its first period ({cohort})"
+            )
     return problems

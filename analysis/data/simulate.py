@@ -1,8 +1,8 @@
 """Seeded simulated staggered-adoption panels with known treatment effects.
 
 Used by the known-truth tests, the benchmarks and teaching examples. Nothing
-here is about Zhejiang (the calibrated "Zhejiang twin" is a separate,
-labelled data layer).
+here is about Zhejiang; the calibrated "Zhejiang twin" lives in
+:mod:`analysis.data.twin`.
 
 Model
 -----
