@@ -122,7 +122,7 @@ def test_one_comparison_group_vocabulary_with_old_spellings_deprecated(panel):
         default = event_study(panel, **SIM)
     assert old.att == new.att and new.info["control"] == "never"
     assert default.att == event_study(panel, **SIM, control="notyet").att
-    with pytest.raises(InputError, match="contradicts"):
+    with pytest.raises(InputError, match="contradicts"), pytest.warns(DeprecationWarning):
         event_study(panel, **SIM, never_only=True, control="notyet")
     with pytest.raises(InputError, match="control must be one of 'never', 'last'"):
         sun_abraham(panel, **SIM, control="notyet")

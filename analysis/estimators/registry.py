@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -340,11 +340,6 @@ def validate_options(method: str, options: Mapping[str, Any]) -> None:
             check_option(name, value, known[name].choices)
 
 
-def with_capability(names: Iterable[str], capability: str) -> list[str]:
-    """The names among ``names`` whose estimator has ``capability``."""
-    return [n for n in names if n in REGISTRY and capability in REGISTRY[n].capabilities]
-
-
 def prepare_panel(data: Any, **kwargs: Any) -> Any:
     """The validated panel every estimator starts from (:func:`~analysis.estimators._panel.prepare_panel`).
 
@@ -353,14 +348,3 @@ def prepare_panel(data: Any, **kwargs: Any) -> Any:
     from analysis.estimators._panel import prepare_panel as _prepare
 
     return _prepare(data, **kwargs)
-
-
-def option_choices(option: str) -> list[Any]:
-    """The union of the ``Literal`` vocabularies of ``option`` over the registered estimators."""
-    out: list[Any] = []
-    for spec in REGISTRY.values():
-        opt = spec.options.get(option)
-        for c in (opt.choices or ()) if opt is not None else ():
-            if c is not None and c not in out:
-                out.append(c)
-    return out
