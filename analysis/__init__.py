@@ -17,4 +17,12 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+local"
 
+# Presentation is bound here, at the top: results and inference call these by name
+# (analysis.presentation) and never import the report layer themselves.
+from analysis import presentation as _presentation
+
+_presentation.bind("effects_plot", "analysis.report.figures:effects_plot")
+_presentation.bind("sensitivity_plot", "analysis.report.figures:sensitivity_plot")
+_presentation.bind("result_table", "analysis.report.tables:result_table")
+
 __all__ = ["__version__"]

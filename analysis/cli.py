@@ -186,9 +186,9 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     from analysis import __version__
     from analysis.data.manifest import sha256
     from analysis.data.sources import read_table
-    from analysis.estimators import get_estimator
+    from analysis.estimators import registry
 
-    est = get_estimator(args.method)
+    est = registry.get_estimator(args.method)
     _count_in(
         "--bootstrap",
         args.bootstrap,
@@ -238,6 +238,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         kwargs[name] = value
     if "data_layer" in params:
         kwargs["data_layer"] = args.data_layer
+    registry.validate_options(args.method, {k: v for k, v in kwargs.items() if k in params})
     _check_columns(df, args, tuple(kwargs.get("covariates") or ()))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -262,6 +263,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             draws=args.draws,
             seed=args.seed if args.seed is not None else 0,
             alpha=args.alpha if args.alpha is not None else 0.05,
+            result=res,
         )
     if args.json or args.output or args.out:
         prov = {
@@ -331,7 +333,13 @@ def _cmd_power(args: argparse.Namespace) -> int:
             sigma=args.sigma if args.sigma is not None else 1.0,
             rho=args.rho if args.rho is not None else 0.0,
         )
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    from analysis.estimators import registry
+
+    methods = (
+        list(registry.methods("power"))
+        if args.methods is None
+        else [m.strip() for m in args.methods.split(",") if m.strip()]
+    )
     inferences = [m.strip() for m in args.inferences.split(",") if m.strip()]
     table = mde_table(
         design,
@@ -452,6 +460,9 @@ def _seed(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from analysis.estimators import registry
+    from analysis.validation import ComparisonGroup, literal_values
+
     p = _Parser(prog="enclave", description="Enclave study: data, estimators, reproduction.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -466,23 +477,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--method",
         required=True,
-        choices=["twfe", "event", "cs", "sa", "bjs", "gardner"],
-        help="estimator: static TWFE, TWFE event study, Callaway-Sant'Anna, Sun-Abraham, "
-        "Borusyak-Jaravel-Spiess imputation, Gardner two-stage",
+        choices=list(registry.methods()),
+        help="estimator (from the estimator registry): " + ", ".join(registry.methods()),
     )
     e.add_argument(
         "--control",
-        choices=["never", "notyet"],
+        choices=list(literal_values(ComparisonGroup)),
         default=None,
-        help="comparison group: never-treated or not-yet-treated units (method default if omitted)",
+        help="comparison group: never / notyet / last (where the method has it)",
     )
     e.add_argument("--covariates", default=None, help="comma-separated covariate columns")
     e.add_argument(
         "--est-method",
         dest="est_method",
-        choices=["dr", "ipw", "reg"],
         default=None,
-        help="CS 2x2 estimator: doubly robust, inverse probability weighting, outcome regression",
+        help="estimation method of the 2x2 comparisons where the method has one (cs: dr / ipw / reg)",
     )
     e.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
     e.add_argument(
@@ -502,7 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--inference",
         choices=["wild", "ri", "cr2"],
         default=None,
-        help="extra inference: wild cluster bootstrap / CR2 (twfe), randomisation (twfe, cs, bjs)",
+        help="extra inference: wild cluster bootstrap / CR2 ("
+        + ", ".join(registry.methods("regression"))
+        + "), randomisation ("
+        + ", ".join(registry.methods("ri"))
+        + ")",
     )
     e.add_argument(
         "--draws", type=int, default=9999, help="draws for --inference wild|ri (default 9999)"
@@ -569,7 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--sigma", type=float, default=None, help="noise s.d. (default: estimated / 1)")
     pw.add_argument("--rho", type=float, default=None, help="AR(1) within-unit correlation")
     pw.add_argument(
-        "--methods", default="twfe,cs,bjs", help="comma-separated estimators (default twfe,cs,bjs)"
+        "--methods",
+        default=None,
+        help="comma-separated methods (default: " + ",".join(registry.methods("power")) + ")",
     )
     pw.add_argument(
         "--inferences",
@@ -589,9 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except InputError as err:
         _fail(str(err).splitlines()[0])

@@ -20,13 +20,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-AggregationKind = Literal["simple", "group", "dynamic", "calendar"]
+from analysis.presentation import present
+
 AGGREGATION_KEYS: Mapping[str, str] = MappingProxyType(
     {"group": "cohort", "dynamic": "event", "calendar": "time"}
 )
@@ -124,6 +125,30 @@ class Aggregate:
 
 
 @dataclass(frozen=True)
+class EstimationDesign:
+    """What post-estimation needs from a fit, so that it neither re-validates nor refits.
+
+    Attributes
+    ----------
+    panel
+        The validated panel the estimator used (``prepare_panel``'s result).
+    cluster
+        The cluster column (``None``: the unit).
+    regression
+        For regression estimators, a function returning ``(y, X, clusters, fe)``
+        -- outcome, regressors (first column the coefficient reported as
+        ``simple``), cluster labels and fixed-effect factors, row-aligned: the
+        inputs of :func:`analysis.inference.crve.ols_cluster` and
+        :func:`analysis.inference.wild.wild_cluster_bootstrap`. Built on demand
+        (re-fits inside randomisation inference never pay for it).
+    """
+
+    panel: Any = None
+    cluster: str | None = None
+    regression: Any = None
+
+
+@dataclass(frozen=True)
 class DiDResult:
     """Result of a DiD or fixed-effects estimator.
 
@@ -150,6 +175,10 @@ class DiDResult:
         methods (covariates, event-time coefficients).
     pretest
         Optional pre-trend test: mapping with ``stat``, ``df``, ``p_value``, ``name``.
+    design
+        :class:`EstimationDesign`: the prepared panel (and, for regressions, the
+        design) that ``--inference``, HonestDiD and RI start from. Not part of
+        ``to_dict``/``tidy`` and not compared.
     """
 
     method: str
@@ -162,6 +191,7 @@ class DiDResult:
     att_gt_crit: float | None = None
     coefficients: pd.DataFrame | None = None
     pretest: Mapping[str, Any] | None = None
+    design: EstimationDesign | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if "simple" not in self.aggregates:
@@ -337,19 +367,13 @@ class DiDResult:
     def plot(self, ax=None, aggregation: str = "dynamic", band: bool = True):
         """Event-study (or other aggregation) plot; returns the figure.
 
-        Thin delegate to :func:`analysis.report.figures.effects_plot` so that
-        plotting code lives in one place.
+        Thin delegate to :func:`analysis.report.figures.effects_plot` (bound in
+        :mod:`analysis.presentation`) so that plotting code lives in one place.
         """
-        from analysis.report.figures import effects_plot
-
-        return effects_plot(self, ax=ax, aggregation=aggregation, band=band)
+        return present("effects_plot")(self, ax=ax, aggregation=aggregation, band=band)
 
     def to_latex(self, **kwargs: Any) -> str:
-        from analysis.report.tables import result_table
-
-        return result_table(self, fmt="latex", **kwargs)
+        return present("result_table")(self, fmt="latex", **kwargs)
 
     def to_markdown(self, **kwargs: Any) -> str:
-        from analysis.report.tables import result_table
-
-        return result_table(self, fmt="markdown", **kwargs)
+        return present("result_table")(self, fmt="markdown", **kwargs)

@@ -116,13 +116,13 @@ for ax, (var, lab) in zip(
 ):
     group_change_plot(panel, var, lab, ax=ax)
 fig.suptitle("County-level distributions — REAL census data")
-fig
+plt.show()
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.2))
 structure_plot(cd.employment_structure(panel), ax=ax)
 ax.set_title("Employment structure — REAL census, long-form sample")
-fig
+plt.show()
 
 # %% [markdown]
 # ## 4. What this shows, and what it does not

@@ -140,3 +140,23 @@ def test_large_panel_runs():
     d = simulate_staggered(n_units=100_000, n_periods=20, cohorts=(5, 10, 15), seed=1).data
     r = bjs_imputation(d, **SIM)
     assert np.isfinite(r.att) and np.isfinite(r.se)
+
+
+def test_dynamic_vcov_with_pretrend_leads_feeds_honestdid(mpdta):
+    """With pre-trend leads the dynamic aggregate carries the joint covariance of
+    leads and horizons (stacked cluster scores), so HonestDiD starts from the result."""
+    from analysis.inference.honest import honest_from_result
+
+    r = bjs_imputation(mpdta, **MP, pretrends=3)
+    dyn = r["dynamic"]
+    V = dyn.vcov
+    assert V is not None and V.shape == (len(dyn.by), len(dyn.by))
+    np.testing.assert_allclose(np.sqrt(np.diag(V)), dyn.by["se"], rtol=1e-12)
+    np.testing.assert_allclose(V, V.T, atol=1e-15)
+    assert np.linalg.eigvalsh(V).min() > 0
+    post = dyn.by["event"].to_numpy() >= 0
+    plain = bjs_imputation(mpdta, **MP, pretrends=0)["dynamic"]
+    np.testing.assert_allclose(V[np.ix_(post, post)], plain.vcov, rtol=1e-12, atol=1e-18)
+    assert np.abs(V[np.ix_(~post, post)]).max() > 0  # the leads do co-vary with the horizons
+    h = honest_from_result(r, "smoothness", grid=[0.0, 0.01])
+    assert np.isfinite(h.table[["lb", "ub"]].to_numpy()).all()

@@ -195,8 +195,25 @@ def test_estimate_json_contract_on_mpdta(method, simple):
             "att": pytest.approx(-0.0105, abs=5e-5),
             "se": pytest.approx(0.0233, abs=5e-5),
         }
+    elif method == "sa":  # cohort x period interactions; with never-treated controls = CS's
+        assert len(d["att_gt"]) == 12
+        assert d["att_gt"][0] == {
+            "cohort": 2004,
+            "time": 2004,
+            "att": pytest.approx(-0.0105, abs=5e-5),
+            "se": pytest.approx(0.0233, abs=5e-5),
+        }
+    elif method == "bjs":  # imputed effects averaged by cohort and period (post cells only)
+        assert len(d["att_gt"]) == 7
+        assert all(c["time"] >= c["cohort"] for c in d["att_gt"])
+        assert d["att_gt"][0] == {
+            "cohort": 2004,
+            "time": 2004,
+            "att": pytest.approx(-0.0194, abs=5e-5),
+            "se": pytest.approx(0.0223, abs=5e-5),
+        }
     else:
-        assert d["att_gt"] == [] or method in ("sa", "bjs")
+        assert d["att_gt"] == []
 
 
 def test_estimate_bootstrap_same_seed_same_bytes(tmp_path):

@@ -72,10 +72,6 @@ def test_exact_against_dense_lsdv():
         assert by.loc[e, "att"] == pytest.approx(ytil[rel == e].mean(), abs=1e-10)
 
 
-def test_pyfixest_did2s_failure_on_mpdta_is_recorded():
-    assert "error" in ref("mpdta")["gardner"]["pyfixest_did2s"]
-
-
 def test_static_equals_bjs_point_estimate(mpdta):
     g = gardner(mpdta, **MP)
     b = bjs_imputation(mpdta, **MP)

@@ -245,10 +245,18 @@ def test_original_ci_agrees_with_peers(key):
         assert res.original[1] == pytest.approx(o["ub"], abs=1e-12)
 
 
-def test_honestdid_relative_magnitudes_failed_as_documented():
+def test_relative_magnitudes_on_the_grid_where_the_honestdid_peer_failed():
+    """The Python ``honestdid`` port raised on this call (stored error); the
+    comparison is with moderndid (next test). Our sets on the same grid exist,
+    are finite and widen with Mbar (the restriction set grows), as they must."""
     for key in ("first", "average"):
         run = PEER["peers"]["honestdid"]["runs"][key]["relative_magnitude"]
-        assert "rows" in run or "0-dimensional" in run["error"]
+        assert "rows" not in run and "0-dimensional" in run["error"]
+        t = rm_result(key == "first").table
+        assert t["M"].tolist() == MBAR_GRID
+        assert np.isfinite(t[["lb", "ub"]].to_numpy()).all()
+        assert (np.diff(t["lb"]) <= 1e-12).all() and (np.diff(t["ub"]) >= -1e-12).all()
+        assert (t["ub"] - t["lb"]).iloc[-1] > (t["ub"] - t["lb"]).iloc[0]
 
 
 @pytest.mark.parametrize("key", ["first", "average"])

@@ -174,7 +174,8 @@ def test_ri_power_rejection_equals_randomization_test(small_design):
 
 
 def test_wild_power_uses_the_wcr_interval(small_design):
-    wild = pytest.importorskip("analysis.inference.wild")
+    from analysis.inference import wild
+
     sim = simulate_power(
         small_design, method="twfe", inference="wild", n_sims=2, boot_draws=199, seed=6
     )

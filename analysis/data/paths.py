@@ -19,8 +19,3 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 def raw_path(*parts: str) -> Path:
     """Path of a shipped raw file, e.g. ``raw_path("external", "mpdta.csv")``."""
     return RAW_DIR.joinpath(*parts)
-
-
-def processed_path(*parts: str) -> Path:
-    """Path of a built (processed) file."""
-    return PROCESSED_DIR.joinpath(*parts)

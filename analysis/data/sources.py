@@ -43,11 +43,6 @@ def load_mpdta() -> pd.DataFrame:
     return _load("mpdta", "external/mpdta.csv").copy()
 
 
-def load_ehec() -> pd.DataFrame:
-    """HonestDiD's Medicaid-expansion example panel (states x 2008-2019)."""
-    return pd.read_csv(raw_path("external", "ehec_data.csv"))
-
-
 _READ_ERRORS = (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError)
 
 

@@ -63,6 +63,8 @@ the leads would be collinear with the unit and time effects.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +75,7 @@ from analysis.estimators import _fe
 from analysis.estimators._panel import prepare_panel
 from analysis.results import Aggregate, DiDResult
 
-__all__ = ["bjs_imputation"]
+__all__ = ["bjs_imputation", "power_closed_form"]
 
 
 def bjs_imputation(
@@ -212,10 +214,13 @@ def bjs_imputation(
     if pretrends != 0:
         pre = _pretrend(y, codes, X, untreated, pretrends, notes)
         if pre is not None:
-            dyn_pre, Vpre, pretest = pre
+            dyn_pre, Vpre, pretest, psi_pre = pre
     if dyn_pre is not None and len(dyn_pre):
         dyn = pd.concat([dyn_pre, dyn_post], ignore_index=True)
-        Vdyn = None  # leads and horizons come from different regressions
+        # leads and horizons come from two estimators on the same clusters: their
+        # covariance is that of the stacked cluster scores (as suest / a stacked GMM)
+        cross = psi_pre.T @ scores[:, ih]
+        Vdyn = np.block([[Vpre, cross], [cross.T, Vpost]])
     else:
         dyn, Vdyn = dyn_post, Vpost
 
@@ -236,7 +241,8 @@ def bjs_imputation(
         "dynamic_note": (
             "negative event times are BJS pre-trend coefficients from the untreated-only "
             "regression (fixest CR1 SEs); event -1 is estimated, none is omitted; "
-            "their covariance with the horizons is not estimated (dynamic vcov is None then)"
+            "their covariance with the horizons is that of the stacked cluster scores "
+            "(lead scores scaled by the CR1 factor), so HonestDiD can use the leads"
         ),
         "n_imputed": int(tr.sum()),
         "covariates": covs,
@@ -338,6 +344,7 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
     vals = [vals[i] for i in order]
     b = fit.coef_kept[idx]
     Vb = V[np.ix_(idx, idx)]
+    psi = np.sqrt(factor) * (sc @ fit.bread)[:, idx]  # per-cluster influence of the leads
     stat, df, p = _fe.wald_test(b, Vb)
     frame = pd.DataFrame({"event": vals, "att": b, "se": np.sqrt(np.diag(Vb))})
     pretest = {
@@ -346,4 +353,77 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
         "df": df,
         "p_value": p,
     }
-    return frame, Vb, pretest
+    return frame, Vb, pretest, psi
+
+
+# --------------------------------------------------------------------------- closed form
+# For a fixed assignment on a balanced panel without covariates the imputation
+# ATT and the unit sums of its Theorem-3 variance are linear in Y; power
+# simulation evaluates them for stacks of simulated panels. Equality with
+# bjs_imputation() is tested in tests/test_power.py.
+#: Largest number of untreated unit-periods for the dense BJS fast path.
+BJS_FAST_MAX_UNTREATED = 6000
+
+
+@dataclass(frozen=True)
+class BjsClosedForm:
+    """BJS imputation simple ATT and Theorem-3 SE by unit, for stacks of Y.
+
+    Both are linear in Y for a fixed assignment: ``att = y . a`` and the unit
+    sums of the variance, ``sums = y @ L``, so ``se = ||y @ L||``. ``a`` and
+    ``L`` are built once from the projection on the unit and period effects
+    of the untreated cells (dense, hence the size limit).
+    """
+
+    a: np.ndarray  # (N*T,)
+    L: np.ndarray  # (N*T, N)
+
+    @classmethod
+    def build(cls, design: Any) -> BjsClosedForm:
+        D = design.treatment()
+        n, T = D.shape
+        g = design.cohorts()
+        flat = D.ravel()
+        om0, om1 = np.flatnonzero(flat == 0), np.flatnonzero(flat == 1)
+        if om0.size > BJS_FAST_MAX_UNTREATED:
+            raise InputError(
+                f"design too large for the BJS fast path ({om0.size} untreated cells > "
+                f"{BJS_FAST_MAX_UNTREATED}); use engine='refit'"
+            )
+        uid = np.repeat(np.arange(n), T)
+        tid = np.tile(np.arange(T), n)
+        Z = np.zeros((n * T, n + T - 1))
+        Z[np.arange(n * T), uid] = 1.0
+        late = tid > 0
+        Z[np.flatnonzero(late), n + tid[late] - 1] = 1.0
+        Z0, Z1 = Z[om0], Z[om1]
+        # full column rank: every unit has an untreated period, every period a never-treated unit
+        B0 = np.linalg.solve(Z0.T @ Z0, Z0.T)
+        P0 = Z0 @ B0  # projection of untreated outcomes on the effects
+        F1 = Z1 @ B0  # imputed Y(0) of treated cells from untreated outcomes
+        n1 = om1.size
+        v0 = -F1.sum(axis=0) / n1
+        cell = g[uid[om1]] * 10_000 + tid[om1]
+        same = (cell[:, None] == cell[None, :]).astype(np.float64)
+        Cm = same / same.sum(axis=1, keepdims=True)  # cohort x period means of tau
+        U = np.zeros((n * T, n))
+        U[np.arange(n * T), uid] = 1.0
+        U0, U1 = U[om0], U[om1]
+        K1 = (np.eye(n1) - Cm).T @ U1 / n1  # treated residual tau - tau_bar, weight 1/n1
+        L = np.zeros((n * T, n))
+        L[om0] = (v0[:, None] * U0) - P0.T @ (v0[:, None] * U0) - F1.T @ K1
+        L[om1] = K1
+        a = np.zeros(n * T)
+        a[om1] = 1.0 / n1
+        a[om0] = v0
+        return cls(a, L)
+
+    def __call__(self, Y: np.ndarray) -> np.ndarray:
+        flat = Y.reshape(Y.shape[0], -1)
+        sums = flat @ self.L
+        return np.column_stack([flat @ self.a, np.sqrt((sums**2).sum(axis=1))])
+
+
+def power_closed_form(design: Any) -> BjsClosedForm:
+    """The closed form for a balanced power design (``PanelDesign``)."""
+    return BjsClosedForm.build(design)

@@ -179,27 +179,24 @@ estimators. *Journal of Econometrics* 219(1), 101-122.
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.special import expit
 
 from analysis.errors import InputError
-from analysis.estimators._panel import prepare_panel
 from analysis.inference.multiplier import (
     BOOT_WEIGHTS,
     iqr_se,
     multiplier_draws,
     sup_t_critical_value,
 )
-from analysis.inference.vcov import Clusters, cluster_sums, wald_test
+from analysis.inference.vcov import cluster_sums, wald_test
 from analysis.results import Aggregate, DiDResult
+from analysis.validation import check_alpha, check_int, check_option, comparison_group
 
 Control = Literal["never", "notyet"]
 EstMethod = Literal["dr", "ipw", "reg"]
@@ -211,25 +208,30 @@ EST_METHODS = ("dr", "ipw", "reg")
 BASE_PERIODS = ("varying", "universal")
 PANEL_HANDLINGS = ("balance", "unbalanced")
 
-#: DRDID 1.3.0 propensity-score trimming level for comparison units.
-TRIM_LEVEL = 0.995
-#: R ``did`` overlap guard: a cell is NA when the propensity score reaches this.
-OVERLAP_MAX = 0.999
-_EPS = np.finfo(float).eps
+from analysis.estimators._cs_cells import (  # noqa: E402, F401 - re-exported for tests
+    OVERLAP_MAX,
+    TRIM_LEVEL,
+    _Cell,
+    _CellResults,
+    _cells,
+    _cohort_sums,
+    _control_cohorts,
+    _estimate_cells,
+    _estimate_cells_unbalanced,
+    _logit,
+    _two_by_two_cov,
+    _two_by_two_rc,
+)
+from analysis.estimators._cs_design import _build_design, _Design, _Long, _long_design, _warn  # noqa: E402, F401
 
 
 # --------------------------------------------------------------------------- options
 def _check_choice(name: str, value: object, choices: Sequence[str]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))} (got {value!r})")
+    check_option(name, value, choices)
 
 
 def _check_int(name: str, value: object, minimum: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        req = f"an integer >= {minimum}" + (" or None" if allow_none else "")
-        raise InputError(f"{name} must be {req} (got {value!r})")
+    check_int(name, value, minimum, allow_none=allow_none)
 
 
 def _validate_options(
@@ -256,741 +258,9 @@ def _validate_options(
     _check_int("seed", seed, 0, allow_none=True)
     _check_int("max_event", max_event, 0, allow_none=True)
     _check_int("balance_event", balance_event, 0, allow_none=True)
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float, np.floating))
-        or not (0.0 < float(alpha) < 1.0)
-    ):
-        raise InputError(f"alpha must be a number strictly between 0 and 1 (got {alpha!r})")
-
-
-# --------------------------------------------------------------------------- design
-@dataclass
-class _Long:
-    """Row-level arrays of an unbalanced panel (one entry per observed unit-period)."""
-
-    unit: np.ndarray  # unit code 0..n-1
-    period: np.ndarray  # period index into ``times``
-    y: np.ndarray
-    x: np.ndarray | None  # rows x k design (intercept first) or None
-
-
-@dataclass
-class _Design:
-    """Wide (unit x period) arrays of a balanced panel, or rows of an unbalanced one."""
-
-    y: np.ndarray | None  # n x T (None for an unbalanced panel)
-    x: np.ndarray | None  # n x T x k (time-varying) or None
-    x_static: np.ndarray | None  # n x k when the covariates are time-invariant
-    g: np.ndarray  # n, cohort (0 = never treated)
-    times: np.ndarray  # T
-    glist: np.ndarray  # treated cohorts for which ATT(g,t) are estimated
-    clusters: Clusters | None
-    units: np.ndarray  # original unit ids, length n
-    notes: list[str] = field(default_factory=list)
-    n_dropped_unbalanced: int = 0
-    long: _Long | None = None
-
-    @property
-    def n(self) -> int:
-        return int(self.g.shape[0])
-
-    @property
-    def n_obs(self) -> int:
-        if self.long is not None:
-            return int(self.long.y.shape[0])
-        return self.n * int(self.times.size)
-
-    def covariates_at(self, j: int) -> np.ndarray | None:
-        """Design matrix (intercept + covariates) of all units at period index j."""
-        if self.x_static is not None:
-            return self.x_static
-        if self.x is None:
-            return None
-        return self.x[:, j, :]
-
-
-def _warn(notes: list[str], msg: str, stacklevel: int = 3) -> None:
-    """Record a sample/estimation note and emit it as a UserWarning (never silent).
-
-    ``stacklevel`` 3 points at the caller of :func:`callaway_santanna` when
-    ``_warn`` is called from it directly; helpers one level deeper pass 4.
-    """
-    notes.append(msg)
-    warnings.warn(msg, UserWarning, stacklevel=stacklevel)
-
-
-def _build_design(
-    data: pd.DataFrame,
-    *,
-    outcome: str,
-    unit: str,
-    time: str,
-    cohort: str,
-    covariates: tuple[str, ...],
-    cluster: str | None,
-    control: str,
-    anticipation: int,
-    panel_handling: str = "balance",
-) -> _Design:
-    panel = prepare_panel(
-        data,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        covariates=covariates,
-        cluster=cluster,
-        require_never_treated=(control == "never"),
-    )
-    notes: list[str] = list(panel.notes)
-    df = panel.data
-    tmin, tmax = int(df["time"].min()), int(df["time"].max())
-
-    if anticipation > 0:
-        # prepare_panel codes cohorts after the last period as never treated; R keeps
-        # cohorts in (tmax, tmax + anticipation] as treated (they anticipate in-sample).
-        late = df["cohort"] == 0
-        if late.any():
-            orig = pd.to_numeric(data[cohort], errors="coerce")
-            by_unit = pd.Series(orig.to_numpy(), index=data[unit].to_numpy())
-            by_unit = by_unit[~by_unit.index.duplicated()]
-            g0 = df.loc[late, "unit"].map(by_unit)
-            restore = g0.notna() & (g0 > tmax) & (g0 <= tmax + anticipation)
-            if restore.any():
-                idx = g0.index[restore]
-                df.loc[idx, "cohort"] = g0[restore].astype(float)
-                _warn(
-                    notes,
-                    f"{df.loc[idx, 'unit'].nunique()} unit(s) first treated within "
-                    f"{anticipation} period(s) after the sample end are kept as a treated "
-                    "cohort (anticipation)",
-                    stacklevel=4,
-                )
-        early = (df["cohort"] > 0) & (df["cohort"] <= tmin + anticipation)
-        if early.any():
-            n_u = df.loc[early, "unit"].nunique()
-            _warn(
-                notes,
-                f"dropped {n_u} unit(s) treated at or before the first period plus "
-                f"anticipation ({tmin} + {anticipation})",
-                stacklevel=4,
-            )
-            df = df.loc[~early]
-
-    has_never = bool((df["cohort"] == 0).any())
-    latest_only_control = None
-    if not has_never:
-        # control == "notyet" (prepare_panel already refused "never").
-        latest = float(df.loc[df["cohort"] > 0, "cohort"].max())
-        cutoff = latest - anticipation
-        keep = df["time"] < cutoff
-        _warn(
-            notes,
-            f"no never-treated units: periods from {int(cutoff)} on are dropped and cohort "
-            f"{int(latest)} serves only as a not-yet-treated comparison group",
-            stacklevel=4,
-        )
-        df = df.loc[keep]
-        latest_only_control = latest
-        if df.empty:
-            raise InputError("no periods left before the last cohort is treated")
-
-    cohorts = np.sort(df.loc[df["cohort"] > 0, "cohort"].unique())
-    times = np.sort(df["time"].unique())
-    if times.size < 2:
-        raise InputError("at least two time periods are needed")
-    first = times[0]
-    glist = cohorts[cohorts > first + anticipation]
-    if latest_only_control is not None:
-        glist = glist[glist < latest_only_control]
-    if glist.size == 0:
-        raise InputError("no treated cohort with an untreated pre-period to estimate ATT(g,t)")
-
-    # Balance: drop units not observed in every period (R did's default).
-    n_t = times.size
-    uid = df["uid"].to_numpy()
-    counts = np.bincount(uid)
-    present = counts > 0
-    incomplete = present & (counts < n_t)
-    n_drop = int(incomplete.sum())
-    if n_drop and panel_handling == "unbalanced":
-        return _long_design(df, times, glist, covariates, cluster, notes, n_drop)
-    if n_drop:
-        _warn(
-            notes,
-            f"dropped {n_drop} unit(s) not observed in all {n_t} periods "
-            "(balanced panel required, as in R did)",
-            stacklevel=4,
-        )
-        df = df.loc[~incomplete[uid]]
-        if df.empty:
-            raise InputError("no units left after balancing the panel")
-    # prepare_panel returns rows sorted by (uid, time); row filters keep that order.
-    n = len(df) // n_t
-    if n * n_t != len(df):  # pragma: no cover - guarded by the balancing above
-        raise InputError("panel could not be balanced")
-    time_vals = df["time"].to_numpy().reshape(n, n_t)
-    if not (time_vals == times[None, :]).all():  # pragma: no cover - defensive
-        raise InputError("panel periods are not aligned after balancing")
-
-    y = df["y"].to_numpy(dtype=np.float64).reshape(n, n_t)
-    g = df["cohort"].to_numpy(dtype=np.float64)[::n_t]
-    units = df["unit"].to_numpy()[::n_t]
-    for c in glist:
-        if not (g == c).any():  # pragma: no cover - defensive
-            raise InputError(f"cohort {c} has no units after balancing")
-    if not ((g == 0) | (g > glist.min())).any():  # no possible comparison unit
-        raise InputError("no untreated comparison units after sample restrictions")
-
-    x = x_static = None
-    if covariates:
-        xs = df[list(covariates)].to_numpy(dtype=np.float64).reshape(n, n_t, len(covariates))
-        ones = np.ones((n, n_t, 1))
-        xfull = np.concatenate([ones, xs], axis=2)
-        if np.all(xs == xs[:, :1, :]):
-            x_static = np.ascontiguousarray(xfull[:, 0, :])
-        else:
-            x = xfull
-        base = x_static if x_static is not None else xfull[:, 0, :]
-        if np.linalg.matrix_rank(base) < base.shape[1]:
-            raise InputError(
-                "covariates are collinear or constant (the design with an intercept is rank deficient)"
-            )
-
-    clusters = None
-    if cluster:
-        labels = df[cluster].to_numpy()[::n_t]
-        clusters = Clusters.from_labels(labels)
-        if clusters.n_clusters < 2:
-            raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
-
-    return _Design(
-        y=y,
-        x=x,
-        x_static=x_static,
-        g=g,
-        times=times.astype(np.int64),
-        glist=glist.astype(np.float64),
-        clusters=clusters,
-        units=units,
-        notes=notes,
-        n_dropped_unbalanced=n_drop,
-    )
-
-
-def _long_design(
-    df: pd.DataFrame,
-    times: np.ndarray,
-    glist: np.ndarray,
-    covariates: tuple[str, ...],
-    cluster: str | None,
-    notes: list[str],
-    n_incomplete: int,
-) -> _Design:
-    """Keep every observed row (R ``allow_unbalanced_panel = TRUE``)."""
-    _warn(
-        notes,
-        f"unbalanced panel: {n_incomplete} unit(s) are not observed in every period; kept "
-        "(panel_handling='unbalanced': repeated-cross-section estimators, influence "
-        "functions summed by unit)",
-        stacklevel=5,
-    )
-    codes, uniques = pd.factorize(df["uid"], sort=True)
-    first = ~pd.Series(codes).duplicated().to_numpy()
-    g = df["cohort"].to_numpy(dtype=np.float64)[first]
-    units = df["unit"].to_numpy()[first]
-    if not ((g == 0) | (g > glist.min())).any():
-        raise InputError("no untreated comparison units after sample restrictions")
-    period = np.searchsorted(times, df["time"].to_numpy())
-    x = None
-    if covariates:
-        xs = df[list(covariates)].to_numpy(dtype=np.float64)
-        x = np.column_stack([np.ones(len(df)), xs])
-        if np.linalg.matrix_rank(x) < x.shape[1]:
-            raise InputError(
-                "covariates are collinear or constant (the design with an intercept is rank deficient)"
-            )
-    clusters = None
-    if cluster:
-        clusters = Clusters.from_labels(df[cluster].to_numpy()[first])
-        if clusters.n_clusters < 2:
-            raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
-    return _Design(
-        y=None,
-        x=None,
-        x_static=None,
-        g=g,
-        times=times.astype(np.int64),
-        glist=glist.astype(np.float64),
-        clusters=clusters,
-        units=units,
-        notes=notes,
-        n_dropped_unbalanced=0,
-        long=_Long(
-            unit=codes.astype(np.int64),
-            period=period.astype(np.int64),
-            y=df["y"].to_numpy(dtype=np.float64),
-            x=x,
-        ),
-    )
-
-
-# --------------------------------------------------------------------------- cells
-@dataclass(frozen=True)
-class _Cell:
-    g: float
-    t: int  # period index of the current period
-    b: int  # period index of the base period
-    base_zero: bool  # universal-base normalisation cell (att = 0)
-
-
-def _cells(design: _Design, base_period: str, anticipation: int) -> list[_Cell]:
-    times = design.times
-    n_t = times.size
-    tfac = 1 if base_period == "varying" else 0
-    out: list[_Cell] = []
-    for g in design.glist:
-        pre_idx = np.flatnonzero(times + anticipation < g)
-        bar_b = int(pre_idx[-1])  # exists: g > first + anticipation
-        for ti in range(n_t - tfac):
-            cur = ti + tfac
-            b = ti if base_period == "varying" else bar_b
-            if g - anticipation <= times[cur]:
-                b = bar_b
-            out.append(_Cell(g=float(g), t=cur, b=b, base_zero=(b == cur)))
-    return out
-
-
-def _control_cohorts(
-    design: _Design, ucoh: np.ndarray, cell: _Cell, control: str, anticipation: int
-) -> np.ndarray:
-    """Boolean over the distinct cohort values ``ucoh``: which form the comparison group."""
-    if control == "never":
-        return ucoh == 0
-    thr = design.times[max(cell.t, cell.b)] + anticipation
-    return (ucoh == 0) | ((ucoh > thr) & (ucoh != cell.g))
-
-
-# --------------------------------------------------------------------------- 2x2 pieces
-def _logit(d: np.ndarray, x: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, bool]:
-    """Maximum-likelihood logit by Newton-Raphson; returns (fitted p, converged)."""
-    k = x.shape[1]
-    beta = np.zeros(k)
-    pbar = float(np.clip(d.mean(), 1e-10, 1 - 1e-10))
-    beta[0] = math.log(pbar / (1 - pbar))  # intercept start
-    eta = x @ beta
-
-    def loglik(e: np.ndarray) -> float:
-        # sum d*e - log(1+exp(e)), stably
-        return float(np.sum(d * e - np.logaddexp(0.0, e)))
-
-    ll = loglik(eta)
-    converged = False
-    for _ in range(max_iter):
-        p = expit(eta)
-        w = p * (1.0 - p)
-        grad = x.T @ (d - p)
-        hess = (x * w[:, None]).T @ x
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            break
-        lam = 1.0
-        for _h in range(30):
-            new_beta = beta + lam * step
-            new_eta = x @ new_beta
-            new_ll = loglik(new_eta)
-            if new_ll >= ll - 1e-12 * (1 + abs(ll)):
-                break
-            lam /= 2.0
-        done = np.max(np.abs(lam * step)) <= 1e-10 * (1.0 + np.max(np.abs(beta)))
-        beta, eta, ll = new_beta, new_eta, new_ll
-        if done or abs(lam * np.max(np.abs(step))) < 1e-14:
-            converged = True
-            break
-    return expit(eta), converged
-
-
-def _rcond(a: np.ndarray) -> float:
-    try:
-        c = np.linalg.cond(a, 1)
-    except np.linalg.LinAlgError:  # pragma: no cover
-        return 0.0
-    return 0.0 if not np.isfinite(c) else 1.0 / c
-
-
-def _two_by_two_cov(
-    dy: np.ndarray,
-    d: np.ndarray,
-    x: np.ndarray,
-    method: str,
-    ps: np.ndarray | None,
-) -> tuple[float, np.ndarray]:
-    """DRDID panel 2x2 estimators with covariates on the n1 used units.
-
-    Returns (att, influence function of length n1), the latter in DRDID's
-    scaling (``se = sqrt(mean(if^2)/n1)``).
-    """
-    n1 = d.shape[0]
-    c = 1.0 - d
-    if method in ("reg", "dr"):
-        xc = x[c == 1]
-        xtx = xc.T @ xc
-        beta = np.linalg.solve(xtx, xc.T @ dy[c == 1])
-        out = x @ beta
-        resid = dy - out
-        # asymptotic linear representation of the comparison-group OLS
-        xpx_inv = np.linalg.inv(xtx / n1)
-        alr_ols = (c * resid)[:, None] * x @ xpx_inv
-    if method == "reg":
-        mt = d.mean()
-        eta_t = np.sum(d * dy) / np.sum(d)
-        eta_c = np.sum(d * out) / np.sum(d)
-        att = eta_t - eta_c
-        inf_treat = d * (dy - eta_t) / mt
-        m1 = (d[:, None] * x).mean(axis=0)
-        inf_control = (d * (out - eta_c) + alr_ols @ m1) / mt
-        return float(att), inf_treat - inf_control
-
-    # propensity score pieces (ipw and dr)
-    assert ps is not None
-    ps = np.minimum(ps, 1.0 - 1e-6)
-    trim = np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64)
-    w_treat = trim * d
-    w_cont = trim * ps * c / (1.0 - ps)
-    wps = ps * (1.0 - ps)
-    info = (x * wps[:, None]).T @ x
-    if _rcond(info) < _EPS:
-        raise np.linalg.LinAlgError("singular propensity-score information matrix")
-    hess = np.linalg.inv(info) * n1
-    alr_ps = ((d - ps)[:, None] * x) @ hess
-    mw_t, mw_c = w_treat.mean(), w_cont.mean()
-    if method == "ipw":
-        eta_t = np.mean(w_treat * dy) / mw_t
-        eta_c = np.mean(w_cont * dy) / mw_c
-        att = eta_t - eta_c
-        inf_treat = w_treat * (dy - eta_t) / mw_t
-        m2 = ((w_cont * (dy - eta_c))[:, None] * x).mean(axis=0)
-        inf_control = (w_cont * (dy - eta_c) + alr_ps @ m2) / mw_c
-        return float(att), inf_treat - inf_control
-    # dr (traditional, drdid_panel)
-    eta_t = np.mean(w_treat * resid) / mw_t
-    eta_c = np.mean(w_cont * resid) / mw_c
-    att = eta_t - eta_c
-    m1 = (w_treat[:, None] * x).mean(axis=0)
-    inf_treat = (w_treat * (resid - eta_t) - alr_ols @ m1) / mw_t
-    m2 = ((w_cont * (resid - eta_c))[:, None] * x).mean(axis=0)
-    m3 = (w_cont[:, None] * x).mean(axis=0)
-    inf_control = (w_cont * (resid - eta_c) + alr_ps @ m2 - alr_ols @ m3) / mw_c
-    return float(att), inf_treat - inf_control
-
-
-def _ols_alr(x: np.ndarray, y: np.ndarray, sel: np.ndarray, n1: int):
-    """OLS on rows ``sel``; fitted values for all rows and the asymptotic linear rep."""
-    xs = x[sel]
-    xtx = xs.T @ xs
-    if xs.shape[0] < xs.shape[1] or _rcond(xtx) < _EPS:
-        raise np.linalg.LinAlgError("singular outcome-regression design")
-    beta = np.linalg.solve(xtx, xs.T @ y[sel])
-    fit = x @ beta
-    alr = (sel * (y - fit))[:, None] * x @ np.linalg.inv(xtx / n1)
-    return fit, alr
-
-
-def _two_by_two_rc(
-    y: np.ndarray,
-    post: np.ndarray,
-    d: np.ndarray,
-    x: np.ndarray,
-    method: str,
-    ps: np.ndarray | None,
-) -> tuple[float, np.ndarray]:
-    """DRDID repeated-cross-section 2x2 estimators (``reg_did_rc``,
-    ``std_ipw_did_rc``, ``drdid_rc``) on the n1 rows used; used for unbalanced
-    panels as R ``did`` does. Returns (att, row-level influence function)."""
-    n1 = d.shape[0]
-    c = 1.0 - d
-    pre = 1.0 - post
-    mean = np.mean
-    if method == "reg":
-        out_pre, alr_pre = _ols_alr(x, y, (c * pre) == 1, n1)
-        out_post, alr_post = _ols_alr(x, y, (c * post) == 1, n1)
-        w_tpre, w_tpost = d * pre, d * post
-        eta_tpre = mean(w_tpre * y) / mean(w_tpre)
-        eta_tpost = mean(w_tpost * y) / mean(w_tpost)
-        eta_c = mean(d * (out_post - out_pre)) / mean(d)
-        att = (eta_tpost - eta_tpre) - eta_c
-        inf_treat = w_tpost * (y - eta_tpost) / mean(w_tpost) - w_tpre * (y - eta_tpre) / mean(
-            w_tpre
-        )
-        m1 = (d[:, None] * x).mean(axis=0)
-        inf_control = (d * (out_post - out_pre - eta_c) + alr_post @ m1 - alr_pre @ m1) / mean(d)
-        return float(att), inf_treat - inf_control
-
-    assert ps is not None
-    ps = np.minimum(ps, 1.0 - 1e-6)
-    trim = np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64)
-    odds = ps / (1.0 - ps)
-    w_tpre, w_tpost = trim * d * pre, trim * d * post
-    w_cpre, w_cpost = trim * odds * c * pre, trim * odds * c * post
-    info = (x * (ps * (1.0 - ps))[:, None]).T @ x
-    if _rcond(info) < _EPS:
-        raise np.linalg.LinAlgError("singular propensity-score information matrix")
-    alr_ps = ((d - ps)[:, None] * x) @ (np.linalg.inv(info) * n1)
-
-    def lead(w: np.ndarray, r: np.ndarray) -> tuple[float, np.ndarray]:
-        # normalised mean of r with weights w, and its leading influence term
-        mw = mean(w)
-        a = mean(w * r) / mw
-        return a, w * (r - a) / mw
-
-    if method == "ipw":
-        a_tpost, i_tpost = lead(w_tpost, y)
-        a_tpre, i_tpre = lead(w_tpre, y)
-        a_cpost, i_cpost = lead(w_cpost, y)
-        a_cpre, i_cpre = lead(w_cpre, y)
-        att = (a_tpost - a_tpre) - (a_cpost - a_cpre)
-        m2_pre = ((w_cpre * (y - a_cpre))[:, None] * x).mean(axis=0) / mean(w_cpre)
-        m2_post = ((w_cpost * (y - a_cpost))[:, None] * x).mean(axis=0) / mean(w_cpost)
-        inf_cont = (i_cpost - i_cpre) + alr_ps @ (m2_post - m2_pre)
-        return float(att), (i_tpost - i_tpre) - inf_cont
-
-    # dr: locally efficient doubly robust (drdid_rc, Sant'Anna and Zhao 2020 eq. 3.4)
-    out_cpre, alr_cpre = _ols_alr(x, y, (c * pre) == 1, n1)
-    out_cpost, alr_cpost = _ols_alr(x, y, (c * post) == 1, n1)
-    out_tpre, alr_tpre = _ols_alr(x, y, (d * pre) == 1, n1)
-    out_tpost, alr_tpost = _ols_alr(x, y, (d * post) == 1, n1)
-    out_c = post * out_cpost + pre * out_cpre
-    r = y - out_c
-    w_d, w_dt1, w_dt0 = trim * d, trim * d * post, trim * d * pre
-    a_tpost, i_tpost = lead(w_tpost, r)
-    a_tpre, i_tpre = lead(w_tpre, r)
-    a_cpost, i_cpost = lead(w_cpost, r)
-    a_cpre, i_cpre = lead(w_cpre, r)
-    a_d1, i_d1 = lead(w_d, out_tpost - out_cpost)
-    a_dt1, i_dt1 = lead(w_dt1, out_tpost - out_cpost)
-    a_d0, i_d0 = lead(w_d, out_tpre - out_cpre)
-    a_dt0, i_dt0 = lead(w_dt0, out_tpre - out_cpre)
-    att = (a_tpost - a_tpre) - (a_cpost - a_cpre) + (a_d1 - a_dt1) - (a_d0 - a_dt0)
-    # estimation effect of the comparison-group regressions (post minus pre)
-    m1_post = -(w_tpost[:, None] * x).mean(axis=0) / mean(w_tpost)
-    m1_pre = -(w_tpre[:, None] * x).mean(axis=0) / mean(w_tpre)
-    inf_treat = (i_tpost - i_tpre) + alr_cpost @ m1_post - alr_cpre @ m1_pre
-    m2_pre = ((w_cpre * (r - a_cpre))[:, None] * x).mean(axis=0) / mean(w_cpre)
-    m2_post = ((w_cpost * (r - a_cpost))[:, None] * x).mean(axis=0) / mean(w_cpost)
-    m3_post = -(w_cpost[:, None] * x).mean(axis=0) / mean(w_cpost)
-    m3_pre = -(w_cpre[:, None] * x).mean(axis=0) / mean(w_cpre)
-    inf_cont = (
-        (i_cpost - i_cpre) + alr_ps @ (m2_post - m2_pre) + alr_cpost @ m3_post - alr_cpre @ m3_pre
-    )
-    inf_eff = (i_d1 - i_dt1) - (i_d0 - i_dt0)
-    mom_post = ((w_d / mean(w_d) - w_dt1 / mean(w_dt1))[:, None] * x).mean(axis=0)
-    mom_pre = ((w_d / mean(w_d) - w_dt0 / mean(w_dt0))[:, None] * x).mean(axis=0)
-    inf_or = (alr_tpost - alr_cpost) @ mom_post - (alr_tpre - alr_cpre) @ mom_pre
-    return float(att), inf_treat - inf_cont + inf_eff + inf_or
-
-
-def _estimate_cells_unbalanced(
-    design: _Design,
-    cells: list[_Cell],
-    *,
-    control: str,
-    est_method: str,
-    anticipation: int,
-) -> _CellResults:
-    """ATT(g,t) on an unbalanced panel: each 2x2 uses the rows observed in the base
-    or the current period of treated/comparison units (R ``did``, unbalanced)."""
-    lg = design.long
-    assert lg is not None
-    n = design.n
-    k = len(cells)
-    times = design.times
-    ucoh, codes = np.unique(design.g, return_inverse=True)
-    row_code = codes[lg.unit]
-    att = np.full(k, np.nan)
-    psi = np.zeros((n, k), order="F")
-    n_tr = np.zeros(k, dtype=np.int64)
-    n_co = np.zeros(k, dtype=np.int64)
-    na_notes: list[str] = []
-    x_all = lg.x if lg.x is not None else np.ones((lg.y.shape[0], 1))
-    for j, cell in enumerate(cells):
-        if cell.base_zero:
-            att[j] = 0.0
-            continue
-        label = f"ATT({int(cell.g)},{int(times[cell.t])})"
-        cc = _control_cohorts(design, ucoh, cell, control, anticipation)
-        tcode = int(np.searchsorted(ucoh, cell.g))
-        in_period = (lg.period == cell.t) | (lg.period == cell.b)
-        is_d = row_code == tcode
-        use = in_period & (is_d | cc[row_code])
-        rows = np.flatnonzero(use)
-        d = is_d[rows].astype(np.float64)
-        post = (lg.period[rows] == cell.t).astype(np.float64)
-        n_tr[j] = np.unique(lg.unit[rows][d == 1]).size
-        n_co[j] = np.unique(lg.unit[rows][d == 0]).size
-        if (
-            min(
-                (d * post).sum(),
-                (d * (1 - post)).sum(),
-                ((1 - d) * post).sum(),
-                ((1 - d) * (1 - post)).sum(),
-            )
-            == 0
-        ):
-            na_notes.append(f"{label}: a treated or comparison group is empty in a period; NA")
-            continue
-        xs = x_all[rows]
-        ps = None
-        if est_method in ("dr", "ipw"):
-            ps, _conv = _logit(d, xs)
-            if np.max(ps) >= OVERLAP_MAX:
-                na_notes.append(f"{label}: overlap condition violated; reported as NA")
-                continue
-        try:
-            a, inf = _two_by_two_rc(lg.y[rows], post, d, xs, est_method, ps)
-        except np.linalg.LinAlgError:
-            na_notes.append(f"{label}: singular design in the 2x2 estimator; reported as NA")
-            continue
-        if not np.isfinite(a):
-            na_notes.append(f"{label}: estimate not finite; reported as NA")
-            continue
-        att[j] = a
-        n1 = rows.size
-        psi[:, j] = np.bincount(lg.unit[rows], weights=(n / n1) * inf, minlength=n)
-    return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
-
-
-@dataclass
-class _CellResults:
-    att: np.ndarray  # K (nan = NA cell)
-    psi: np.ndarray  # n x K
-    n_treated: np.ndarray
-    n_control: np.ndarray
-    na_notes: list[str]
-
-
-def _estimate_cells(
-    design: _Design,
-    cells: list[_Cell],
-    *,
-    control: str,
-    est_method: str,
-    anticipation: int,
-) -> _CellResults:
-    n = design.n
-    k = len(cells)
-    times = design.times
-    ucoh, codes = np.unique(design.g, return_inverse=True)
-    n_u = ucoh.size
-    cnt = np.bincount(codes, minlength=n_u).astype(np.float64)
-    tcode = np.searchsorted(ucoh, np.array([c.g for c in cells]))
-    cm = np.column_stack(
-        [_control_cohorts(design, ucoh, c, control, anticipation) for c in cells]
-    )  # n_u x K
-    nd = cnt[tcode]
-    nc = cnt @ cm
-    tidx = np.array([c.t for c in cells])
-    bidx = np.array([c.b for c in cells])
-    base_zero = np.array([c.base_zero for c in cells])
-    n_tr = np.where(base_zero, 0, nd).astype(np.int64)
-    n_co = np.where(base_zero, 0, nc).astype(np.int64)
-    att = np.full(k, np.nan)
-    att[base_zero] = 0.0
-    na_notes: list[str] = []
-    has_x = design.x is not None or design.x_static is not None
-
-    def label(j: int) -> str:
-        return f"ATT({int(cells[j].g)},{int(times[tidx[j]])})"
-
-    # Cells that cannot be estimated whatever the covariates.
-    est = ~base_zero
-    for j in np.flatnonzero(est & ((nd == 0) | (nc == 0))):
-        na_notes.append(f"{label(j)}: no treated or no comparison units; reported as NA")
-        est[j] = False
-
-    dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
-
-    if not has_x:
-        # Closed form: dr = ipw = reg without covariates (DRDID with an intercept only).
-        if est_method in ("dr", "ipw"):
-            p = np.divide(nd, nd + nc, out=np.ones(k), where=(nd + nc) > 0)
-            for j in np.flatnonzero(est & (p >= OVERLAP_MAX)):
-                na_notes.append(f"{label(j)}: overlap condition violated; reported as NA")
-                est[j] = False
-            for j in np.flatnonzero(est & (np.minimum(p, 1 - 1e-6) >= TRIM_LEVEL)):
-                na_notes.append(
-                    f"{label(j)}: every comparison unit trimmed (propensity score >= "
-                    f"{TRIM_LEVEL}); reported as NA"
-                )
-                est[j] = False
-        sums = _cohort_sums(dy, codes, n_u)
-        cols = np.arange(k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m_t = sums[tcode, cols] / nd
-            m_c = (sums * cm).sum(axis=0) / nc
-        coef = np.zeros((n_u, k))
-        cent = np.zeros((n_u, k))
-        ctrl = cm & est[None, :]
-        coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
-        cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
-        e = np.flatnonzero(est)
-        coef[tcode[e], e] = n / nd[e]
-        cent[tcode[e], e] = m_t[e]
-        att[e] = m_t[e] - m_c[e]
-        psi = coef[codes] * dy
-        psi -= (coef * cent)[codes]
-        return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
-
-    # Covariates: DRDID estimators cell by cell on the n1 units used.
-    psi = np.zeros((n, k), order="F")
-    ps_cache: dict[tuple, tuple[np.ndarray, bool]] = {}
-    for j in np.flatnonzero(est):
-        cell = cells[j]
-        dmask = codes == tcode[j]
-        use = dmask | cm[codes, j]
-        n1 = int(nd[j] + nc[j])
-        xper = min(cell.t, cell.b)
-        xs = design.covariates_at(xper)[use]
-        d = dmask[use].astype(np.float64)
-        dyj = dy[use, j]
-        ps = None
-        if est_method in ("dr", "ipw"):
-            thr = None if control == "never" else max(cell.t, cell.b)
-            key = (cell.g, thr, -1 if design.x_static is not None else xper)
-            if key not in ps_cache:
-                ps_cache[key] = _logit(d, xs)
-            ps, _conv = ps_cache[key]
-            if np.max(ps) >= OVERLAP_MAX:
-                na_notes.append(f"{label(j)}: overlap condition violated; reported as NA")
-                continue
-        if est_method in ("dr", "reg"):
-            xc = xs[d == 0]
-            if xc.shape[0] < xc.shape[1] or _rcond(xc.T @ xc) < _EPS:
-                na_notes.append(
-                    f"{label(j)}: not enough comparison units to run the outcome regression; "
-                    "reported as NA"
-                )
-                continue
-        try:
-            a, inf = _two_by_two_cov(dyj, d, xs, est_method, ps)
-        except np.linalg.LinAlgError:
-            na_notes.append(f"{label(j)}: singular design in the 2x2 estimator; reported as NA")
-            continue
-        if not np.isfinite(a):
-            na_notes.append(f"{label(j)}: estimate not finite; reported as NA")
-            continue
-        att[j] = a
-        psi[use, j] = (n / n1) * inf
-    return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
-
-
-def _cohort_sums(a: np.ndarray, codes: np.ndarray, n_u: int) -> np.ndarray:
-    """Column sums of ``a`` (n x K) within cohort codes -> (n_u x K)."""
-    out = np.empty((n_u, a.shape[1]))
-    for u in range(n_u):
-        out[u] = a[codes == u].sum(axis=0)
-    return out
+    if isinstance(alpha, str):
+        raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha!r})")
+    check_alpha(alpha)
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -1229,6 +499,8 @@ def callaway_santanna(
         Invalid data (see :func:`~analysis.estimators._panel.prepare_panel`) or
         options.
     """
+    if isinstance(control, str) and control not in CONTROLS:
+        control = comparison_group(control, CONTROLS, default="never")
     _validate_options(
         control=control,
         est_method=est_method,
@@ -1461,4 +733,128 @@ def callaway_santanna(
     )
 
 
-__all__ = ["callaway_santanna"]
+# --------------------------------------------------------------------------- closed forms
+# Without covariates, on a balanced panel with the varying/universal base period
+# and no anticipation, every ATT(g, t) is a difference of group means of
+# Y_t - Y_{g-1}; the simple ATT is therefore linear in Y for a fixed assignment.
+# Randomisation inference and power simulation evaluate these closed forms
+# instead of re-fitting; their equality with callaway_santanna() is tested in
+# tests/test_ri.py and tests/test_power.py.
+def ri_weights(
+    labels: np.ndarray,
+    counts: np.ndarray,
+    times: np.ndarray,
+    control: str,
+    max_event: int | None,
+) -> np.ndarray | None:
+    n_lab, nt = labels.size, times.size
+    n = counts.sum()
+    never = labels == 0
+    if not never.any() or counts[never].sum() == 0:
+        return None
+    cells: list[tuple[int, int, int, float]] = []  # (label idx, t idx, b idx, p_g)
+    for k, g in enumerate(labels):
+        if g <= 0:
+            continue
+        pre = np.flatnonzero(times < g)
+        if pre.size == 0:
+            return None
+        b = int(pre[-1])
+        for ti in np.flatnonzero(times >= g):
+            if max_event is not None and times[ti] - g > max_event:
+                continue
+            cells.append((k, int(ti), b, counts[k] / n))
+    if not cells:
+        return None
+    wsum = sum(c[3] for c in cells)
+    c_mat = np.zeros((n_lab, nt))
+    for k, ti, b, p in cells:
+        w = p / wsum
+        c_mat[k, ti] += w / counts[k]
+        c_mat[k, b] -= w / counts[k]
+        if control == "never":
+            ctrl = never
+        else:
+            ctrl = never | ((labels > times[ti]) & (np.arange(n_lab) != k))
+        nc = counts[ctrl].sum()
+        c_mat[ctrl, ti] -= w / nc
+        c_mat[ctrl, b] += w / nc
+    return c_mat
+
+
+def ri_closed_form(labels: np.ndarray, counts: np.ndarray, times: np.ndarray, options) -> Any:
+    """:class:`~analysis.estimators.registry.ClosedForm` of the simple ATT (or why not)."""
+    from analysis.estimators.registry import ClosedForm
+
+    control = options.get("control", "never")
+    if control not in CONTROLS:
+        return f"control={control!r}"
+    w = ri_weights(labels, counts, times, control, options.get("max_event"))
+    if w is None:
+        return "no never-treated units or no post-treatment cell"
+    return ClosedForm(f"cs: group-mean differences ({control} control)", w, False)
+
+
+@dataclass(frozen=True)
+class CsClosedForm:
+    """CS simple ATT (no covariates) and its influence-function SE, for stacks of Y."""
+
+    cells: tuple[tuple[int, int, float], ...]  # (t idx, b idx, weight w_k = p_k / s)
+    treat: np.ndarray  # (K, n) bool
+    ctrl: np.ndarray  # (K, n) bool
+    s: float
+
+    @classmethod
+    def build(cls, design: Any, control: str = "never") -> CsClosedForm:
+        g = design.cohorts()
+        times = design.times
+        n = g.size
+        cells, treat, ctrl, ps = [], [], [], []
+        for c, k in design.adoption:
+            b = int(np.flatnonzero(times < c)[-1])
+            for ti in np.flatnonzero(times >= c):
+                cells.append((int(ti), b))
+                treat.append(g == c)
+                if control == "never":
+                    ctrl.append(g == 0)
+                else:
+                    ctrl.append((g == 0) | ((g > times[ti]) & (g != c)))
+                ps.append(k / n)
+        ps_a = np.array(ps)
+        s = float(ps_a.sum())
+        return cls(
+            tuple((t, b, p / s) for (t, b), p in zip(cells, ps_a, strict=True)),
+            np.array(treat),
+            np.array(ctrl),
+            s,
+        )
+
+    def __call__(self, Y: np.ndarray) -> np.ndarray:
+        S, n, _ = Y.shape
+        att = np.empty((S, len(self.cells)))
+        IF = np.zeros((S, n))
+        for k, (t, b, w) in enumerate(self.cells):
+            dy = Y[:, :, t] - Y[:, :, b]
+            tr, co = self.treat[k], self.ctrl[k]
+            nd, nc = tr.sum(), co.sum()
+            md = dy[:, tr].mean(axis=1)
+            mc = dy[:, co].mean(axis=1)
+            att[:, k] = md - mc
+            psi = np.zeros((S, n))
+            psi[:, tr] = n * (dy[:, tr] - md[:, None]) / nd
+            psi[:, co] -= n * (dy[:, co] - mc[:, None]) / nc
+            IF += w * psi
+        w = np.array([c[2] for c in self.cells])
+        theta = att @ w
+        # weight-estimation term: s^-1 sum_k 1{G_i = g_k} (att_k - theta)
+        IF += ((att - theta[:, None]) / self.s) @ self.treat.astype(np.float64)
+        se = np.sqrt((IF**2).sum(axis=1)) / n
+        return np.column_stack([theta, se])
+
+
+def power_closed_form(design: Any, control: str = "never") -> CsClosedForm:
+    """The closed form for a balanced power design (``PanelDesign``)."""
+    return CsClosedForm.build(design, control)
+
+
+__all__ = ["callaway_santanna", "power_closed_form", "ri_closed_form"]

@@ -55,6 +55,7 @@ Standard errors are clustered (unit by default) with the ``ssc`` conventions of
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -67,6 +68,7 @@ from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import prepare_panel
 from analysis.results import Aggregate, DiDResult
+from analysis.validation import comparison_group
 
 __all__ = ["event_study"]
 
@@ -83,8 +85,9 @@ def event_study(
     window: tuple[int, int] = (-5, 5),
     bin_endpoints: bool = True,
     ref_period: int = -1,
-    never_only: bool = False,
+    never_only: bool | None = None,
     ssc: Literal["fixest", "linearmodels"] = "fixest",
+    control: Literal["never", "notyet"] | None = None,
     alpha: float = 0.05,
     data_layer: str | None = None,
 ) -> DiDResult:
@@ -106,8 +109,13 @@ def event_study(
         Pool leads/lags beyond the window into the end bins (module docstring).
     ref_period
         Omitted event time, inside the window and negative.
+    control
+        Comparison group (the package's one vocabulary): ``"notyet"`` (default:
+        never-treated and not-yet-treated observations, implicitly) or
+        ``"never"`` (never-treated units only; module docstring).
     never_only
-        Use only never-treated units as the comparison group (module docstring).
+        Deprecated spelling: ``True`` is ``control="never"``, ``False`` is
+        ``control="notyet"``.
     ssc
         ``"fixest"`` or ``"linearmodels"`` small-sample convention.
     alpha
@@ -122,6 +130,19 @@ def event_study(
         post coefficients), ``coefficients`` (event dummies and covariates) and
         ``pretest`` (joint Wald test of the leads).
     """
+    if never_only is not None:
+        _fe.check_choice("never_only", never_only, (True, False))
+        old = "never" if never_only else "notyet"
+        warnings.warn(
+            f"never_only={bool(never_only)} is deprecated; use control={old!r}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if control is not None and control != old:
+            raise InputError(f"never_only={never_only!r} contradicts control={control!r}")
+        control = old
+    control = comparison_group(control, ("never", "notyet"), default="notyet")
+    never_only = control == "never"
     panel = prepare_panel(
         data,
         outcome=outcome,
@@ -134,7 +155,6 @@ def event_study(
     )
     _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
     _fe.check_choice("bin_endpoints", bin_endpoints, (True, False))
-    _fe.check_choice("never_only", never_only, (True, False))
     alpha = _fe.check_alpha(alpha)
     lo, hi = _fe.check_window(window)
     try:

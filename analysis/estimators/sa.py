@@ -66,6 +66,7 @@ from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import prepare_panel
 from analysis.results import Aggregate, DiDResult
+from analysis.validation import comparison_group
 
 __all__ = ["sun_abraham"]
 
@@ -79,7 +80,7 @@ def sun_abraham(
     cohort: str,
     covariates: Sequence[str] = (),
     cluster: str | None = None,
-    control: Literal["auto", "never", "last"] = "auto",
+    control: Literal["never", "last"] | None = None,
     ssc: Literal["fixest", "linearmodels"] = "fixest",
     alpha: float = 0.05,
     data_layer: str | None = None,
@@ -97,8 +98,10 @@ def sun_abraham(
     cluster
         Cluster column (nesting units); default the unit.
     control
-        ``"never"``, ``"last"`` (last-treated cohort) or ``"auto"`` (never if
-        any never-treated unit exists, else last).
+        Comparison cohort (the package's one vocabulary): ``"never"``,
+        ``"last"`` (last-treated cohort) or ``None`` (default: never if any
+        never-treated unit exists, else last). The old spelling ``"auto"`` for
+        the default is accepted with a ``DeprecationWarning``.
     ssc
         Small-sample convention of the clustered covariance.
     alpha
@@ -113,7 +116,7 @@ def sun_abraham(
         event-time effects, reference -1 omitted), ``att_gt`` (the CATTs),
         ``pretest`` (joint Wald test of the aggregated leads).
     """
-    _fe.check_choice("control", control, ("auto", "never", "last"))
+    control = comparison_group(control, ("never", "last"))
     panel = prepare_panel(
         data,
         outcome=outcome,
@@ -129,7 +132,7 @@ def sun_abraham(
     d = panel.data
     notes = list(panel.notes)
     has_never = bool((d["cohort"] == 0).any())
-    use = "never" if (control == "never" or (control == "auto" and has_never)) else "last"
+    use = "never" if (control == "never" or (control is None and has_never)) else "last"
     g = d["cohort"].to_numpy().copy()
     if use == "last":
         if panel.cohorts.size < 2:

@@ -44,19 +44,22 @@ Small-sample conventions (``ssc``)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from linearmodels.panel import PanelOLS
 
+from analysis.design import demean_two_way, panel_ssc_factor
 from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._fe import check_alpha, check_choice, panel_codes, usable_covariates
 from analysis.estimators._panel import prepare_panel
-from analysis.results import Aggregate, DiDResult
+from analysis.results import Aggregate, DiDResult, EstimationDesign
 
-__all__ = ["twfe"]
+__all__ = ["power_closed_form", "regression_arrays", "regression_design", "ri_closed_form", "twfe"]
 
 
 def twfe(
@@ -182,12 +185,16 @@ def twfe(
                 group_debias=True,
             )
             K = k + codes.n_times
-            cov = res.cov.to_numpy() * n / (n - K)
-            factor = G / (G - 1) * (n - 1) / (n - K)
+            cov = res.cov.to_numpy() * n / (n - K)  # PanelOLS's (G/(G-1))(n-1)/n -> fixest's
+            factor = panel_ssc_factor(
+                "fixest", n=n, k=k, n_units=codes.n_units, n_times=codes.n_times, G=G
+            )
         else:
             res = mod.fit(cov_type="clustered", clusters=clusters)
             cov = res.cov.to_numpy()
-            factor = n / (n - k - (codes.n_units + codes.n_times - 1))
+            factor = panel_ssc_factor(
+                "linearmodels", n=n, k=k, n_units=codes.n_units, n_times=codes.n_times, G=G
+            )
     except Exception as exc:  # linearmodels raises on absorbed / rank-deficient designs
         name = type(exc).__name__
         if "Absorb" in name or "rank" in str(exc).lower():
@@ -256,6 +263,7 @@ def _result(
         "notes": [*panel.notes, *cov_notes],
     }
     return DiDResult(
+        design=regression_design(panel, cluster),
         method="twfe",
         outcome=outcome,
         n_units=panel.n_units,
@@ -265,3 +273,93 @@ def _result(
         info=info,
         coefficients=coefs,
     )
+
+
+def regression_arrays(panel: Any, cluster: str | None):
+    """``(y, X, clusters, fe)`` of the TWFE regression of ``panel`` (post-estimation input).
+
+    ``X`` holds the treatment dummy ``D`` first and every covariate of the
+    panel; the fixed effects are unit and time; clusters default to the unit.
+    """
+    d = panel.data
+    D = ((d["cohort"] > 0) & (d["time"] >= d["cohort"])).astype(float)
+    X = pd.DataFrame({"D": D.to_numpy(), **{c: d[c].to_numpy() for c in panel.covariates}})
+    clusters = d[cluster].to_numpy() if cluster else d["uid"].to_numpy()
+    fe = pd.DataFrame({"unit": d["uid"].to_numpy(), "time": d["time"].to_numpy()})
+    return d["y"].to_numpy(float), X, clusters, fe
+
+
+def regression_design(panel: Any, cluster: str | None) -> EstimationDesign:
+    """The :class:`~analysis.results.EstimationDesign` a TWFE result carries."""
+    return EstimationDesign(
+        panel=panel, cluster=cluster, regression=partial(regression_arrays, panel, cluster)
+    )
+
+
+# --------------------------------------------------------------------------- closed forms
+# On a balanced panel without covariates the TWFE coefficient is
+# <D~, Y~> / <D~, D~> with ~ the two-way within transformation
+# (analysis.design.demean_two_way), and its CR1 score of unit i is
+# sum_t D~_it e_it. Randomisation inference and power simulation evaluate these
+# over many assignments / simulated panels instead of re-fitting; the equality
+# with twfe() is tested in tests/test_twfe.py.
+def _label_profiles(labels: np.ndarray, times: np.ndarray) -> np.ndarray:
+    return ((labels[:, None] > 0) & (times[None, :] >= labels[:, None])).astype(np.float64)
+
+
+def ri_parts(
+    labels: np.ndarray, counts: np.ndarray, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Treatment profiles d of each label, their two-way demeaned versions h and <D~, D~>."""
+    d = _label_profiles(labels, times)
+    n = counts.sum()
+    dbar_t = counts @ d / n
+    h = d - d.mean(axis=1, keepdims=True) - dbar_t[None, :] + dbar_t.mean()
+    den = float(counts @ (h**2).sum(axis=1))
+    if den <= 1e-12 * n * times.size:
+        return None
+    return d, h, den
+
+
+def ri_closed_form(labels: np.ndarray, counts: np.ndarray, times: np.ndarray, options) -> Any:
+    """:class:`~analysis.estimators.registry.ClosedForm` of the TWFE coefficient (or why not)."""
+    from analysis.estimators.registry import ClosedForm
+
+    parts = ri_parts(labels, counts, times)
+    if parts is None:
+        return "treatment absorbed by the fixed effects"
+    d, h, den = parts
+    return ClosedForm(
+        "twfe: two-way demeaned inner products",
+        d / den,
+        True,
+        name_t="twfe_t: two-way demeaned inner products and CR1 cluster scores",
+        h=h,
+        den=den,
+    )
+
+
+@dataclass(frozen=True)
+class TwfeClosedForm:
+    """Static TWFE coefficient and CR1 (fixest) SE by unit, for stacks of Y (S x N x T)."""
+
+    Dt: np.ndarray
+    den: float
+    factor: float
+
+    def __call__(self, Y: np.ndarray) -> np.ndarray:
+        Yt = demean_two_way(Y)
+        beta = np.einsum("snt,nt->s", Yt, self.Dt) / self.den
+        e = Yt - beta[:, None, None] * self.Dt[None]
+        s = np.einsum("snt,nt->sn", e, self.Dt)
+        se = np.sqrt(self.factor * (s**2).sum(axis=1)) / self.den
+        return np.column_stack([beta, se])
+
+
+def power_closed_form(design: Any) -> TwfeClosedForm:
+    """The closed form for a balanced power design (``PanelDesign``), clustered by unit."""
+    D = design.treatment()
+    Dt = demean_two_way(D)
+    n, T = D.shape
+    factor = panel_ssc_factor("fixest", n=n * T, k=1, n_units=n, n_times=T, G=n)
+    return TwfeClosedForm(Dt, float((Dt**2).sum()), factor)

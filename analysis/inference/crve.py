@@ -118,7 +118,6 @@ Cameron and Miller (2015), JHR 50(2).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -126,11 +125,12 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
+from analysis.design import SSC, SSC_PRESETS, ssc_factor, within  # noqa: F401 - re-exported
 from analysis.errors import InputError
+from analysis.validation import check_alpha
 
 Kind = Literal["CR0", "CR1", "CR2", "CR3", "CR3J"]
 KINDS: tuple[str, ...] = ("CR0", "CR1", "CR2", "CR3", "CR3J")
-SSC_PRESETS: tuple[str, ...] = ("fixest", "stata", "linearmodels", "none")
 
 #: Eigenvalues of :math:`I - H_{gg}` at or below this are treated as zero
 #: (pseudo-inverse), as clubSandwich's ``Sym_power``.
@@ -152,113 +152,6 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- small-sample
-@dataclass(frozen=True)
-class SSC:
-    """Small-sample correction of CR1, in fixest's vocabulary.
-
-    Parameters
-    ----------
-    adj
-        Multiply by :math:`(n-1)/(n-K)`.
-    fixef_k
-        How fixed-effect parameters enter :math:`K`: ``"nested"`` (those nested
-        in the clusters are not counted, each fully nested factor counts one),
-        ``"full"`` (all counted) or ``"none"``.
-    cluster_adj
-        Multiply by :math:`G/(G-1)`.
-    convention
-        ``"fixest"`` uses the three fields above; ``"linearmodels"`` ignores them
-        and reproduces ``PanelOLS`` (see the module docstring).
-    """
-
-    adj: bool = True
-    fixef_k: Literal["nested", "full", "none"] = "nested"
-    cluster_adj: bool = True
-    convention: Literal["fixest", "linearmodels"] = "fixest"
-
-    @classmethod
-    def preset(cls, name: str | SSC) -> SSC:
-        if isinstance(name, SSC):
-            if name.fixef_k not in ("nested", "full", "none"):
-                raise InputError(
-                    f"SSC.fixef_k must be 'nested', 'full' or 'none' (got {name.fixef_k!r})"
-                )
-            if name.convention not in ("fixest", "linearmodels"):
-                raise InputError(
-                    f"SSC.convention must be 'fixest' or 'linearmodels' (got {name.convention!r})"
-                )
-            return name
-        if name in ("fixest", "stata"):
-            return cls()
-        if name == "linearmodels":
-            return cls(convention="linearmodels")
-        if name == "none":
-            return cls(adj=False, fixef_k="none", cluster_adj=False)
-        opts = ", ".join(repr(s) for s in SSC_PRESETS)
-        raise InputError(f"ssc must be one of {opts} or an SSC instance (got {name!r})")
-
-    @property
-    def label(self) -> str:
-        if self.convention == "linearmodels":
-            return "linearmodels"
-        if self == SSC():
-            return "fixest"
-        if self == SSC(adj=False, fixef_k="none", cluster_adj=False):
-            return "none"
-        return f"SSC(adj={self.adj}, fixef_k={self.fixef_k!r}, cluster_adj={self.cluster_adj})"
-
-
-def ssc_factor(
-    ssc: str | SSC,
-    *,
-    n: int,
-    k: int,
-    G: int,
-    fe_levels: Sequence[int] = (),
-    fe_nested: Sequence[bool] = (),
-) -> float:
-    r"""Scalar factor :math:`c` of CR1 (see the module docstring for the formulas).
-
-    Parameters
-    ----------
-    ssc
-        Preset name or :class:`SSC`.
-    n, k, G
-        Observations, coefficients of interest (slopes, incl. an intercept if
-        present), clusters.
-    fe_levels, fe_nested
-        Number of levels :math:`L_f` of each fixed-effect factor and whether it
-        is nested in the clusters.
-    """
-    s = SSC.preset(ssc)
-    levels = [int(v) for v in fe_levels]
-    nested = [bool(v) for v in fe_nested]
-    m = len(levels)
-    total_fe = sum(levels) - (m - 1) if m else 0
-    if s.convention == "linearmodels":
-        d = 0 if (m == 1 and nested[0]) else total_fe
-        if n - k - d <= 0:
-            raise InputError("no residual degrees of freedom for the linearmodels correction")
-        return n / (n - k - d)
-    if s.fixef_k == "none":
-        kfe = 0
-    elif s.fixef_k == "full":
-        kfe = total_fe
-    else:
-        kfe = total_fe - sum(L for L, ne in zip(levels, nested, strict=True) if ne) + sum(nested)
-    K = k + kfe
-    c = 1.0
-    if s.cluster_adj:
-        c *= G / (G - 1)
-    if s.adj:
-        if n - K <= 0:
-            raise InputError(f"no residual degrees of freedom: n = {n}, K = {K}")
-        c *= (n - 1) / (n - K)
-    return c
-
-
-# --------------------------------------------------------------------------- validation
 def _as_matrix(X: Any, n: int | None, name: str = "X") -> tuple[np.ndarray, list[str]]:
     names: list[str] | None = None
     if isinstance(X, pd.DataFrame):
@@ -348,23 +241,6 @@ def _nested(codes: np.ndarray, L: int, cl: np.ndarray) -> bool:
     return bool(np.all(first[codes] == cl))
 
 
-# --------------------------------------------------------------------------- design
-def _group_mean(A: np.ndarray, codes: np.ndarray, L: int) -> np.ndarray:
-    cnt = np.bincount(codes, minlength=L).astype(np.float64)
-    if A.ndim == 1:
-        return np.bincount(codes, weights=A, minlength=L) / cnt
-    out = np.empty((L, A.shape[1]))
-    for j in range(A.shape[1]):
-        out[:, j] = np.bincount(codes, weights=A[:, j], minlength=L)
-    return out / cnt[:, None]
-
-
-def _within(A: np.ndarray, codes: np.ndarray | None, L: int) -> np.ndarray:
-    if codes is None:
-        return A.copy()
-    return A - _group_mean(A, codes, L)[codes]
-
-
 @dataclass(frozen=True)
 class ClusterDesign:
     r"""A regression prepared for cluster-robust inference (see module docstring).
@@ -425,7 +301,7 @@ class ClusterDesign:
             absorbed = max(cand, key=lambda j: fes[j][1])
         acodes, aL = fes[absorbed] if absorbed is not None else (None, 0)
 
-        Xw = _within(Xm, acodes, aL)
+        Xw = within(Xm, acodes, aL)
         # dummies of the carried factors, within-transformed, redundant columns dropped
         dcols = []
         for j, (c, L) in enumerate(fes):
@@ -435,7 +311,7 @@ class ClusterDesign:
             D[np.arange(n), c] = 1.0
             dcols.append(D)
         if dcols:
-            Dw = _within(np.hstack(dcols), acodes, aL)
+            Dw = within(np.hstack(dcols), acodes, aL)
             if Dw.shape[1]:
                 _, R, piv = linalg.qr(Dw, mode="economic", pivoting=True)
                 d = np.abs(np.diag(R))
@@ -471,7 +347,7 @@ class ClusterDesign:
             raise InputError(
                 f"too few observations ({Z.shape[0]}) for {Z.shape[1]} regressors and the fixed effects"
             )
-        yw = None if yv is None else _within(yv, acodes, aL)
+        yw = None if yv is None else within(yv, acodes, aL)
         return cls(
             yw=yw,
             Z=np.ascontiguousarray(Z),
@@ -488,7 +364,7 @@ class ClusterDesign:
 
     def within(self, a: np.ndarray) -> np.ndarray:
         """Within transformation by the absorbed factor (identity if none)."""
-        return _within(np.asarray(a, dtype=np.float64), self.absorbed_codes, self.absorbed_levels)
+        return within(np.asarray(a, dtype=np.float64), self.absorbed_codes, self.absorbed_levels)
 
     # ---- algebra -----------------------------------------------------------------
     def bread(self) -> np.ndarray:
@@ -858,8 +734,7 @@ class ClusterOLSResult:
 
     def conf_int(self, alpha: float = 0.05) -> np.ndarray:
         """``k x 2`` intervals :math:`\\hat\\beta \\pm t_{1-\\alpha/2,\\,df}\\,\\mathrm{se}`."""
-        if not 0 < alpha < 1:
-            raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha})")
+        alpha = check_alpha(alpha)
         q = stats.t.ppf(1 - alpha / 2, self.df)
         return np.column_stack([self.coef - q * self.se, self.coef + q * self.se])
 

@@ -3,6 +3,12 @@ r"""Sensitivity of event-study conclusions to violations of parallel trends.
 Rambachan & Roth (2023), "A More Credible Approach to Parallel Trends",
 *Review of Economic Studies* 90(5), 2555-2591 ("HonestDiD").
 
+(One module of ~1,350 lines on purpose: the smoothness FLCI, the
+relative-magnitude ARP conditional test and the breakdown search share one
+validated input, one grid and one result type, and are read against the
+paper's sections in order; split, each part would re-validate the same
+``betahat``/``sigma`` or import the others' private pieces.)
+
 Setting
 -------
 An event study delivers :math:`\hat\beta = (\hat\beta_{pre}', \hat\beta_{post}')'
@@ -305,9 +311,9 @@ class HonestResult:
 
     def plot(self, ax=None):
         """Sensitivity plot; thin delegate to :func:`analysis.report.figures.sensitivity_plot`."""
-        from analysis.report.figures import sensitivity_plot
+        from analysis.presentation import present
 
-        return sensitivity_plot(self.table, original_ci=self.original, ax=ax)
+        return present("sensitivity_plot")(self.table, original_ci=self.original, ax=ax)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from scipy import stats
 
 from analysis.inference.engine import run_draws
 from analysis.inference.vcov import Clusters, cluster_sums
+from analysis.validation import check_draws, check_option
 
 BootWeights = Literal["rademacher", "mammen"]
 BOOT_WEIGHTS: tuple[str, ...] = ("rademacher", "mammen")
@@ -102,11 +103,8 @@ def multiplier_draws(
     if psi.ndim == 1:
         psi = psi[:, None]
     n = psi.shape[0]
-    n_boot = int(n_boot)
-    if n_boot < 1:
-        raise ValueError("n_boot must be a positive integer")
-    if weights not in BOOT_WEIGHTS:
-        raise ValueError(f"unknown multiplier weights {weights!r}; use one of {BOOT_WEIGHTS}")
+    n_boot = check_draws("n_boot", int(n_boot))
+    check_option("weights", weights, BOOT_WEIGHTS)
     s = np.ascontiguousarray(cluster_sums(psi, clusters))
     # Every draw goes through the simulation engine: seeded blocks of
     # BLOCK_DRAWS draws, each with its own spawned stream, so results depend only

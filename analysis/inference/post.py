@@ -10,12 +10,13 @@ inference modules and returns a JSON-ready dict with the p-value and interval:
          Rademacher weights, enumerated when the clusters are few) for the
          static TWFE coefficient, interval by test inversion;
 ``ri``   randomisation inference (:mod:`analysis.inference.ri`): cohorts
-         re-assigned across units, p-value for the method's simple ATT
-         (``twfe``, ``cs``, ``bjs``), interval by test inversion under a
-         constant effect.
+         re-assigned across units, p-value for the method's simple ATT (every
+         method with the registry's ``ri`` capability), interval by test
+         inversion under a constant effect.
 
-The TWFE design is rebuilt from the same validated panel as the estimator
-(``prepare_panel``), so the coefficient equals ``twfe(...)``'s.
+The TWFE design is the one the estimator built (``DiDResult.design``, from
+:func:`analysis.estimators.twfe.regression_design`), so the coefficient equals
+``twfe(...)``'s and nothing is validated twice.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
+from analysis.estimators import registry
+from analysis.validation import check_draws, check_option, literal_values
 
 InferenceKind = Literal["cr2", "wild", "ri"]
-INFERENCE_KINDS: tuple[str, ...] = ("cr2", "wild", "ri")
-_REGRESSION_METHODS = ("twfe",)
-_RI_METHODS = ("twfe", "cs", "bjs")
+INFERENCE_KINDS: tuple[str, ...] = literal_values(InferenceKind)
 
 
 def _twfe_design(
@@ -43,24 +44,22 @@ def _twfe_design(
     cohort: str,
     covariates: Sequence[str],
     cluster: str | None,
+    result: Any = None,
 ):
-    from analysis.estimators._panel import prepare_panel
-
-    p = prepare_panel(
-        data,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        covariates=tuple(covariates),
-        cluster=cluster,
-    )
-    d = p.data
-    D = ((d["cohort"] > 0) & (d["time"] >= d["cohort"])).astype(float)
-    X = pd.DataFrame({"D": D.to_numpy(), **{c: d[c].to_numpy() for c in p.covariates}})
-    clusters = d[cluster].to_numpy() if cluster else d["uid"].to_numpy()
-    fe = pd.DataFrame({"unit": d["uid"].to_numpy(), "time": d["time"].to_numpy()})
-    return d["y"].to_numpy(float), X, clusters, fe
+    """The TWFE regression: from ``result.design`` when given, else from ``data``."""
+    des = getattr(result, "design", None)
+    if des is None or des.regression is None:
+        fit = registry.get_estimator("twfe")(
+            data,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            covariates=tuple(covariates),
+            cluster=cluster,
+        )
+        des = fit.design
+    return des.regression()
 
 
 def post_inference(
@@ -77,27 +76,29 @@ def post_inference(
     draws: int = 9999,
     seed: int = 0,
     alpha: float = 0.05,
+    result: Any = None,
 ) -> dict[str, Any]:
     """p-value and interval for ``method``'s headline estimate under ``kind``.
+
+    ``result`` (the method's :class:`~analysis.results.DiDResult`) supplies the
+    prepared regression design (``result.design``) for ``cr2`` and ``wild``, so
+    the panel is neither re-validated nor the model re-built.
 
     Raises
     ------
     InputError
         An inference kind that does not apply to the method, or bad options.
     """
-    if kind not in INFERENCE_KINDS:
-        raise InputError(f"unknown inference {kind!r}; choose one of {', '.join(INFERENCE_KINDS)}")
-    if draws < 1:
-        raise InputError("--draws must be a positive integer")
-    if kind in ("cr2", "wild") and method not in _REGRESSION_METHODS:
+    check_option("inference", kind, InferenceKind)
+    check_draws("--draws", draws)
+    if kind in ("cr2", "wild") and not registry.get_spec(method).supports("regression"):
+        ok = ", ".join(registry.methods("regression"))
         raise InputError(
-            f"--inference {kind} applies to the regression coefficient of method twfe; "
+            f"--inference {kind} applies to the regression coefficient of method {ok}; "
             f"for {method!r} use --inference ri (or --bootstrap for cs)"
         )
-    if kind == "ri" and method not in _RI_METHODS:
-        raise InputError(
-            f"--inference ri supports methods {', '.join(_RI_METHODS)}, not {method!r}"
-        )
+    if kind == "ri":
+        registry.get_spec(method, "ri", what="--inference ri")
 
     if kind == "cr2":
         from analysis.inference.crve import ols_cluster
@@ -110,6 +111,7 @@ def post_inference(
             cohort=cohort,
             covariates=covariates,
             cluster=cluster,
+            result=result,
         )
         res = ols_cluster(y, X, clusters, fe=fe, kind="CR2")
         lo, hi = res.conf_int(alpha=alpha)[0]
@@ -134,6 +136,7 @@ def post_inference(
             cohort=cohort,
             covariates=covariates,
             cluster=cluster,
+            result=result,
         )
         w = wild_cluster_bootstrap(y, X, clusters, 0, fe=fe, B=draws, seed=seed, alpha=alpha)
         return {"inference": "wild", **w.to_dict()}

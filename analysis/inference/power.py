@@ -110,11 +110,14 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from analysis.design import demean_two_way
 from analysis.errors import InputError
+from analysis.estimators import registry
 from analysis.inference.engine import run_draws
+from analysis.inference.ri_design import PermutationSampler
+from analysis.validation import check_alpha, check_option, literal_values
 
 __all__ = [
-    "METHODS",
     "INFERENCES",
     "PanelDesign",
     "PowerSimulation",
@@ -125,18 +128,12 @@ __all__ = [
     "simulate_power",
 ]
 
-METHODS = ("twfe", "cs", "bjs")
-INFERENCES = ("analytic", "ri", "wild")
+Inference = Literal["analytic", "ri", "wild"]
+INFERENCES: tuple[str, ...] = literal_values(Inference)
+#: inference -> the registry capability a method needs for it
+_NEEDS = {"analytic": "power", "ri": "power_ri", "wild": "power_wild"}
 #: Simulated panels per engine block (part of the random design).
 POWER_BLOCK = 50
-_AVAILABLE = {
-    ("twfe", "analytic"),
-    ("cs", "analytic"),
-    ("bjs", "analytic"),
-    ("twfe", "ri"),
-    ("cs", "ri"),
-    ("twfe", "wild"),
-}
 
 
 # =========================================================================== design
@@ -324,16 +321,6 @@ class PanelDesign:
 
 
 # =========================================================================== noise
-def _demean2(y: np.ndarray) -> np.ndarray:
-    """Two-way demeaning over the last two axes (units, periods)."""
-    return (
-        y
-        - y.mean(axis=-1, keepdims=True)
-        - y.mean(axis=-2, keepdims=True)
-        + y.mean(axis=(-2, -1), keepdims=True)
-    )
-
-
 def _ar1_corr(rho: float, T: int) -> np.ndarray:
     idx = np.arange(T)
     return rho ** np.abs(idx[:, None] - idx[None, :])
@@ -363,11 +350,9 @@ def estimate_noise(
         periods, units treated in the first period, no treated or no
         never-treated units.
     """
-    from analysis.estimators._panel import prepare_panel
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        panel = prepare_panel(
+        panel = registry.prepare_panel(
             data,
             outcome=outcome,
             unit=unit,
@@ -390,7 +375,7 @@ def estimate_noise(
     y = d["y"].to_numpy().reshape(n, T)
     g = d["cohort"].to_numpy()[::T]
     D = ((g[:, None] > 0) & (times[None, :] >= g[:, None])).astype(np.float64)
-    Yt, Dt = _demean2(y), _demean2(D)
+    Yt, Dt = demean_two_way(y), demean_two_way(D)
     dd = float((Dt**2).sum())
     beta = float((Dt * Yt).sum() / dd) if dd > 0 else 0.0
     e = Yt - beta * Dt
@@ -437,158 +422,13 @@ def estimate_noise(
     }
 
 
-# =========================================================================== fast estimators
-@dataclass(frozen=True)
-class _TwfeFast:
-    """Static TWFE coefficient and CR1 (fixest) SE by unit, for stacks of Y."""
-
-    Dt: np.ndarray
-    den: float
-    factor: float
-
-    @classmethod
-    def build(cls, design: PanelDesign) -> _TwfeFast:
-        D = design.treatment()
-        Dt = _demean2(D)
-        n, T = D.shape
-        nobs, K, G = n * T, 1 + T, n
-        return cls(Dt, float((Dt**2).sum()), G / (G - 1) * (nobs - 1) / (nobs - K))
-
-    def __call__(self, Y: np.ndarray) -> np.ndarray:
-        Yt = _demean2(Y)
-        beta = np.einsum("snt,nt->s", Yt, self.Dt) / self.den
-        e = Yt - beta[:, None, None] * self.Dt[None]
-        s = np.einsum("snt,nt->sn", e, self.Dt)
-        se = np.sqrt(self.factor * (s**2).sum(axis=1)) / self.den
-        return np.column_stack([beta, se])
-
-
-@dataclass(frozen=True)
-class _CsFast:
-    """CS simple ATT (no covariates) and its influence-function SE, for stacks of Y."""
-
-    cells: tuple[tuple[int, int, float], ...]  # (t idx, b idx, weight w_k = p_k / s)
-    treat: np.ndarray  # (K, n) bool
-    ctrl: np.ndarray  # (K, n) bool
-    s: float
-
-    @classmethod
-    def build(cls, design: PanelDesign, control: str = "never") -> _CsFast:
-        g = design.cohorts()
-        times = design.times
-        n = g.size
-        cells, treat, ctrl, ps = [], [], [], []
-        for c, k in design.adoption:
-            b = int(np.flatnonzero(times < c)[-1])
-            for ti in np.flatnonzero(times >= c):
-                cells.append((int(ti), b))
-                treat.append(g == c)
-                if control == "never":
-                    ctrl.append(g == 0)
-                else:
-                    ctrl.append((g == 0) | ((g > times[ti]) & (g != c)))
-                ps.append(k / n)
-        ps_a = np.array(ps)
-        s = float(ps_a.sum())
-        return cls(
-            tuple((t, b, p / s) for (t, b), p in zip(cells, ps_a, strict=True)),
-            np.array(treat),
-            np.array(ctrl),
-            s,
-        )
-
-    def __call__(self, Y: np.ndarray) -> np.ndarray:
-        S, n, _ = Y.shape
-        att = np.empty((S, len(self.cells)))
-        IF = np.zeros((S, n))
-        for k, (t, b, w) in enumerate(self.cells):
-            dy = Y[:, :, t] - Y[:, :, b]
-            tr, co = self.treat[k], self.ctrl[k]
-            nd, nc = tr.sum(), co.sum()
-            md = dy[:, tr].mean(axis=1)
-            mc = dy[:, co].mean(axis=1)
-            att[:, k] = md - mc
-            psi = np.zeros((S, n))
-            psi[:, tr] = n * (dy[:, tr] - md[:, None]) / nd
-            psi[:, co] -= n * (dy[:, co] - mc[:, None]) / nc
-            IF += w * psi
-        w = np.array([c[2] for c in self.cells])
-        theta = att @ w
-        # weight-estimation term: s^-1 sum_k 1{G_i = g_k} (att_k - theta)
-        IF += ((att - theta[:, None]) / self.s) @ self.treat.astype(np.float64)
-        se = np.sqrt((IF**2).sum(axis=1)) / n
-        return np.column_stack([theta, se])
-
-
-#: Largest number of untreated unit-periods for the dense BJS fast path.
-BJS_FAST_MAX_UNTREATED = 6000
-
-
-@dataclass(frozen=True)
-class _BjsFast:
-    """BJS imputation simple ATT and Theorem-3 SE by unit, for stacks of Y.
-
-    Both are linear in Y for a fixed assignment: ``att = y . a`` and the unit
-    sums of the variance, ``sums = y @ L``, so ``se = ||y @ L||``. ``a`` and
-    ``L`` are built once from the projection on the unit and period effects
-    of the untreated cells (dense, hence the size limit).
-    """
-
-    a: np.ndarray  # (N*T,)
-    L: np.ndarray  # (N*T, N)
-
-    @classmethod
-    def build(cls, design: PanelDesign) -> _BjsFast:
-        D = design.treatment()
-        n, T = D.shape
-        g = design.cohorts()
-        flat = D.ravel()
-        om0, om1 = np.flatnonzero(flat == 0), np.flatnonzero(flat == 1)
-        if om0.size > BJS_FAST_MAX_UNTREATED:
-            raise InputError(
-                f"design too large for the BJS fast path ({om0.size} untreated cells > "
-                f"{BJS_FAST_MAX_UNTREATED}); use engine='refit'"
-            )
-        uid = np.repeat(np.arange(n), T)
-        tid = np.tile(np.arange(T), n)
-        Z = np.zeros((n * T, n + T - 1))
-        Z[np.arange(n * T), uid] = 1.0
-        late = tid > 0
-        Z[np.flatnonzero(late), n + tid[late] - 1] = 1.0
-        Z0, Z1 = Z[om0], Z[om1]
-        # full column rank: every unit has an untreated period, every period a never-treated unit
-        B0 = np.linalg.solve(Z0.T @ Z0, Z0.T)
-        P0 = Z0 @ B0  # projection of untreated outcomes on the effects
-        F1 = Z1 @ B0  # imputed Y(0) of treated cells from untreated outcomes
-        n1 = om1.size
-        v0 = -F1.sum(axis=0) / n1
-        cell = g[uid[om1]] * 10_000 + tid[om1]
-        same = (cell[:, None] == cell[None, :]).astype(np.float64)
-        Cm = same / same.sum(axis=1, keepdims=True)  # cohort x period means of tau
-        U = np.zeros((n * T, n))
-        U[np.arange(n * T), uid] = 1.0
-        U0, U1 = U[om0], U[om1]
-        K1 = (np.eye(n1) - Cm).T @ U1 / n1  # treated residual tau - tau_bar, weight 1/n1
-        L = np.zeros((n * T, n))
-        L[om0] = (v0[:, None] * U0) - P0.T @ (v0[:, None] * U0) - F1.T @ K1
-        L[om1] = K1
-        a = np.zeros(n * T)
-        a[om1] = 1.0 / n1
-        a[om0] = v0
-        return cls(a, L)
-
-    def __call__(self, Y: np.ndarray) -> np.ndarray:
-        flat = Y.reshape(Y.shape[0], -1)
-        sums = flat @ self.L
-        return np.column_stack([flat @ self.a, np.sqrt((sums**2).sum(axis=1))])
-
-
+# =========================================================================== estimators
 def _fast_estimator(design: PanelDesign, method: str, options: Mapping[str, Any]) -> Any:
-    if method == "twfe":
-        return _TwfeFast.build(design)
-    if method == "cs":
-        return _CsFast.build(design, options.get("control", "never"))
-    return _BjsFast.build(design)
+    """The estimator's closed form (registry ``power_closed_form``) for ``design``."""
+    build = registry.get_spec(method).power_fast()
+    if build is None:
+        raise InputError(f"{method} has no closed form for power simulation; use engine='refit'")
+    return build(design, **dict(options))
 
 
 @dataclass(frozen=True)
@@ -600,9 +440,7 @@ class _RefitEstimator:
     options: tuple[tuple[str, Any], ...]
 
     def __call__(self, Y: np.ndarray) -> np.ndarray:
-        from analysis.inference.ri import _estimator
-
-        fn = _estimator(self.method)
+        fn = registry.get_estimator(self.method)
         out = np.empty((Y.shape[0], 2))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -641,12 +479,10 @@ class _RIPlan:
     n_draws: int
 
     def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        from analysis.inference.ri import _PermutationSampler
-
         E = self.design.errors(rng, size)
-        Z = _demean2(E) if self.demean else E
+        Z = demean_two_way(E) if self.demean else E
         Q = Z @ self.weights.T  # (size, n, labels)
-        sampler = _PermutationSampler(self.codes, (np.arange(self.codes.size),))
+        sampler = PermutationSampler(self.codes, (np.arange(self.codes.size),))
         n = self.codes.size
         ar = np.arange(n)
         out = np.empty((size, 2 + 2 * self.n_draws))
@@ -821,27 +657,22 @@ class PowerSimulation:
 
 # =========================================================================== API
 def _check_method(method: str, inference: str, engine: str) -> None:
-    if method not in METHODS:
-        raise InputError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
-    if inference not in INFERENCES:
-        raise InputError(f"inference must be one of {', '.join(INFERENCES)} (got {inference!r})")
-    if engine not in ("fast", "refit"):
-        raise InputError(f"engine must be 'fast' or 'refit' (got {engine!r})")
-    if (method, inference) not in _AVAILABLE:
-        why = {
-            ("bjs", "ri"): "RI for BJS has no closed form and would need n_sims x ri_draws re-fits",
-            (
-                "cs",
-                "wild",
-            ): "the wild cluster bootstrap applies to regression estimators (TWFE) only",
-            (
-                "bjs",
-                "wild",
-            ): "the wild cluster bootstrap applies to regression estimators (TWFE) only",
-        }[(method, inference)]
+    if method not in registry.methods("power"):
+        ok = ", ".join(registry.methods("power"))
+        raise InputError(f"method must be one of {ok} (got {method!r})")
+    check_option("inference", inference, Inference)
+    check_option("engine", engine, ("fast", "refit"))
+    spec = registry.get_spec(method)
+    if not spec.supports(_NEEDS[inference]):
+        why = spec.notes.get(_NEEDS[inference]) or {
+            "ri": f"{method} has no closed form over cohort assignments",
+            "wild": "the wild cluster bootstrap applies to regression estimators (TWFE) only",
+        }.get(inference, "not supported")
         raise InputError(f"{method} with {inference} inference is not available: {why}")
     if engine == "refit" and inference != "analytic":
         raise InputError("engine='refit' is available for analytic inference only")
+    if engine == "fast" and inference == "analytic" and spec.power_fast() is None:
+        raise InputError(f"{method} has no closed form for power simulation; use engine='refit'")
 
 
 def simulate_power(
@@ -893,15 +724,13 @@ def simulate_power(
     _check_method(method, inference, engine)
     if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)) or n_sims < 1:
         raise InputError(f"n_sims must be a positive integer (got {n_sims!r})")
-    if not (0.0 < float(alpha) < 1.0):
-        raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha!r})")
+    alpha = check_alpha(alpha)
     opts = dict(method_options or {})
-    allowed = {"control"} if method == "cs" else set()
+    spec = registry.get_spec(method)
+    allowed = spec.power_options
     if set(opts) - allowed:
         raise InputError(f"unsupported method_options for {method}: {sorted(set(opts) - allowed)}")
-    if opts.get("control", "never") not in ("never", "notyet"):
-        raise InputError("control must be 'never' or 'notyet'")
-    alpha = float(alpha)
+    registry.validate_options(method, opts)
     n_draws = 0
     if inference == "analytic":
         est = (
@@ -911,22 +740,18 @@ def simulate_power(
         )
         plan: Any = _AnalyticPlan(design, est)
     elif inference == "ri":
-        from analysis.inference.ri import _cs_weights, _twfe_weights
-
         n_draws = int(ri_draws)
         if n_draws < 1:
             raise InputError("ri_draws must be positive")
         g = design.cohorts()
         labels, codes = np.unique(g, return_inverse=True)
         counts = np.bincount(codes).astype(np.float64)
-        if method == "twfe":
-            w = _twfe_weights(labels, counts, design.times)
-            demean = True
-        else:
-            w = _cs_weights(labels, counts, design.times, opts.get("control", "never"), None)
-            demean = False
+        cf = spec.ri_fast()(labels, counts, design.times, opts)
+        if isinstance(cf, str):
+            raise InputError(f"{method} with ri inference is not available: {cf}")
+        w, demean = cf.weights, cf.demean
         D = design.treatment()
-        qd = (_demean2(D) if demean else D) @ w.T
+        qd = (demean_two_way(D) if demean else D) @ w.T
         plan = _RIPlan(design, w, demean, codes.astype(np.int64), qd, n_draws)
     else:
         n_draws = int(boot_draws)
@@ -1023,7 +848,7 @@ def mde(
 def mde_table(
     design: PanelDesign,
     *,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] | None = None,
     inferences: Sequence[str] = ("analytic", "ri"),
     power: float = 0.8,
     n_sims: int = 500,
@@ -1042,7 +867,7 @@ def mde_table(
         seed, design, note``. Unavailable pairs get ``mde = NaN`` and a note.
     """
     rows = []
-    for m in methods:
+    for m in registry.methods("power") if methods is None else methods:
         for inf in inferences:
             row: dict[str, Any] = {"method": m, "inference": inf}
             try:

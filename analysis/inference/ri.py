@@ -136,6 +136,15 @@ insignificance of seemingly significant experimental results. *Quarterly
 Journal of Economics* 134(2), 557-598.
 Wu, J. and Ding, P. (2021). Randomization tests for weak null hypotheses in
 randomized experiments. *JASA* 116(536), 1898-1913.
+
+Module size
+-----------
+About 1,200 lines on purpose: the test, its Monte Carlo / exact engines, the
+closed-form evaluators and the test-inversion interval share the prepared
+outcome variants and the tie policy, and the interval re-runs the test's own
+draws. The assignment design and its samplers, which stand alone, are in
+:mod:`analysis.inference.ri_design`; the closed forms themselves are the
+estimators' (registry ``ri_closed_form``).
 """
 
 from __future__ import annotations
@@ -145,15 +154,27 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import combinations
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from analysis.design import demean_two_way, panel_ssc_factor
 from analysis.errors import InputError
+from analysis.estimators import registry
 from analysis.inference.engine import run_draws
+from analysis.inference.ri_design import (  # noqa: F401 - re-exported
+    PERMUTES,
+    AssignmentDesign,
+    PermutationSampler,
+    Permute,
+    _enumeration_sampler,
+    _fmt_int,
+    assignment_design,
+)
+from analysis.inference.ri_design import PermutationSampler as _PermutationSampler
 from analysis.inference.ties import TIE_RTOL, count_at_least, count_at_most  # noqa: F401
+from analysis.validation import check_alpha
 
 __all__ = [
     "AssignmentDesign",
@@ -166,10 +187,7 @@ __all__ = [
 ]
 
 Alternative = Literal["two-sided", "greater", "less"]
-Permute = Literal["cohort", "timing"]
 ALTERNATIVES = ("two-sided", "greater", "less")
-PERMUTES = ("cohort", "timing")
-METHOD_STATISTICS = ("twfe", "cs", "bjs", "twfe_t", "cs_t", "bjs_t")
 #: Enumerate every assignment when there are at most this many (``exact="auto"``).
 DEFAULT_MAX_EXACT = 100_000
 #: Hard cap for ``exact=True``.
@@ -183,323 +201,16 @@ P_VALUE_CONVENTIONS = {
 }
 
 
-# =========================================================================== design
-@dataclass(frozen=True)
-class AssignmentDesign:
-    """The randomisation design: which re-assignments of cohorts are equally likely.
-
-    Attributes
-    ----------
-    units
-        Unit identifiers, in the (sorted) order used by every array below.
-    labels
-        Distinct cohort labels (first treated period, ``0`` = never), sorted.
-    codes
-        Observed label index of each unit (``labels[codes]`` = observed cohorts).
-    strata
-        Stratum index of each unit (all zero without strata).
-    strata_names
-        Stratum labels, in the order of the indices.
-    strata_column
-        Name of the strata column (``None`` = no strata).
-    permute
-        ``"cohort"`` or ``"timing"`` (module docstring).
-    row_unit
-        For each row of the data, the index of its unit.
-    n_assignments
-        Number of distinct assignments :math:`|\\mathcal{A}|` (exact integer).
-    notes
-        Recodings applied to the cohort labels.
-    """
-
-    units: np.ndarray
-    labels: np.ndarray
-    codes: np.ndarray
-    strata: np.ndarray
-    strata_names: tuple[Any, ...]
-    strata_column: str | None
-    permute: str
-    row_unit: np.ndarray
-    n_assignments: int
-    notes: tuple[str, ...] = ()
-
-    @property
-    def n_units(self) -> int:
-        return int(self.units.size)
-
-    def members(self) -> tuple[np.ndarray, ...]:
-        """Unit indices of every stratum whose units carry more than one label."""
-        out = []
-        for s in range(len(self.strata_names)):
-            idx = np.flatnonzero(self.strata == s)
-            if np.unique(self.codes[idx]).size > 1:
-                out.append(idx)
-        return tuple(out)
-
-    def describe(self) -> str:
-        """One sentence stating the design (for tables and ``summary()``)."""
-        what = (
-            "cohort labels (first treated period, 0 = never treated)"
-            if self.permute == "cohort"
-            else "adoption years among the ever-treated units (treated set held fixed)"
-        )
-        where = (
-            f"within {len(self.strata_names)} strata of {self.strata_column!r}"
-            if self.strata_column
-            else "across all units"
-        )
-        counts = ", ".join(
-            f"{_fmt_label(lab)}: {int(c)}"
-            for lab, c in zip(
-                self.labels, np.bincount(self.codes, minlength=self.labels.size), strict=True
-            )
-        )
-        return (
-            f"uniform permutation of {what} over {self.n_units} units {where}; label counts "
-            f"held fixed within each stratum ({counts}); {_fmt_int(self.n_assignments)} "
-            "distinct assignments"
-        )
-
-
-def _fmt_label(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def _fmt_int(n: int) -> str:
-    if n < 10**7:
-        return f"{n:,}"
-    s = str(n)
-    return f"{s[0]}.{s[1:3]}e+{len(s) - 1}"
-
-
-def _multinomial(counts: np.ndarray) -> int:
-    out, total = 1, 0
-    for c in counts:
-        c = int(c)
-        total += c
-        out *= math.comb(total, c)
-    return out
-
-
-def _unit_constant(frame: pd.DataFrame, col: str, role: str, name: str, unit: str) -> None:
-    nun = frame.groupby("u", sort=False)[col].nunique(dropna=False)
-    if (nun > 1).any():
-        bad = nun[nun > 1]
-        first = bad.index[0]
-        first = first.item() if isinstance(first, np.generic) else first
-        raise InputError(
-            f"{role} column {name!r} varies within {len(bad)} unit(s) "
-            f"(first: {unit}={first!r}); it must be constant within unit"
-        )
-
-
-def assignment_design(
-    data: pd.DataFrame,
-    *,
-    unit: str,
-    time: str,
-    cohort: str,
-    strata: str | None = None,
-    permute: Permute = "cohort",
-) -> AssignmentDesign:
-    """Build the randomisation design of a long panel.
-
-    Parameters
-    ----------
-    data
-        Long panel.
-    unit, time, cohort
-        Column names; ``cohort`` = first treated period (``0``/missing = never).
-    strata
-        Optional unit-level column; permutations stay within its values.
-    permute
-        ``"cohort"`` (re-assign treatment and timing) or ``"timing"``
-        (re-assign adoption years among ever-treated units only).
-
-    Returns
-    -------
-    AssignmentDesign
-
-    Raises
-    ------
-    InputError
-        Missing columns, non-numeric cohorts, cohort or stratum varying within
-        a unit, missing strata, bad ``permute``.
-    """
-    if not isinstance(data, pd.DataFrame):
-        raise InputError("data must be a pandas DataFrame")
-    if permute not in PERMUTES:
-        raise InputError(f"permute must be one of {PERMUTES} (got {permute!r})")
-    cols = [unit, time, cohort] + ([strata] if strata else [])
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise InputError(f"column(s) {', '.join(map(repr, missing))} not found in the data")
-    if data.empty:
-        raise InputError("the data have no rows")
-    g = pd.to_numeric(data[cohort], errors="coerce")
-    if (g.isna() & data[cohort].notna()).any():
-        raise InputError(f"cohort column {cohort!r} is not numeric")
-    t = pd.to_numeric(data[time], errors="coerce")
-    if t.isna().any():
-        raise InputError(f"time column {time!r} has missing or non-numeric values")
-    notes: list[str] = []
-    g = g.fillna(0.0).astype("float64")
-    if (g < 0).any():
-        raise InputError(f"cohort column {cohort!r} has negative values; use 0 for never treated")
-    late = g > float(t.max())
-    if late.any():
-        notes.append("cohorts after the last period recoded 0 (never treated in the sample)")
-        g = g.where(~late, 0.0)
-    frame = pd.DataFrame({"u": data[unit].to_numpy(), "g": g.to_numpy()})
-    _unit_constant(frame, "g", "cohort", cohort, unit)
-    if strata:
-        if data[strata].isna().any():
-            raise InputError(f"strata column {strata!r} has missing values")
-        frame["s"] = data[strata].to_numpy()
-        _unit_constant(frame, "s", "strata", strata, unit)
-    row_unit, units = pd.factorize(frame["u"], sort=True)
-    first = np.zeros(units.size, dtype=np.int64)
-    first[row_unit[::-1]] = np.arange(row_unit.size)[::-1]  # first row of each unit
-    g_unit = frame["g"].to_numpy()[first]
-    labels, codes = np.unique(g_unit, return_inverse=True)
-    if strata:
-        s_codes, s_names = pd.factorize(frame["s"].to_numpy()[first], sort=True)
-        s_names = tuple(s_names)
-    else:
-        s_codes, s_names = np.zeros(units.size, dtype=np.int64), ("all",)
-    if permute == "timing":
-        treated = (g_unit > 0).astype(np.int64)
-        combo = s_codes * 2 + treated
-        s_codes, uniq = pd.factorize(combo, sort=True)
-        s_names = tuple(
-            (s_names[c // 2], "treated" if c % 2 else "never")
-            if strata
-            else ("treated" if c % 2 else "never")
-            for c in uniq
-        )
-    s_codes = np.asarray(s_codes, dtype=np.int64)
-    n_assign = 1
-    for s in range(len(s_names)):
-        n_assign *= _multinomial(np.bincount(codes[s_codes == s]))
-    return AssignmentDesign(
-        units=np.asarray(units),
-        labels=labels.astype(np.float64),
-        codes=codes.astype(np.int64),
-        strata=s_codes,
-        strata_names=s_names,
-        strata_column=strata,
-        permute=permute,
-        row_unit=np.asarray(row_unit, dtype=np.int64),
-        n_assignments=int(n_assign),
-        notes=tuple(notes),
-    )
-
-
-# =========================================================================== samplers
-def _block_index(rng: np.random.Generator) -> int:
-    """Index of the engine block that ``rng`` belongs to.
-
-    :func:`~analysis.inference.engine.run_draws` documents that block ``b``
-    receives ``Generator(PCG64(SeedSequence(seed).spawn(n_blocks)[b]))``; the
-    spawn key of that sequence ends in ``b``. Exact enumeration uses it to know
-    which slice of the (deterministic) list of assignments a block covers.
-    """
-    key = rng.bit_generator.seed_seq.spawn_key  # type: ignore[attr-defined]
-    if not key:
-        raise RuntimeError("generator was not spawned by the engine (no spawn key)")
-    return int(key[-1])
-
-
-@dataclass(frozen=True)
-class _PermutationSampler:
-    """Monte Carlo: uniform random permutation of labels within each stratum."""
-
-    codes: np.ndarray
-    members: tuple[np.ndarray, ...]
-
-    def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        out = np.broadcast_to(self.codes, (size, self.codes.size)).copy()
-        for idx in self.members:
-            out[:, idx] = rng.permuted(out[:, idx], axis=1)
-        return out
-
-
-def _enumerate_stratum(codes: np.ndarray) -> np.ndarray:
-    """All distinct arrangements of a multiset of labels, in lexicographic order
-    of the position sets chosen label by label (``(N_s, n_s)`` array)."""
-    n = codes.size
-    labs, cnt = np.unique(codes, return_counts=True)
-    rows = np.full((1, n), -1, dtype=np.int64)
-    free = n
-    for lab, c in zip(labs, cnt, strict=True):
-        combos = np.array(list(combinations(range(free), int(c))), dtype=np.int64).reshape(
-            -1, int(c)
-        )
-        m = rows.shape[0]
-        free_pos = np.nonzero(rows == -1)[1].reshape(m, free)
-        new = np.repeat(rows, combos.shape[0], axis=0)
-        pos = free_pos[:, combos].reshape(m * combos.shape[0], int(c))
-        np.put_along_axis(new, pos, lab, axis=1)
-        rows = new
-        free -= int(c)
-    return rows
-
-
-@dataclass(frozen=True)
-class _EnumerationSampler:
-    """Exact: assignment ``j`` of the fixed enumeration, for the block's range of ``j``."""
-
-    codes: np.ndarray
-    members: tuple[np.ndarray, ...]
-    tables: tuple[np.ndarray, ...]
-    block: int
-
-    def rows(self, start: int, size: int) -> np.ndarray:
-        out = np.broadcast_to(self.codes, (size, self.codes.size)).copy()
-        j = np.arange(start, start + size, dtype=np.int64)
-        for idx, tab in zip(self.members[::-1], self.tables[::-1], strict=True):
-            j, js = np.divmod(j, tab.shape[0])
-            out[:, idx] = tab[js]
-        return out
-
-    def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        return self.rows(_block_index(rng) * self.block, size)
-
-    def index_of(self, codes: np.ndarray) -> int:
-        """Position ``j`` of the assignment ``codes`` in the enumeration (inverse of ``rows``)."""
-        j = 0
-        for idx, tab in zip(self.members, self.tables, strict=True):
-            hit = np.flatnonzero((tab == codes[idx]).all(axis=1))
-            if hit.size != 1:
-                raise RuntimeError(
-                    "assignment not found in the enumeration; please report this bug"
-                )
-            j = j * tab.shape[0] + int(hit[0])
-        return j
-
-
-def _enumeration_sampler(design: AssignmentDesign, block: int) -> _EnumerationSampler:
-    members = design.members()
-    small = np.int16 if design.labels.size < 2**15 else np.int64
-    tables = tuple(_enumerate_stratum(design.codes[idx]).astype(small) for idx in members)
-    return _EnumerationSampler(design.codes, members, tables, block)
-
-
 # =========================================================================== statistics
+def method_statistics() -> tuple[str, ...]:
+    """Statistic names accepted by ``statistic=``: every estimator of the registry with
+    the ``ri`` capability (its simple ATT) and the same name + ``_t`` (ATT / SE)."""
+    names = registry.methods("ri")
+    return (*names, *(f"{m}_t" for m in names))
+
+
 def _estimator(method: str) -> Callable[..., Any]:
-    if method == "twfe":
-        from analysis.estimators.twfe import twfe
-
-        return twfe
-    if method == "cs":
-        from analysis.estimators.cs import callaway_santanna
-
-        return callaway_santanna
-    if method == "bjs":
-        from analysis.estimators.bjs import bjs_imputation
-
-        return bjs_imputation
-    raise InputError(f"unknown estimator {method!r}; use 'twfe', 'cs' or 'bjs'")
+    return registry.get_spec(method, "ri", what="randomisation inference").func
 
 
 @dataclass(frozen=True)
@@ -553,14 +264,15 @@ def _resolve_statistic(
     estimator_options: Mapping[str, Any] | None,
 ) -> tuple[Callable[[pd.DataFrame], float], str]:
     if isinstance(statistic, str):
-        if statistic not in METHOD_STATISTICS:
+        allowed = method_statistics()
+        if statistic not in allowed:
             raise InputError(
-                f"statistic must be a callable or one of {', '.join(METHOD_STATISTICS)} "
-                f"(got {statistic!r})"
+                f"statistic must be a callable or one of {', '.join(allowed)} (got {statistic!r})"
             )
         if outcome is None:
             raise InputError(f"statistic {statistic!r} needs the outcome column (outcome=...)")
-        method, _, t = statistic.partition("_")
+        t = statistic not in registry.REGISTRY and statistic.endswith("_t")
+        method = statistic[:-2] if t else statistic
         opts = tuple(sorted((estimator_options or {}).items()))
         return (
             EstimatorStatistic(method, "t" if t else "att", outcome, unit, time, cohort, opts),
@@ -677,7 +389,7 @@ class _FastPath:
     cl: np.ndarray | None = None  # (n_units, n_clusters)
 
     def q(self, wide: np.ndarray) -> np.ndarray:
-        z = _demean2(wide) if self.demean else wide
+        z = demean_two_way(wide) if self.demean else wide
         return z @ self.weights.T
 
     def evaluator(self, wides: list[np.ndarray]) -> Any:
@@ -685,7 +397,7 @@ class _FastPath:
         if self.kind == "linear":
             return _LinearEvaluator(qs)
         assert self.h is not None and self.cl is not None
-        ps = np.stack([_demean2(w) @ self.h.T for w in wides])
+        ps = np.stack([demean_two_way(w) @ self.h.T for w in wides])
         return _TwfeTEvaluator(qs, ps, (self.h**2).sum(axis=1), self.cl)
 
     def value(self, cols: np.ndarray, tau: float = 0.0) -> np.ndarray:
@@ -708,10 +420,6 @@ class _FastPath:
         return cols[:, 0] - tau * cols[:, 1]
 
 
-def _demean2(y: np.ndarray) -> np.ndarray:
-    return y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
-
-
 def _wide(
     data: pd.DataFrame, design: AssignmentDesign, time: str, values: np.ndarray
 ) -> np.ndarray | None:
@@ -729,106 +437,27 @@ def _wide(
     return out.reshape(n, nt)
 
 
-def _label_profiles(labels: np.ndarray, times: np.ndarray) -> np.ndarray:
-    return ((labels[:, None] > 0) & (times[None, :] >= labels[:, None])).astype(np.float64)
-
-
-def _twfe_parts(
-    labels: np.ndarray, counts: np.ndarray, times: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """Treatment profiles d, their two-way demeaned versions h and <D~, D~>."""
-    d = _label_profiles(labels, times)
-    n = counts.sum()
-    dbar_t = counts @ d / n
-    h = d - d.mean(axis=1, keepdims=True) - dbar_t[None, :] + dbar_t.mean()
-    den = float(counts @ (h**2).sum(axis=1))
-    if den <= 1e-12 * n * times.size:
-        return None
-    return d, h, den
-
-
-def _twfe_weights(labels: np.ndarray, counts: np.ndarray, times: np.ndarray) -> np.ndarray | None:
-    parts = _twfe_parts(labels, counts, times)
-    return None if parts is None else parts[0] / parts[2]
-
-
-def _cs_weights(
-    labels: np.ndarray,
-    counts: np.ndarray,
-    times: np.ndarray,
-    control: str,
-    max_event: int | None,
-) -> np.ndarray | None:
-    n_lab, nt = labels.size, times.size
-    n = counts.sum()
-    never = labels == 0
-    if not never.any() or counts[never].sum() == 0:
-        return None
-    cells: list[tuple[int, int, int, float]] = []  # (label idx, t idx, b idx, p_g)
-    for k, g in enumerate(labels):
-        if g <= 0:
-            continue
-        pre = np.flatnonzero(times < g)
-        if pre.size == 0:
-            return None
-        b = int(pre[-1])
-        for ti in np.flatnonzero(times >= g):
-            if max_event is not None and times[ti] - g > max_event:
-                continue
-            cells.append((k, int(ti), b, counts[k] / n))
-    if not cells:
-        return None
-    wsum = sum(c[3] for c in cells)
-    c_mat = np.zeros((n_lab, nt))
-    for k, ti, b, p in cells:
-        w = p / wsum
-        c_mat[k, ti] += w / counts[k]
-        c_mat[k, b] -= w / counts[k]
-        if control == "never":
-            ctrl = never
-        else:
-            ctrl = never | ((labels > times[ti]) & (np.arange(n_lab) != k))
-        nc = counts[ctrl].sum()
-        c_mat[ctrl, ti] -= w / nc
-        c_mat[ctrl, b] += w / nc
-    return c_mat
-
-
-_TWFE_OK = {"cluster", "ssc", "alpha", "data_layer", "covariates"}
-_CS_OK = {
-    "control",
-    "est_method",
-    "base_period",
-    "anticipation",
-    "cluster",
-    "alpha",
-    "data_layer",
-    "max_event",
-    "balance_event",
-    "panel_handling",
-    "boot_weights",
-    "covariates",
-    "n_boot",
-    "seed",
-}
-
-
 def _fast_path(
     stat: Callable[[pd.DataFrame], float],
     data: pd.DataFrame,
     design: AssignmentDesign,
     time: str,
 ) -> tuple[_FastPath | None, str]:
-    """A closed-form evaluator of ``stat`` over assignments, or (None, reason)."""
+    """A closed-form evaluator of ``stat`` over assignments, or (None, reason).
+
+    The closed forms are the estimators' own (``ri_closed_form`` in the
+    registry entry, kept in the estimator's module).
+    """
     if not isinstance(stat, EstimatorStatistic):
         return None, "user-supplied statistic"
-    if stat.method not in ("twfe", "cs"):
+    spec = registry.REGISTRY.get(stat.method)
+    closed_form = None if spec is None else spec.ri_fast()
+    if spec is None or closed_form is None:
         return None, f"no closed form for {stat.method!r}"
-    if stat.kind != "att" and stat.method != "twfe":
+    if stat.kind != "att" and not spec.ri_closed_form_t:
         return None, f"the {stat.method} t-statistic is re-fitted"
     opts = dict(stat.options)
-    allowed = _TWFE_OK if stat.method == "twfe" else _CS_OK
-    extra = set(opts) - allowed
+    extra = set(opts) - spec.ri_closed_form_options
     if extra:
         return None, f"options {sorted(extra)} are not covered by the fast path"
     if opts.get("covariates"):
@@ -849,51 +478,42 @@ def _fast_path(
     if ((labels > 0) & (labels <= times[0])).any():
         return None, "units treated in the first period (dropped by the estimator)"
     counts = np.bincount(design.codes, minlength=labels.size).astype(np.float64)
-    if stat.method == "twfe":
-        parts = _twfe_parts(labels, counts, times)
-        if parts is None:
-            return None, "treatment absorbed by the fixed effects"
-        d, h, den = parts
-        if stat.kind == "att":
-            return _FastPath("twfe: two-way demeaned inner products", d / den, True), ""
-        cluster = opts.get("cluster")
-        if cluster is not None and cluster != stat.unit:
-            if cluster not in data.columns or data[cluster].isna().any():
-                return None, "cluster column missing or incomplete"
-            first = np.zeros(design.n_units, dtype=np.int64)
-            first[design.row_unit[::-1]] = np.arange(design.row_unit.size)[::-1]
-            cl_codes, _ = pd.factorize(data[cluster].to_numpy()[first])
-            if pd.Series(data[cluster].to_numpy()).groupby(design.row_unit).nunique().max() > 1:
-                return None, "clusters do not nest units"
-        else:
-            cl_codes = np.arange(design.n_units)
-        G = int(cl_codes.max()) + 1
-        if G < 2:
-            return None, "fewer than two clusters"
-        cl = np.zeros((design.n_units, G))
-        cl[np.arange(design.n_units), cl_codes] = 1.0
-        nobs, T = design.n_units * times.size, times.size
-        if opts.get("ssc", "fixest") == "fixest":
-            factor = G / (G - 1) * (nobs - 1) / (nobs - 1 - T)
-        else:
-            factor = nobs / (nobs - 1 - (design.n_units + T - 1))
-        return _FastPath(
-            "twfe_t: two-way demeaned inner products and CR1 cluster scores",
-            d / den,
-            True,
-            kind="twfe_t",
-            h=h,
-            den=den,
-            factor=factor,
-            cl=cl,
-        ), ""
-    control = opts.get("control", "never")
-    if control not in ("never", "notyet"):
-        return None, f"control={control!r}"
-    w = _cs_weights(labels, counts, times, control, opts.get("max_event"))
-    if w is None:
-        return None, "no never-treated units or no post-treatment cell"
-    return _FastPath(f"cs: group-mean differences ({control} control)", w, False), ""
+    cf = closed_form(labels, counts, times, opts)
+    if isinstance(cf, str):
+        return None, cf
+    if stat.kind == "att":
+        return _FastPath(cf.name, cf.weights, cf.demean), ""
+    # t-statistic: the coefficient's CR1 cluster scores (clusters nest units)
+    cluster = opts.get("cluster")
+    if cluster is not None and cluster != stat.unit:
+        if cluster not in data.columns or data[cluster].isna().any():
+            return None, "cluster column missing or incomplete"
+        first = np.zeros(design.n_units, dtype=np.int64)
+        first[design.row_unit[::-1]] = np.arange(design.row_unit.size)[::-1]
+        cl_codes, _ = pd.factorize(data[cluster].to_numpy()[first])
+        if pd.Series(data[cluster].to_numpy()).groupby(design.row_unit).nunique().max() > 1:
+            return None, "clusters do not nest units"
+    else:
+        cl_codes = np.arange(design.n_units)
+    G = int(cl_codes.max()) + 1
+    if G < 2:
+        return None, "fewer than two clusters"
+    cl = np.zeros((design.n_units, G))
+    cl[np.arange(design.n_units), cl_codes] = 1.0
+    T = times.size
+    factor = panel_ssc_factor(
+        opts.get("ssc", "fixest"), n=design.n_units * T, k=1, n_units=design.n_units, n_times=T, G=G
+    )
+    return _FastPath(
+        cf.name_t,
+        cf.weights,
+        cf.demean,
+        kind="twfe_t",
+        h=cf.h,
+        den=cf.den,
+        factor=factor,
+        cl=cl,
+    ), ""
 
 
 # =========================================================================== results
@@ -1474,8 +1094,7 @@ def ri_confidence_interval(
     is :math:`10^{-3}` times the scale.
     """
     _check_common(alternative, n_draws, block)
-    if not (0.0 < float(alpha) < 1.0):
-        raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha!r})")
+    alpha = check_alpha(alpha)
     alpha = float(alpha)
     prep = _prepare(
         data,

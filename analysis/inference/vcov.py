@@ -37,7 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
+
+from analysis.design import WaldTest, wald_test
 
 
 @dataclass(frozen=True)
@@ -125,44 +127,6 @@ def if_vcov(psi: np.ndarray, clusters: Clusters | None = None, n: int | None = N
     n = psi.shape[0] if n is None else int(n)
     s = cluster_sums(psi, clusters)
     return (s.T @ s) / float(n) ** 2
-
-
-@dataclass(frozen=True)
-class WaldTest:
-    """Result of a Wald test of ``theta = 0``.
-
-    ``stat``/``p_value`` are ``nan`` when the covariance is singular; ``note``
-    then says why.
-    """
-
-    stat: float
-    df: int
-    p_value: float
-    note: str | None = None
-
-
-def wald_test(theta: np.ndarray, vcov: np.ndarray) -> WaldTest:
-    r"""Wald test of :math:`H_0: \theta = 0`, :math:`W = \hat\theta^\top \hat V^{-1}\hat\theta \sim \chi^2_q`.
-
-    Follows R ``did``'s ``att_gt`` pre-test guard: when the reciprocal
-    1-norm condition number of ``vcov`` is at or below machine epsilon the test
-    is not computed (``nan``, with a note).
-    """
-    theta = np.asarray(theta, dtype=np.float64).ravel()
-    vcov = np.asarray(vcov, dtype=np.float64)
-    q = theta.size
-    if q == 0:
-        return WaldTest(np.nan, 0, np.nan, "no restrictions to test")
-    if not (np.all(np.isfinite(vcov)) and np.all(np.isfinite(theta))):
-        return WaldTest(np.nan, q, np.nan, "non-finite estimates or covariance")
-    try:
-        rcond = 1.0 / np.linalg.cond(vcov, 1)
-    except np.linalg.LinAlgError:
-        rcond = 0.0
-    if not np.isfinite(rcond) or rcond <= np.finfo(float).eps:
-        return WaldTest(np.nan, q, np.nan, "singular covariance matrix; test not computed")
-    stat = float(theta @ np.linalg.solve(vcov, theta))
-    return WaldTest(stat, q, float(stats.chi2.sf(stat, q)))
 
 
 __all__ = ["Clusters", "WaldTest", "cluster_sums", "if_se", "if_vcov", "wald_test"]

@@ -106,6 +106,7 @@ from analysis.errors import InputError
 from analysis.inference.crve import SSC, ClusterDesign, ssc_factor
 from analysis.inference.engine import run_draws
 from analysis.inference.ties import TIE_RTOL, count_at_least, count_at_most  # noqa: F401
+from analysis.validation import check_alpha
 
 WeightsName = Literal["rademacher", "webb", "mammen", "normal"]
 WEIGHTS: tuple[str, ...] = ("rademacher", "webb", "mammen", "normal")
@@ -453,8 +454,7 @@ def wild_cluster_bootstrap(
         null = float(null)
     except (TypeError, ValueError):
         raise InputError("alpha and null must be numbers") from None
-    if not 0 < alpha < 1:
-        raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha})")
+    alpha = check_alpha(alpha)
     if not math.isfinite(null):
         raise InputError("null must be a finite number")
     if not isinstance(impose_null, (bool, np.bool_)):
@@ -657,8 +657,7 @@ def cluster_multiplier_bootstrap(
         seed = _check_int("seed", seed, 0)
     if weights not in ("rademacher", "mammen"):
         raise InputError(f"weights must be 'rademacher' or 'mammen' (got {weights!r})")
-    if not 0 < float(alpha) < 1:
-        raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha})")
+    check_alpha(alpha)
     cl = None
     if clusters is not None:
         arr = np.asarray(clusters)

@@ -75,7 +75,7 @@ from scipy import stats
 from analysis.data.atomic import atomic_path, atomic_write_text
 from analysis.data.simulate import SimulatedPanel, simulate_staggered
 from analysis.errors import InputError
-from analysis.estimators import get_estimator
+from analysis.estimators import get_estimator, registry
 from analysis.inference.engine import run_draws
 
 __all__ = [
@@ -95,7 +95,8 @@ __all__ = [
     "pre_analysis_plan",
 ]
 
-METHODS: tuple[str, ...] = ("twfe", "event", "cs", "sa", "bjs", "gardner")
+#: The estimators compared: every method of the registry (one list of methods).
+METHODS: tuple[str, ...] = registry.methods()
 FEW_CLUSTER_METHODS: tuple[str, ...] = ("CR1", "CR2", "wild", "ri")
 RECORD_DIR = Path(__file__).resolve().parents[2] / "data" / "derived" / "teaching"
 SYNTHETIC = "SYNTHETIC (simulated; not about Zhejiang)"
@@ -567,7 +568,7 @@ def mde_grid(
     n_treated: Sequence[int] | None = None,
     n_periods: Sequence[int] | None = None,
     rho: Sequence[float] | None = None,
-    methods: Sequence[str] = ("twfe", "cs"),
+    methods: Sequence[str] | None = None,
     n_sims: int = 300,
     seed: int = 0,
     adoption_share: float = 0.5,
@@ -579,8 +580,14 @@ def mde_grid(
     kept at ``base``. Treated units adopt at the period ``adoption_share`` of the
     way through the panel (one cohort) when ``n_treated`` or ``n_periods`` vary.
     Uses :func:`analysis.inference.power.mde` (common random numbers, ``seed``).
+    ``methods`` defaults to the estimators whose power has closed forms for both
+    analytic and randomisation inference (registry capability ``power_ri``:
+    TWFE and CS).
     """
     from analysis.inference.power import PanelDesign, mde
+
+    if methods is None:
+        methods = registry.methods("power_ri")
 
     rows = []
 

@@ -1,0 +1,482 @@
+r"""Group-time cells of :func:`analysis.estimators.cs.callaway_santanna`.
+
+Which ATT(g, t) cells exist (base periods, comparison groups) and the DRDID
+1.3.0 two-period building blocks that estimate each one with its influence
+function: doubly robust (``dr``), inverse-probability weighting (``ipw``) and
+outcome regression (``reg``), for panels and, unbalanced, repeated cross
+sections. Split from :mod:`analysis.estimators.cs` to keep each module
+readable; see that module's docstring for the estimands.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from analysis.estimators._cs_design import _Design
+
+#: DRDID 1.3.0 propensity-score trimming level for comparison units.
+TRIM_LEVEL = 0.995
+#: R ``did`` overlap guard: a cell is NA when the propensity score reaches this.
+OVERLAP_MAX = 0.999
+_EPS = np.finfo(float).eps
+
+
+# --------------------------------------------------------------------------- cells
+@dataclass(frozen=True)
+class _Cell:
+    g: float
+    t: int  # period index of the current period
+    b: int  # period index of the base period
+    base_zero: bool  # universal-base normalisation cell (att = 0)
+
+
+def _cells(design: _Design, base_period: str, anticipation: int) -> list[_Cell]:
+    times = design.times
+    n_t = times.size
+    tfac = 1 if base_period == "varying" else 0
+    out: list[_Cell] = []
+    for g in design.glist:
+        pre_idx = np.flatnonzero(times + anticipation < g)
+        bar_b = int(pre_idx[-1])  # exists: g > first + anticipation
+        for ti in range(n_t - tfac):
+            cur = ti + tfac
+            b = ti if base_period == "varying" else bar_b
+            if g - anticipation <= times[cur]:
+                b = bar_b
+            out.append(_Cell(g=float(g), t=cur, b=b, base_zero=(b == cur)))
+    return out
+
+
+def _control_cohorts(
+    design: _Design, ucoh: np.ndarray, cell: _Cell, control: str, anticipation: int
+) -> np.ndarray:
+    """Boolean over the distinct cohort values ``ucoh``: which form the comparison group."""
+    if control == "never":
+        return ucoh == 0
+    thr = design.times[max(cell.t, cell.b)] + anticipation
+    return (ucoh == 0) | ((ucoh > thr) & (ucoh != cell.g))
+
+
+# --------------------------------------------------------------------------- 2x2 pieces
+def _logit(d: np.ndarray, x: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, bool]:
+    """Maximum-likelihood logit by Newton-Raphson; returns (fitted p, converged)."""
+    k = x.shape[1]
+    beta = np.zeros(k)
+    pbar = float(np.clip(d.mean(), 1e-10, 1 - 1e-10))
+    beta[0] = math.log(pbar / (1 - pbar))  # intercept start
+    eta = x @ beta
+
+    def loglik(e: np.ndarray) -> float:
+        # sum d*e - log(1+exp(e)), stably
+        return float(np.sum(d * e - np.logaddexp(0.0, e)))
+
+    ll = loglik(eta)
+    converged = False
+    for _ in range(max_iter):
+        p = expit(eta)
+        w = p * (1.0 - p)
+        grad = x.T @ (d - p)
+        hess = (x * w[:, None]).T @ x
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            break
+        lam = 1.0
+        for _h in range(30):
+            new_beta = beta + lam * step
+            new_eta = x @ new_beta
+            new_ll = loglik(new_eta)
+            if new_ll >= ll - 1e-12 * (1 + abs(ll)):
+                break
+            lam /= 2.0
+        done = np.max(np.abs(lam * step)) <= 1e-10 * (1.0 + np.max(np.abs(beta)))
+        beta, eta, ll = new_beta, new_eta, new_ll
+        if done or abs(lam * np.max(np.abs(step))) < 1e-14:
+            converged = True
+            break
+    return expit(eta), converged
+
+
+def _rcond(a: np.ndarray) -> float:
+    try:
+        c = np.linalg.cond(a, 1)
+    except np.linalg.LinAlgError:  # pragma: no cover
+        return 0.0
+    return 0.0 if not np.isfinite(c) else 1.0 / c
+
+
+def _two_by_two_cov(
+    dy: np.ndarray,
+    d: np.ndarray,
+    x: np.ndarray,
+    method: str,
+    ps: np.ndarray | None,
+) -> tuple[float, np.ndarray]:
+    """DRDID panel 2x2 estimators with covariates on the n1 used units.
+
+    Returns (att, influence function of length n1), the latter in DRDID's
+    scaling (``se = sqrt(mean(if^2)/n1)``).
+    """
+    n1 = d.shape[0]
+    c = 1.0 - d
+    if method in ("reg", "dr"):
+        xc = x[c == 1]
+        xtx = xc.T @ xc
+        beta = np.linalg.solve(xtx, xc.T @ dy[c == 1])
+        out = x @ beta
+        resid = dy - out
+        # asymptotic linear representation of the comparison-group OLS
+        xpx_inv = np.linalg.inv(xtx / n1)
+        alr_ols = (c * resid)[:, None] * x @ xpx_inv
+    if method == "reg":
+        mt = d.mean()
+        eta_t = np.sum(d * dy) / np.sum(d)
+        eta_c = np.sum(d * out) / np.sum(d)
+        att = eta_t - eta_c
+        inf_treat = d * (dy - eta_t) / mt
+        m1 = (d[:, None] * x).mean(axis=0)
+        inf_control = (d * (out - eta_c) + alr_ols @ m1) / mt
+        return float(att), inf_treat - inf_control
+
+    # propensity score pieces (ipw and dr)
+    assert ps is not None
+    ps = np.minimum(ps, 1.0 - 1e-6)
+    trim = np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64)
+    w_treat = trim * d
+    w_cont = trim * ps * c / (1.0 - ps)
+    wps = ps * (1.0 - ps)
+    info = (x * wps[:, None]).T @ x
+    if _rcond(info) < _EPS:
+        raise np.linalg.LinAlgError("singular propensity-score information matrix")
+    hess = np.linalg.inv(info) * n1
+    alr_ps = ((d - ps)[:, None] * x) @ hess
+    mw_t, mw_c = w_treat.mean(), w_cont.mean()
+    if method == "ipw":
+        eta_t = np.mean(w_treat * dy) / mw_t
+        eta_c = np.mean(w_cont * dy) / mw_c
+        att = eta_t - eta_c
+        inf_treat = w_treat * (dy - eta_t) / mw_t
+        m2 = ((w_cont * (dy - eta_c))[:, None] * x).mean(axis=0)
+        inf_control = (w_cont * (dy - eta_c) + alr_ps @ m2) / mw_c
+        return float(att), inf_treat - inf_control
+    # dr (traditional, drdid_panel)
+    eta_t = np.mean(w_treat * resid) / mw_t
+    eta_c = np.mean(w_cont * resid) / mw_c
+    att = eta_t - eta_c
+    m1 = (w_treat[:, None] * x).mean(axis=0)
+    inf_treat = (w_treat * (resid - eta_t) - alr_ols @ m1) / mw_t
+    m2 = ((w_cont * (resid - eta_c))[:, None] * x).mean(axis=0)
+    m3 = (w_cont[:, None] * x).mean(axis=0)
+    inf_control = (w_cont * (resid - eta_c) + alr_ps @ m2 - alr_ols @ m3) / mw_c
+    return float(att), inf_treat - inf_control
+
+
+def _ols_alr(x: np.ndarray, y: np.ndarray, sel: np.ndarray, n1: int):
+    """OLS on rows ``sel``; fitted values for all rows and the asymptotic linear rep."""
+    xs = x[sel]
+    xtx = xs.T @ xs
+    if xs.shape[0] < xs.shape[1] or _rcond(xtx) < _EPS:
+        raise np.linalg.LinAlgError("singular outcome-regression design")
+    beta = np.linalg.solve(xtx, xs.T @ y[sel])
+    fit = x @ beta
+    alr = (sel * (y - fit))[:, None] * x @ np.linalg.inv(xtx / n1)
+    return fit, alr
+
+
+def _two_by_two_rc(
+    y: np.ndarray,
+    post: np.ndarray,
+    d: np.ndarray,
+    x: np.ndarray,
+    method: str,
+    ps: np.ndarray | None,
+) -> tuple[float, np.ndarray]:
+    """DRDID repeated-cross-section 2x2 estimators (``reg_did_rc``,
+    ``std_ipw_did_rc``, ``drdid_rc``) on the n1 rows used; used for unbalanced
+    panels as R ``did`` does. Returns (att, row-level influence function)."""
+    n1 = d.shape[0]
+    c = 1.0 - d
+    pre = 1.0 - post
+    mean = np.mean
+    if method == "reg":
+        out_pre, alr_pre = _ols_alr(x, y, (c * pre) == 1, n1)
+        out_post, alr_post = _ols_alr(x, y, (c * post) == 1, n1)
+        w_tpre, w_tpost = d * pre, d * post
+        eta_tpre = mean(w_tpre * y) / mean(w_tpre)
+        eta_tpost = mean(w_tpost * y) / mean(w_tpost)
+        eta_c = mean(d * (out_post - out_pre)) / mean(d)
+        att = (eta_tpost - eta_tpre) - eta_c
+        inf_treat = w_tpost * (y - eta_tpost) / mean(w_tpost) - w_tpre * (y - eta_tpre) / mean(
+            w_tpre
+        )
+        m1 = (d[:, None] * x).mean(axis=0)
+        inf_control = (d * (out_post - out_pre - eta_c) + alr_post @ m1 - alr_pre @ m1) / mean(d)
+        return float(att), inf_treat - inf_control
+
+    assert ps is not None
+    ps = np.minimum(ps, 1.0 - 1e-6)
+    trim = np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64)
+    odds = ps / (1.0 - ps)
+    w_tpre, w_tpost = trim * d * pre, trim * d * post
+    w_cpre, w_cpost = trim * odds * c * pre, trim * odds * c * post
+    info = (x * (ps * (1.0 - ps))[:, None]).T @ x
+    if _rcond(info) < _EPS:
+        raise np.linalg.LinAlgError("singular propensity-score information matrix")
+    alr_ps = ((d - ps)[:, None] * x) @ (np.linalg.inv(info) * n1)
+
+    def lead(w: np.ndarray, r: np.ndarray) -> tuple[float, np.ndarray]:
+        # normalised mean of r with weights w, and its leading influence term
+        mw = mean(w)
+        a = mean(w * r) / mw
+        return a, w * (r - a) / mw
+
+    if method == "ipw":
+        a_tpost, i_tpost = lead(w_tpost, y)
+        a_tpre, i_tpre = lead(w_tpre, y)
+        a_cpost, i_cpost = lead(w_cpost, y)
+        a_cpre, i_cpre = lead(w_cpre, y)
+        att = (a_tpost - a_tpre) - (a_cpost - a_cpre)
+        m2_pre = ((w_cpre * (y - a_cpre))[:, None] * x).mean(axis=0) / mean(w_cpre)
+        m2_post = ((w_cpost * (y - a_cpost))[:, None] * x).mean(axis=0) / mean(w_cpost)
+        inf_cont = (i_cpost - i_cpre) + alr_ps @ (m2_post - m2_pre)
+        return float(att), (i_tpost - i_tpre) - inf_cont
+
+    # dr: locally efficient doubly robust (drdid_rc, Sant'Anna and Zhao 2020 eq. 3.4)
+    out_cpre, alr_cpre = _ols_alr(x, y, (c * pre) == 1, n1)
+    out_cpost, alr_cpost = _ols_alr(x, y, (c * post) == 1, n1)
+    out_tpre, alr_tpre = _ols_alr(x, y, (d * pre) == 1, n1)
+    out_tpost, alr_tpost = _ols_alr(x, y, (d * post) == 1, n1)
+    out_c = post * out_cpost + pre * out_cpre
+    r = y - out_c
+    w_d, w_dt1, w_dt0 = trim * d, trim * d * post, trim * d * pre
+    a_tpost, i_tpost = lead(w_tpost, r)
+    a_tpre, i_tpre = lead(w_tpre, r)
+    a_cpost, i_cpost = lead(w_cpost, r)
+    a_cpre, i_cpre = lead(w_cpre, r)
+    a_d1, i_d1 = lead(w_d, out_tpost - out_cpost)
+    a_dt1, i_dt1 = lead(w_dt1, out_tpost - out_cpost)
+    a_d0, i_d0 = lead(w_d, out_tpre - out_cpre)
+    a_dt0, i_dt0 = lead(w_dt0, out_tpre - out_cpre)
+    att = (a_tpost - a_tpre) - (a_cpost - a_cpre) + (a_d1 - a_dt1) - (a_d0 - a_dt0)
+    # estimation effect of the comparison-group regressions (post minus pre)
+    m1_post = -(w_tpost[:, None] * x).mean(axis=0) / mean(w_tpost)
+    m1_pre = -(w_tpre[:, None] * x).mean(axis=0) / mean(w_tpre)
+    inf_treat = (i_tpost - i_tpre) + alr_cpost @ m1_post - alr_cpre @ m1_pre
+    m2_pre = ((w_cpre * (r - a_cpre))[:, None] * x).mean(axis=0) / mean(w_cpre)
+    m2_post = ((w_cpost * (r - a_cpost))[:, None] * x).mean(axis=0) / mean(w_cpost)
+    m3_post = -(w_cpost[:, None] * x).mean(axis=0) / mean(w_cpost)
+    m3_pre = -(w_cpre[:, None] * x).mean(axis=0) / mean(w_cpre)
+    inf_cont = (
+        (i_cpost - i_cpre) + alr_ps @ (m2_post - m2_pre) + alr_cpost @ m3_post - alr_cpre @ m3_pre
+    )
+    inf_eff = (i_d1 - i_dt1) - (i_d0 - i_dt0)
+    mom_post = ((w_d / mean(w_d) - w_dt1 / mean(w_dt1))[:, None] * x).mean(axis=0)
+    mom_pre = ((w_d / mean(w_d) - w_dt0 / mean(w_dt0))[:, None] * x).mean(axis=0)
+    inf_or = (alr_tpost - alr_cpost) @ mom_post - (alr_tpre - alr_cpre) @ mom_pre
+    return float(att), inf_treat - inf_cont + inf_eff + inf_or
+
+
+def _estimate_cells_unbalanced(
+    design: _Design,
+    cells: list[_Cell],
+    *,
+    control: str,
+    est_method: str,
+    anticipation: int,
+) -> _CellResults:
+    """ATT(g,t) on an unbalanced panel: each 2x2 uses the rows observed in the base
+    or the current period of treated/comparison units (R ``did``, unbalanced)."""
+    lg = design.long
+    assert lg is not None
+    n = design.n
+    k = len(cells)
+    times = design.times
+    ucoh, codes = np.unique(design.g, return_inverse=True)
+    row_code = codes[lg.unit]
+    att = np.full(k, np.nan)
+    psi = np.zeros((n, k), order="F")
+    n_tr = np.zeros(k, dtype=np.int64)
+    n_co = np.zeros(k, dtype=np.int64)
+    na_notes: list[str] = []
+    x_all = lg.x if lg.x is not None else np.ones((lg.y.shape[0], 1))
+    for j, cell in enumerate(cells):
+        if cell.base_zero:
+            att[j] = 0.0
+            continue
+        label = f"ATT({int(cell.g)},{int(times[cell.t])})"
+        cc = _control_cohorts(design, ucoh, cell, control, anticipation)
+        tcode = int(np.searchsorted(ucoh, cell.g))
+        in_period = (lg.period == cell.t) | (lg.period == cell.b)
+        is_d = row_code == tcode
+        use = in_period & (is_d | cc[row_code])
+        rows = np.flatnonzero(use)
+        d = is_d[rows].astype(np.float64)
+        post = (lg.period[rows] == cell.t).astype(np.float64)
+        n_tr[j] = np.unique(lg.unit[rows][d == 1]).size
+        n_co[j] = np.unique(lg.unit[rows][d == 0]).size
+        if (
+            min(
+                (d * post).sum(),
+                (d * (1 - post)).sum(),
+                ((1 - d) * post).sum(),
+                ((1 - d) * (1 - post)).sum(),
+            )
+            == 0
+        ):
+            na_notes.append(f"{label}: a treated or comparison group is empty in a period; NA")
+            continue
+        xs = x_all[rows]
+        ps = None
+        if est_method in ("dr", "ipw"):
+            ps, _conv = _logit(d, xs)
+            if np.max(ps) >= OVERLAP_MAX:
+                na_notes.append(f"{label}: overlap condition violated; reported as NA")
+                continue
+        try:
+            a, inf = _two_by_two_rc(lg.y[rows], post, d, xs, est_method, ps)
+        except np.linalg.LinAlgError:
+            na_notes.append(f"{label}: singular design in the 2x2 estimator; reported as NA")
+            continue
+        if not np.isfinite(a):
+            na_notes.append(f"{label}: estimate not finite; reported as NA")
+            continue
+        att[j] = a
+        n1 = rows.size
+        psi[:, j] = np.bincount(lg.unit[rows], weights=(n / n1) * inf, minlength=n)
+    return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
+
+
+@dataclass
+class _CellResults:
+    att: np.ndarray  # K (nan = NA cell)
+    psi: np.ndarray  # n x K
+    n_treated: np.ndarray
+    n_control: np.ndarray
+    na_notes: list[str]
+
+
+def _estimate_cells(
+    design: _Design,
+    cells: list[_Cell],
+    *,
+    control: str,
+    est_method: str,
+    anticipation: int,
+) -> _CellResults:
+    n = design.n
+    k = len(cells)
+    times = design.times
+    ucoh, codes = np.unique(design.g, return_inverse=True)
+    n_u = ucoh.size
+    cnt = np.bincount(codes, minlength=n_u).astype(np.float64)
+    tcode = np.searchsorted(ucoh, np.array([c.g for c in cells]))
+    cm = np.column_stack(
+        [_control_cohorts(design, ucoh, c, control, anticipation) for c in cells]
+    )  # n_u x K
+    nd = cnt[tcode]
+    nc = cnt @ cm
+    tidx = np.array([c.t for c in cells])
+    bidx = np.array([c.b for c in cells])
+    base_zero = np.array([c.base_zero for c in cells])
+    n_tr = np.where(base_zero, 0, nd).astype(np.int64)
+    n_co = np.where(base_zero, 0, nc).astype(np.int64)
+    att = np.full(k, np.nan)
+    att[base_zero] = 0.0
+    na_notes: list[str] = []
+    has_x = design.x is not None or design.x_static is not None
+
+    def label(j: int) -> str:
+        return f"ATT({int(cells[j].g)},{int(times[tidx[j]])})"
+
+    # Cells that cannot be estimated whatever the covariates.
+    est = ~base_zero
+    for j in np.flatnonzero(est & ((nd == 0) | (nc == 0))):
+        na_notes.append(f"{label(j)}: no treated or no comparison units; reported as NA")
+        est[j] = False
+
+    dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
+
+    if not has_x:
+        # Closed form: dr = ipw = reg without covariates (DRDID with an intercept only).
+        if est_method in ("dr", "ipw"):
+            p = np.divide(nd, nd + nc, out=np.ones(k), where=(nd + nc) > 0)
+            for j in np.flatnonzero(est & (p >= OVERLAP_MAX)):
+                na_notes.append(f"{label(j)}: overlap condition violated; reported as NA")
+                est[j] = False
+            for j in np.flatnonzero(est & (np.minimum(p, 1 - 1e-6) >= TRIM_LEVEL)):
+                na_notes.append(
+                    f"{label(j)}: every comparison unit trimmed (propensity score >= "
+                    f"{TRIM_LEVEL}); reported as NA"
+                )
+                est[j] = False
+        sums = _cohort_sums(dy, codes, n_u)
+        cols = np.arange(k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m_t = sums[tcode, cols] / nd
+            m_c = (sums * cm).sum(axis=0) / nc
+        coef = np.zeros((n_u, k))
+        cent = np.zeros((n_u, k))
+        ctrl = cm & est[None, :]
+        coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
+        cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
+        e = np.flatnonzero(est)
+        coef[tcode[e], e] = n / nd[e]
+        cent[tcode[e], e] = m_t[e]
+        att[e] = m_t[e] - m_c[e]
+        psi = coef[codes] * dy
+        psi -= (coef * cent)[codes]
+        return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
+
+    # Covariates: DRDID estimators cell by cell on the n1 units used.
+    psi = np.zeros((n, k), order="F")
+    ps_cache: dict[tuple, tuple[np.ndarray, bool]] = {}
+    for j in np.flatnonzero(est):
+        cell = cells[j]
+        dmask = codes == tcode[j]
+        use = dmask | cm[codes, j]
+        n1 = int(nd[j] + nc[j])
+        xper = min(cell.t, cell.b)
+        xs = design.covariates_at(xper)[use]
+        d = dmask[use].astype(np.float64)
+        dyj = dy[use, j]
+        ps = None
+        if est_method in ("dr", "ipw"):
+            thr = None if control == "never" else max(cell.t, cell.b)
+            key = (cell.g, thr, -1 if design.x_static is not None else xper)
+            if key not in ps_cache:
+                ps_cache[key] = _logit(d, xs)
+            ps, _conv = ps_cache[key]
+            if np.max(ps) >= OVERLAP_MAX:
+                na_notes.append(f"{label(j)}: overlap condition violated; reported as NA")
+                continue
+        if est_method in ("dr", "reg"):
+            xc = xs[d == 0]
+            if xc.shape[0] < xc.shape[1] or _rcond(xc.T @ xc) < _EPS:
+                na_notes.append(
+                    f"{label(j)}: not enough comparison units to run the outcome regression; "
+                    "reported as NA"
+                )
+                continue
+        try:
+            a, inf = _two_by_two_cov(dyj, d, xs, est_method, ps)
+        except np.linalg.LinAlgError:
+            na_notes.append(f"{label(j)}: singular design in the 2x2 estimator; reported as NA")
+            continue
+        if not np.isfinite(a):
+            na_notes.append(f"{label(j)}: estimate not finite; reported as NA")
+            continue
+        att[j] = a
+        psi[use, j] = (n / n1) * inf
+    return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
+
+
+def _cohort_sums(a: np.ndarray, codes: np.ndarray, n_u: int) -> np.ndarray:
+    """Column sums of ``a`` (n x K) within cohort codes -> (n_u x K)."""
+    out = np.empty((n_u, a.shape[1]))
+    for u in range(n_u):
+        out[u] = a[codes == u].sum(axis=0)
+    return out
