@@ -308,3 +308,148 @@ def validate(name: str, df: pd.DataFrame) -> pd.DataFrame:
         raise InputError(
             f"{name}: {len(problems)} problem(s): " + "; ".join(problems), problems
         ) from None
+
+
+# ------------------------------------------------------------------ yearbook layer
+#: Level variables of the yearbook layer (the twin's columns) that cannot be negative.
+YEARBOOK_NONNEGATIVE = (
+    "pop2010",
+    "gdp",
+    "population",
+    "urban_income",
+    "rural_income",
+    "disp_income",
+    "employment",
+    "rd_expenditure",
+    "fiscal_revenue",
+    "budget_revenue",
+)
+#: Percentages of the yearbook layer (0-100).
+YEARBOOK_PERCENT = ("urbanisation", "rd_intensity")
+#: Growth rates (%, real or nominal): above -100.
+YEARBOOK_GROWTH = ("gdp_growth", "fai_growth")
+#: Text and flag columns of the yearbook layer.
+YEARBOOK_TEXT = ("name_zh", "data_layer", "enclave_kind", "source", "note")
+YEARBOOK_FLAGS = ("mountain26", "railway", "timing_imputed")
+
+
+def yearbook_schema(columns: list[str], codes_2022: frozenset[int]) -> pa.DataFrameSchema:
+    """Schema of the real yearbook layer (``data/raw/yearbook/``, same columns as the twin).
+
+    Rows are (code, year) of the 90 county-level units of end-2022 (2022 codes and
+    boundaries, like the twin). ``source`` (the citation of the yearbook table or
+    bulletin, one per row) is required; ``data_layer`` must be ``real`` when given.
+    Levels are non-negative, percentages within 0-100, growth rates above -100, budget
+    revenue at most total fiscal revenue, ``cohort`` and ``soe_cohort`` 0 or a year and
+    constant within a county. Numeric cells may be blank (not keyed in). Every column of
+    ``columns`` other than the text/flag columns must be numeric.
+    """
+    cols: dict[str, pa.Column] = {
+        "code": pa.Column(
+            int,
+            pa.Check.isin(sorted(codes_2022), error="not a county-level code of 2022"),
+            coerce=True,
+        ),
+        "year": pa.Column(
+            int, pa.Check.in_range(2000, 2035, error="outside 2000-2035"), coerce=True
+        ),
+        "source": pa.Column(
+            str,
+            pa.Check(lambda s: s.str.strip().str.len() > 0, error="empty source"),
+            nullable=False,
+        ),
+    }
+    kinds = ["", "industrial", "sci-tech", "village-income"]
+    for c in columns:
+        if c in cols or c in ("name_zh", "note"):
+            continue
+        if c == "data_layer":
+            cols[c] = pa.Column(
+                str,
+                pa.Check.isin(["real"], error="not 'real' (this is the real layer)"),
+                nullable=True,
+            )
+            continue
+        if c == "enclave_kind":
+            cols[c] = pa.Column(
+                str, pa.Check.isin(kinds, error="not an enclave kind"), nullable=True
+            )
+            continue
+        if c in YEARBOOK_FLAGS:
+            cols[c] = pa.Column(
+                float,
+                pa.Check.isin([0.0, 1.0], error="not true/false"),
+                nullable=True,
+                coerce=True,
+            )
+            continue
+        checks = []
+        if c in YEARBOOK_NONNEGATIVE:
+            checks.append(pa.Check.ge(0, error="negative (impossible for this variable)"))
+        if c in YEARBOOK_PERCENT:
+            checks.append(pa.Check.in_range(0, 100, error="outside 0-100 (a percentage)"))
+        if c in YEARBOOK_GROWTH:
+            checks.append(pa.Check.gt(-100, error="a growth rate at or below -100%"))
+        if c in ("cohort", "soe_cohort"):
+            checks.append(
+                pa.Check(lambda s: (s == 0) | s.between(1990, 2035), error="not 0 or a year")
+            )
+        cols[c] = pa.Column(float, checks, nullable=True, coerce=True)
+    frame_checks = [
+        pa.Check(
+            lambda d: ~d.duplicated(["code", "year"], keep=False),
+            error="duplicate county-year rows (same code and year)",
+        ),
+    ]
+    for c in ("cohort", "soe_cohort"):
+        if c in columns:
+            frame_checks.append(
+                pa.Check(
+                    lambda d, c=c: d.groupby("code")[c].transform("nunique") <= 1,
+                    error=f"{c} changes within a county (it must be constant)",
+                )
+            )
+    if {"fiscal_revenue", "budget_revenue"} <= set(columns):
+        frame_checks.append(
+            pa.Check(
+                lambda d: ~(d["budget_revenue"] > d["fiscal_revenue"]),
+                error="budget revenue above total fiscal revenue",
+            )
+        )
+    return pa.DataFrameSchema(cols, checks=frame_checks, strict=False, name="yearbook")
+
+
+def generic_panel_schema(unit: str, time: str, cohort: str | None) -> pa.DataFrameSchema:
+    """Schema of any long panel (``enclave data check FILE --unit U --time T [--cohort G]``).
+
+    The unit column has no missing values; time is a whole number; (unit, time) rows are
+    unique; the cohort (first treated period, 0 or empty = never) is a whole number,
+    constant within a unit.
+    """
+    whole = pa.Check(
+        lambda s: s.isna() | (s == s.round()), error="not a whole number (periods are integers)"
+    )
+    cols = {
+        unit: pa.Column(nullable=False),
+        time: pa.Column(float, whole, nullable=False, coerce=True),
+    }
+    checks = [
+        pa.Check(
+            lambda d: ~d.duplicated([unit, time], keep=False),
+            error=f"duplicate unit-time rows (same {unit} and {time})",
+        )
+    ]
+    if cohort is not None:
+        cols[cohort] = pa.Column(
+            float,
+            [whole, pa.Check.ge(0, error="negative (a cohort is a period or 0)")],
+            nullable=True,
+            coerce=True,
+        )
+        checks.append(
+            pa.Check(
+                lambda d: d.groupby(unit)[cohort].transform(lambda s: s.fillna(0).nunique()) <= 1,
+                error=f"{cohort} changes within a unit (it must be the unit's first treated period)",
+            )
+        )
+    return pa.DataFrameSchema(cols, checks=checks, strict=False, name="generic_panel")

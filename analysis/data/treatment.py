@@ -60,6 +60,10 @@ class TreatmentRule:
     city_platforms: bool = False
     min_confidence: str = "low"
     description: str = field(default="", compare=False)
+    #: Annual design only (:func:`annual_cohorts`): mountain counties with no qualifying
+    #: dated event by this year are coded as treated in this year (the 2021-2022 provincial
+    #: wave) and flagged ``timing_imputed``. ``None`` = no imputation (the census rules).
+    impute_year: int | None = None
 
     def describe(self) -> str:
         if self.description:
@@ -119,6 +123,22 @@ ALTERNATIVE_RULES: tuple[TreatmentRule, ...] = (
 )
 
 
+def _qualifying(rule: TreatmentRule, ev: pd.DataFrame, *, dated: bool) -> pd.Series:
+    ok_conf = _CONF_ORDER[_CONF_ORDER.index(rule.min_confidence) :]
+    m = (
+        ev["kind"].isin(rule.kinds)
+        & ev["direction"].isin(rule.directions)
+        & ev["event_type"].isin(rule.event_types)
+        & ev["confidence"].isin(ok_conf)
+    )
+    if dated:
+        m &= ev["date_status"].isin(rule.date_status) & ev["year"].notna()
+        m &= ev["year"] <= rule.cutoff
+    if not rule.city_platforms:
+        m &= ev["level"] == "county"
+    return m
+
+
 def first_enclave_year(
     rule: TreatmentRule = DEFAULT_RULE, events: pd.DataFrame | None = None
 ) -> pd.Series:
@@ -158,3 +178,143 @@ def first_enclave_year(
         first.index.intersection(out.index)
     ].astype("int64")
     return out
+
+
+# ----------------------------------------------------------------- annual design
+#: The 7 counties paired one-to-one with central SOEs in 2021 (seed paper, claims C25-C27):
+#: 文成, 泰顺, 龙泉, 云和, 庆元, 松阳, 景宁. The pairing date could not be confirmed from
+#: public sources (timeline section 5); it is coded from the paper.
+SOE_COUNTIES: tuple[int, ...] = (330328, 330329, 331181, 331125, 331124, 331126, 331127)
+SOE_YEAR = 2021
+#: Kind given to counties whose timing is imputed: the provincial wave is one 产业飞地 per
+#: county in a high-level platform (paper claim C10).
+IMPUTED_KIND = "industrial"
+
+ANNUAL_RULE = replace(
+    DEFAULT_RULE,
+    name="annual",
+    cutoff=2023,
+    impute_year=2022,
+    description=(
+        "Annual design: first agreement/start/opening of an enclave (any kind) in a developed "
+        "partner area, dated 2023 or earlier; mountain counties with none dated by 2022 get the "
+        "2021-2022 provincial wave (coded 2022, flagged imputed)"
+    ),
+)
+
+#: Alternatives for the annual design (each differs from :data:`ANNUAL_RULE` in one respect).
+ANNUAL_ALTERNATIVES: tuple[TreatmentRule, ...] = (
+    replace(
+        ANNUAL_RULE,
+        name="annual_wave2021",
+        impute_year=2021,
+        description="Annual rule with the provincial wave coded 2021 (the 2021-12 target year)",
+    ),
+    replace(
+        ANNUAL_RULE,
+        name="annual_industrial_scitech",
+        kinds=("industrial", "sci-tech"),
+        description="Annual rule counting industrial and sci-tech enclaves only",
+    ),
+    replace(
+        ANNUAL_RULE,
+        name="annual_city_platforms",
+        city_platforms=True,
+        description="Annual rule, plus city-level platforms for every county of their prefecture",
+    ),
+)
+
+#: The two comparisons an annual design on Zhejiang can make (every mountain county is
+#: treated by 2022, so there is no never-treated mountain county).
+COMPARISONS: dict[str, str] = {
+    "notyet_mountain": (
+        "Mountain counties only; controls are the not-yet-treated mountain counties "
+        "(no comparison exists once the 2022 wave is treated)"
+    ),
+    "never_nonmountain": (
+        "All 90 units; the 64 non-mountain units are the never-treated group. Caveat: they "
+        "are the developed partner areas that host the enclaves, richer and on other trends, "
+        "and may themselves be affected (spillovers), so parallel trends is a strong assumption"
+    ),
+}
+
+
+def annual_cohorts(rule: TreatmentRule = ANNUAL_RULE, impute: bool = True) -> pd.DataFrame:
+    """Treatment timing of every county-level unit for an annual design.
+
+    Parameters
+    ----------
+    rule
+        Which events count (default :data:`ANNUAL_RULE`). ``rule.impute_year`` is the year
+        given to mountain counties with no qualifying dated event by then.
+    impute
+        ``False`` is the rule's alternative: drop the counties whose timing would be imputed.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit (90, fewer when ``impute=False``), sorted by ``code``: ``code``,
+        ``name_zh``, ``mountain26``, ``cohort`` (first treated year, 0 = never: the 64
+        non-mountain units), ``timing_imputed``, ``source_event`` (event_id of the dating
+        event or ""), ``enclave_kind`` (kind of that event; imputed: ``industrial``),
+        ``kinds`` (every kind of enclave event recorded for the county, dated or not,
+        ``;``-joined), ``soe_cohort`` (2021 for the 7 SOE-paired counties, else 0) and
+        ``note``.
+    """
+    ev = sources.load_enclave_events()
+    counties = registry.load_counties()
+    dated = ev.loc[_qualifying(rule, ev, dated=True)].copy()
+    dated["date"] = dated["date"].fillna("").astype(str)
+    any_kind = ev.loc[
+        ev["kind"].isin(ENCLAVE_KINDS) & (ev["level"] == "county"), ["county_code", "kind"]
+    ]
+    rows = []
+    for c in counties.sort_values("code").itertuples(index=False):
+        code = int(c.code)
+        rec = {
+            "code": code,
+            "name_zh": c.name_zh,
+            "mountain26": bool(c.mountain26),
+            "cohort": 0,
+            "timing_imputed": False,
+            "source_event": "",
+            "enclave_kind": "",
+            "kinds": "",
+            "soe_cohort": SOE_YEAR if code in SOE_COUNTIES else 0,
+            "note": "",
+        }
+        if c.mountain26:
+            own = dated[dated["county_code"] == code]
+            if rule.city_platforms:
+                pref = dated[
+                    (dated["level"] == "city") & (dated["county_code"] == c.prefecture_code)
+                ]
+                own = pd.concat([own, pref])
+            own = own.sort_values(["year", "date", "event_id"], kind="mergesort")
+            kinds = sorted(set(any_kind.loc[any_kind["county_code"] == code, "kind"]))
+            first = own.iloc[0] if len(own) else None
+            late = (
+                first is not None
+                and rule.impute_year is not None
+                and int(first["year"]) > rule.impute_year
+            )
+            if first is not None and not late:
+                rec.update(
+                    cohort=int(first["year"]),
+                    source_event=str(first["event_id"]),
+                    enclave_kind=str(first["kind"]),
+                )
+            elif rule.impute_year is not None:
+                rec.update(cohort=rule.impute_year, timing_imputed=True, enclave_kind=IMPUTED_KIND)
+                rec["note"] = (
+                    f"first dated event {first['event_id']} ({int(first['year'])}) is after the "
+                    "provincial wave"
+                    if late
+                    else "no qualifying dated event; provincial wave (paper C10)"
+                )
+            rec["kinds"] = ";".join(sorted(set(kinds) | {rec["enclave_kind"]}))
+        rows.append(rec)
+    out = pd.DataFrame(rows)
+    if not impute:
+        out = out.loc[~out["timing_imputed"]].reset_index(drop=True)
+    return out.astype({"code": "int64", "cohort": "int64", "soe_cohort": "int64"})
