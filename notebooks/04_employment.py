@@ -64,7 +64,8 @@ design.cohorts
 # %%
 fig, ax = plt.subplots(figsize=(8, 9))
 ad.plot_timing(data, ax=ax)
-plt.show()
+display(fig)
+plt.close(fig)
 
 # %% [markdown]
 # ## 2. Estimates side by side
@@ -77,12 +78,13 @@ plt.show()
 # (black line) are shown.
 
 # %%
-for o, a in analyses.items():
+for a in analyses.values():
     print(ad.estimates_sentence(data, a))
     display(ad.show(a.main.drop(columns=["note"])))
     fig, ax = plt.subplots(figsize=(9, 4.2))
     ad.plot_overlay(data, a, ax=ax)
-    plt.show()
+    display(fig)
+    plt.close(fig)
 
 # %% [markdown]
 # The same estimators on the **26 mountain counties only** (the not-yet-treated mountain counties are
@@ -90,7 +92,7 @@ for o, a in analyses.items():
 # county is eventually treated):
 
 # %%
-for o, a in analyses.items():
+for a in analyses.values():
     print(a.label)
     display(ad.show(a.mountain.drop(columns=["note"])))
 
@@ -103,12 +105,13 @@ for o, a in analyses.items():
 # should have (`estimate_true_effects`).
 
 # %%
-for o, a in analyses.items():
+for a in analyses.values():
     print(ad.bacon_sentence(data, a))
     display(ad.show(a.bacon_table))
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ad.plot_bacon(data, a, ax=ax)
-    plt.show()
+    display(fig)
+    plt.close(fig)
 
 # %% [markdown]
 # ## 4. Pre-trends and sensitivity (HonestDiD)
@@ -120,12 +123,13 @@ for o, a in analyses.items():
 # significant (the breakdown value)?
 
 # %%
-for o, a in analyses.items():
+for a in analyses.values():
     print(ad.honest_sentence(data, a))
     display(ad.show(a.pretrends))
     display(ad.show(ad.honest_table(a.honest)))
-    ad.plot_honest(data, a)
-    plt.show()
+    fig = ad.plot_honest(data, a)
+    display(fig)
+    plt.close(fig)
 
 # %% [markdown]
 # ## 5. Inference for this design
@@ -135,7 +139,7 @@ for o, a in analyses.items():
 # inference over adoption timing (999 draws each, seed 0).
 
 # %%
-for o, a in analyses.items():
+for a in analyses.values():
     print(a.label)
     display(ad.show(a.inference))
 print(ad.trust_sentence(design, analyses[outcomes[0]].inference))
@@ -149,7 +153,7 @@ print(ad.trust_sentence(design, analyses[outcomes[0]].inference))
 # treated counties against every untreated county; overlapping intervals are not a test.
 
 # %%
-for o, a in analyses.items():
+for a in analyses.values():
     print(a.label)
     display(ad.show(a.heterogeneity))
 
@@ -185,10 +189,11 @@ ad.show(ad.family(data, analyses))
 
 # %%
 if data.synthetic:
-    for o, a in analyses.items():
+    for a in analyses.values():
         fig, ax = plt.subplots(figsize=(8, 4))
-        ad.plot_truth(data, a, ax=ax)
-        plt.show()
+        ad.plot_estimates(data, a, ax=ax)
+        display(fig)
+        plt.close(fig)
         print(ad.power_sentence(data, a))
 else:
     print("REAL layer: the true effects are unknown; no truth comparison or power analysis here.")

@@ -52,8 +52,14 @@ def fake_panel(seed: int = 1, layer: str = "real", null: bool = False) -> pd.Dat
         "gdp": 6.0,
         "fiscal_revenue": 4.0,
     }
-    growth = {"urban_income": 0.07, "rural_income": 0.08, "employment": 0.005, "rd_expenditure": 0.1,
-              "gdp": 0.07, "fiscal_revenue": 0.06}
+    growth = {
+        "urban_income": 0.07,
+        "rural_income": 0.08,
+        "employment": 0.005,
+        "rd_expenditure": 0.1,
+        "gdp": 0.07,
+        "fiscal_revenue": 0.06,
+    }
     D = (cohort[:, None] > 0) & (np.array(YEARS)[None, :] >= cohort[:, None])
     expo = np.where(D, np.array(YEARS)[None, :] - cohort[:, None], 0)
     for v, mu in levels.items():
@@ -78,6 +84,7 @@ def fake_panel(seed: int = 1, layer: str = "real", null: bool = False) -> pd.Dat
             "prefecture": np.repeat(pref, T),
             "mountain26": np.repeat(mountain, T),
             "railway": np.repeat(~c["name_zh"].isin(NO_RAILWAY).to_numpy(), T),
+            "pop2010": np.repeat(rng.uniform(10, 120, size=n), T),
             "data_layer": layer,
             "gdp": gdp.ravel(),
             "gdp_growth": 7.0,
@@ -85,6 +92,7 @@ def fake_panel(seed: int = 1, layer: str = "real", null: bool = False) -> pd.Dat
             "urbanisation": np.repeat(rng.uniform(40, 90, size=n)[:, None], T, axis=1).ravel(),
             "urban_income": ui.ravel(),
             "rural_income": ri_.ravel(),
+            "disp_income": (0.6 * ui + 0.4 * ri_).ravel(),
             "employment": cols["employment"].ravel(),
             "rd_expenditure": rd.ravel(),
             "rd_intensity": (100 * rd / gdp).ravel(),
@@ -98,6 +106,8 @@ def fake_panel(seed: int = 1, layer: str = "real", null: bool = False) -> pd.Dat
                 np.where(cohort > 0, np.where(np.arange(n) % 2 == 0, "industrial", "sci-tech"), ""),
                 T,
             ),
+            "source": "fake figures made by tests/annual_fixture.py",
+            "note": "",
         }
     )
     frame.attrs = {

@@ -252,9 +252,15 @@ def sensitivity_plot(result_df, original_ci=None, ax=None, *, layer=None):
 TIMING_COLORS = ("#d9d9d9", "#9ecae1", "#fdd49e", "#d7301f", "#737373")
 
 
-def treatment_timing_plot(status: pd.DataFrame, labels: dict[int, str], ax=None, *,
-                          imputed: pd.DataFrame | None = None, layer: str | None = None,
-                          max_labels: int = 40):
+def treatment_timing_plot(
+    status: pd.DataFrame,
+    labels: dict[int, str],
+    ax=None,
+    *,
+    imputed: pd.DataFrame | None = None,
+    layer: str | None = None,
+    max_labels: int = 40,
+):
     """Units x periods picture of treatment status (like Stata/R ``panelview``).
 
     ``status``: index = unit labels (rows in plotting order), columns = periods,
@@ -287,21 +293,39 @@ def treatment_timing_plot(status: pd.DataFrame, labels: dict[int, str], ax=None,
         rows = np.flatnonzero((status.nunique(axis=1) > 1).to_numpy())
     ax.set_yticks(rows)
     ax.set_yticklabels([str(status.index[i]) for i in rows], fontsize=6)
-    handles = [Patch(color=TIMING_COLORS[c % len(TIMING_COLORS)], label=labels[c]) for c in codes
-               if (status.to_numpy() == c).any()]
+    handles = [
+        Patch(color=TIMING_COLORS[c % len(TIMING_COLORS)], label=labels[c])
+        for c in codes
+        if (status.to_numpy() == c).any()
+    ]
     if imputed is not None and imputed.to_numpy().any():
-        handles.append(plt.Line2D([], [], marker="o", ls="", color="k", ms=3, label="imputed timing"))
-    ax.legend(handles=handles, fontsize=7, frameon=False, loc="upper center",
-              bbox_to_anchor=(0.5, -0.08), ncol=3)
+        handles.append(
+            plt.Line2D([], [], marker="o", ls="", color="k", ms=3, label="imputed timing")
+        )
+    ax.legend(
+        handles=handles,
+        fontsize=7,
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.08),
+        ncol=3,
+    )
     ax.set_xlabel("")
     if layer is not None:
         layer_stamp(ax, layer)
     return fig
 
 
-def event_study_overlay(events: pd.DataFrame, ax=None, *, truth: pd.Series | None = None,
-                        layer: str | None = None, ylabel: str = "effect",
-                        bands: bool = True):
+def event_study_overlay(
+    events: pd.DataFrame,
+    ax=None,
+    *,
+    truth: pd.Series | None = None,
+    layer: str | None = None,
+    ylabel: str = "effect",
+    bands: bool = True,
+    legend: bool = True,
+):
     """Event-study estimates of several estimators side by side.
 
     ``events``: long frame with ``label, event, estimate, conf_low, conf_high``
@@ -320,13 +344,30 @@ def event_study_overlay(events: pd.DataFrame, ax=None, *, truth: pd.Series | Non
         y = s["estimate"].to_numpy(float)
         if bands and "band_low" in s:
             ok = np.isfinite(s["band_low"].to_numpy(float))
-            ax.bar(x[ok], (s["band_high"] - s["band_low"]).to_numpy(float)[ok],
-                   bottom=s["band_low"].to_numpy(float)[ok], width=width * 0.9,
-                   color=colors[j], alpha=0.18, lw=0, zorder=1)
-        lo = (y - s["conf_low"].to_numpy(float))
-        hi = (s["conf_high"].to_numpy(float) - y)
-        ax.errorbar(x, y, yerr=[np.nan_to_num(lo), np.nan_to_num(hi)], fmt="o", ms=3,
-                    color=colors[j], capsize=0, lw=1, label=lab, zorder=3)
+            ax.bar(
+                x[ok],
+                (s["band_high"] - s["band_low"]).to_numpy(float)[ok],
+                bottom=s["band_low"].to_numpy(float)[ok],
+                width=width * 0.9,
+                color=colors[j],
+                alpha=0.18,
+                lw=0,
+                zorder=1,
+            )
+        lo = y - s["conf_low"].to_numpy(float)
+        hi = s["conf_high"].to_numpy(float) - y
+        ax.errorbar(
+            x,
+            y,
+            yerr=[np.nan_to_num(lo), np.nan_to_num(hi)],
+            fmt="o",
+            ms=3,
+            color=colors[j],
+            capsize=0,
+            lw=1,
+            label=lab,
+            zorder=3,
+        )
     if truth is not None and len(truth):
         tr = truth.sort_index()
         lo_e, hi_e = events["event"].min(), events["event"].max()
@@ -338,13 +379,16 @@ def event_study_overlay(events: pd.DataFrame, ax=None, *, truth: pd.Series | Non
     ax.axvline(-0.5, color="0.5", lw=0.8, ls="--")
     ax.set_xlabel("years since first enclave (event time)")
     ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=7, ncol=2)
+    if legend:
+        ax.legend(frameon=False, fontsize=7, ncol=2)
     if layer is not None:
         layer_stamp(ax, layer)
     return fig
 
 
-def bacon_scatter(table: pd.DataFrame, twfe: float, ax=None, *, layer: str | None = None):
+def bacon_scatter(
+    table: pd.DataFrame, twfe: float, ax=None, *, layer: str | None = None, legend: bool = True
+):
     """Goodman-Bacon decomposition: each 2x2 estimate against its weight, by type,
     with the TWFE coefficient (their weighted sum) as a horizontal line."""
     fig, ax = _ax(ax)
@@ -356,34 +400,58 @@ def bacon_scatter(table: pd.DataFrame, twfe: float, ax=None, *, layer: str | Non
     markers = {"treated_vs_never": "o", "earlier_vs_later": "s", "later_vs_earlier": "^"}
     colors = dict(zip(names, sns.color_palette("colorblind", 3), strict=True))
     for t, s in table.groupby("type", sort=False):
-        ax.scatter(s["weight"], s["estimate"], s=22, marker=markers.get(t, "o"),
-                   color=colors.get(t, "k"), label=names.get(t, t), alpha=0.85)
+        ax.scatter(
+            s["weight"],
+            s["estimate"],
+            s=22,
+            marker=markers.get(t, "o"),
+            color=colors.get(t, "k"),
+            label=names.get(t, t),
+            alpha=0.85,
+        )
     ax.axhline(twfe, color="k", lw=1, ls="--", label=f"TWFE = {twfe:.4g}")
     ax.axhline(0, color="0.6", lw=0.6)
     ax.set_xlabel("weight in the TWFE coefficient")
     ax.set_ylabel("2x2 DiD estimate")
-    ax.legend(frameon=False, fontsize=7)
+    if legend:
+        ax.legend(frameon=False, fontsize=7)
     if layer is not None:
         layer_stamp(ax, layer)
     return fig
 
 
-def estimates_plot(table: pd.DataFrame, ax=None, *, truth: float | None = None,
-                   layer: str | None = None, xlabel: str = "simple ATT"):
+def estimates_plot(
+    table: pd.DataFrame,
+    ax=None,
+    *,
+    truth: float | None = None,
+    layer: str | None = None,
+    xlabel: str = "simple ATT",
+    legend: bool = True,
+):
     """One row per estimator: point estimate and 95% interval (``label, att,
     ci_low, ci_high``), with the true value as a vertical line when known."""
     fig, ax = _ax(ax)
     t = table.reset_index(drop=True)
     yy = np.arange(len(t))[::-1]
-    ax.errorbar(t["att"], yy, xerr=[t["att"] - t["ci_low"], t["ci_high"] - t["att"]], fmt="o",
-                color="k", capsize=3, ms=4, label="estimate, 95% CI")
+    ax.errorbar(
+        t["att"],
+        yy,
+        xerr=[t["att"] - t["ci_low"], t["ci_high"] - t["att"]],
+        fmt="o",
+        color="k",
+        capsize=3,
+        ms=4,
+        label="estimate, 95% CI",
+    )
     if truth is not None and np.isfinite(truth):
         ax.axvline(truth, color="#d7301f", lw=1.4, label=f"true value {truth:.4g}")
     ax.axvline(0, color="0.6", lw=0.7)
     ax.set_yticks(yy)
     ax.set_yticklabels(t["label"], fontsize=7)
     ax.set_xlabel(xlabel)
-    ax.legend(frameon=False, fontsize=7)
+    if legend:
+        ax.legend(frameon=False, fontsize=7)
     if layer is not None:
         layer_stamp(ax, layer)
     return fig
