@@ -208,7 +208,16 @@ def _cmd_data(args: argparse.Namespace) -> int:
         print(f"manifest updated: {len(man)} file(s)")
         return 0
     # check
-    if args.file:
+    if (args.unit or args.time or args.cohort) and not args.file:
+        _fail("--unit/--time/--cohort check a panel FILE: give the file to check")
+    if args.file and (args.unit or args.time or args.cohort):
+        from analysis.data.build import check_long_panel
+
+        if not (args.unit and args.time):
+            _fail("a generic panel check needs both --unit and --time (and optionally --cohort)")
+        problems = check_long_panel(args.file, unit=args.unit, time=args.time, cohort=args.cohort)
+        target = args.file
+    elif args.file:
         from analysis.data.build import check_panel_file
 
         problems = check_panel_file(args.file)
@@ -221,6 +230,11 @@ def _cmd_data(args: argparse.Namespace) -> int:
     if problems:
         for p in problems:
             sys.stderr.write(f"enclave: problem: {p}\n")
+        if not args.unit and any("required column 'code'" in p for p in problems):
+            sys.stderr.write(
+                "enclave: hint: not a Zhejiang county-year panel? check any long panel with "
+                "--unit U --time T [--cohort G]\n"
+            )
         sys.stderr.write(f"enclave: error: {target}: {len(problems)} problem(s) found\n")
         return 2
     print(f"{target}: OK")
@@ -232,7 +246,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from analysis.pipeline import STAGES, reproduce
 
     stages = args.stage or list(STAGES)
-    return reproduce(stages, execute_notebooks=not args.skip_notebooks)
+    return reproduce(stages, execute_notebooks=not args.skip_notebooks, layer=args.layer)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -295,7 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", help="build processed tables or check data")
     d.add_argument("action", choices=["build", "check", "manifest"])
-    d.add_argument("file", nargs="?", default=None, help="(check) a county-year panel to validate")
+    d.add_argument(
+        "file",
+        nargs="?",
+        default=None,
+        help="(check) a panel to validate: the yearbook layer (data/raw/yearbook/ or a file "
+        "with a data_layer column), a county-year panel, or any long panel with --unit/--time",
+    )
+    d.add_argument("--unit", default=None, help="(check) unit column of a generic long panel")
+    d.add_argument("--time", default=None, help="(check) time column of a generic long panel")
+    d.add_argument("--cohort", default=None, help="(check) first-treated-period column (optional)")
     d.set_defaults(func=_cmd_data)
 
     r = sub.add_parser(
@@ -303,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--stage", action="append", choices=["data", "analyses", "notebooks", "paper"])
     r.add_argument("--skip-notebooks", action="store_true")
+    r.add_argument(
+        "--layer",
+        choices=["auto", "synthetic", "yearbook"],
+        default="auto",
+        help="annual panel layer (default auto: yearbook when a complete real file is in "
+        "data/raw/yearbook/, else the SYNTHETIC twin)",
+    )
     r.set_defaults(func=_cmd_reproduce)
 
     pw = sub.add_parser("power", help="minimum detectable effects by simulation for a panel design")

@@ -10,13 +10,16 @@ the columns of ``data/raw/yearbook/TEMPLATE.csv``):
     A real panel keyed in from the Zhejiang Statistical Yearbook and dropped into
     ``data/raw/yearbook/`` (:mod:`analysis.data.yearbook`).
 
-``layer="auto"`` picks ``yearbook`` when a *complete* real file is present there, else
-``synthetic``; :func:`resolve_layer` says which and why. Frames carry ``attrs``
+``layer="auto"`` means the configured layer (environment variable ``ENCLAVE_LAYER``, which
+``enclave reproduce --layer synthetic|yearbook`` sets for the analyses and notebooks it
+runs) and, when none is configured, ``yearbook`` if a *complete* real file is present
+there, else ``synthetic``; :func:`resolve_layer` says which and why. Frames carry ``attrs``
 ``data_layer`` (``"synthetic"`` or ``"real"``), ``scenario``, ``seed`` and ``source``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import pandas as pd
@@ -36,6 +39,7 @@ __all__ = [
     "ANNUAL_RULE",
     "COMPARISONS",
     "DEFAULT_SEED",
+    "LAYER_ENV",
     "Layer",
     "annual_treatment",
     "comparison_sample",
@@ -49,12 +53,20 @@ Layer = Literal["auto", "synthetic", "yearbook"]
 Scenario = Literal["effects", "null"]
 DEFAULT_SEED = 20260101
 _LAYERS = ("auto", "synthetic", "yearbook")
+#: Environment variable holding the configured layer (set by ``enclave reproduce --layer``).
+LAYER_ENV = "ENCLAVE_LAYER"
 
 
 def resolve_layer(layer: Layer = "auto") -> tuple[Literal["synthetic", "yearbook"], str]:
     """The layer ``layer`` stands for, and a one-line reason (printed by the pipeline)."""
     if layer not in _LAYERS:
         raise InputError(f"layer must be one of {', '.join(_LAYERS)}, not {layer!r}")
+    configured = os.environ.get(LAYER_ENV, "auto").strip() or "auto"
+    if layer == "auto" and configured != "auto":
+        if configured not in _LAYERS:
+            raise InputError(f"{LAYER_ENV} must be one of {', '.join(_LAYERS)}, not {configured!r}")
+        chosen, why = resolve_layer(configured)  # type: ignore[arg-type]
+        return chosen, f"{why} (configured: {LAYER_ENV}={configured})"
     if layer == "synthetic":
         return "synthetic", "synthetic layer requested"
     path = yearbook.complete_file()

@@ -64,18 +64,32 @@ def check_raw() -> list[str]:
                 validate("counties", df)
         except InputError as e:
             problems.extend(e.problems)
+    from analysis.data import yearbook
+
+    for f in sorted(yearbook.YEARBOOK_DIR.glob("*.csv")):
+        problems.extend(f"yearbook/{f.name}: {p}" for p in yearbook.check_yearbook_file(f))
     return problems
 
 
 def check_panel_file(path: str | Path) -> list[str]:
     """Validate a user's county-year panel; every problem in plain words.
 
-    See ``data/raw/yearbook/README.md`` for the template. Reads only; writes
+    A file in ``data/raw/yearbook/`` or with a ``data_layer`` column is checked as the
+    yearbook layer (:func:`analysis.data.yearbook.check_yearbook_file`, the twin's
+    columns); any other file as a county-year panel keyed by ``code`` and ``year``. See
+    ``data/raw/yearbook/README.md`` for the template. Reads only; writes
     nothing. Non-numeric cells are reported first (with their line), then set
     aside so that the remaining checks still run on the other cells.
     """
     import pandera.pandas as pa
 
+    from analysis.data import yearbook
+
+    p = Path(path)
+    if p.exists() and (
+        p.resolve().parent == yearbook.YEARBOOK_DIR.resolve() or "data_layer" in _header(p)
+    ):
+        return yearbook.check_yearbook_file(p)
     df = sources.read_table(path)
     problems: list[str] = []
     df = df.copy()
@@ -97,4 +111,72 @@ def check_panel_file(path: str | Path) -> list[str]:
         schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as e:
         problems.extend(plain_problems(e, "panel"))
+    return problems
+
+
+def _header(path: Path) -> list[str]:
+    """Column names of a CSV/parquet file (empty if unreadable; the full read reports it)."""
+    try:
+        if path.suffix.lower() == ".csv":
+            return list(pd.read_csv(path, nrows=0).columns)
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+    except Exception:  # any read failure is reported by the full read that follows
+        return []
+    return []
+
+
+def check_long_panel(
+    path: str | Path, *, unit: str, time: str, cohort: str | None = None
+) -> list[str]:
+    """Validate any long panel (``enclave data check FILE --unit U --time T [--cohort G]``).
+
+    Checks, reporting every problem with its line: the named columns exist; the unit has
+    no missing value; time is numeric and a whole number; (unit, time) rows are unique;
+    the cohort (first treated period; 0 or empty = never treated) is numeric, a whole
+    number, non-negative and constant within a unit; some unit is untreated in some
+    period (a comparison exists). Other columns are not checked (the estimator checks its
+    outcome). Reads only; writes nothing.
+    """
+    import pandera.pandas as pa
+
+    from analysis.data.schemas import generic_panel_schema
+
+    df = sources.read_table(path)
+    problems: list[str] = []
+    need = [c for c in (unit, time, cohort) if c is not None]
+    missing = [c for c in need if c not in df.columns]
+    for c in missing:
+        problems.append(f"required column {c!r} is missing")
+    if missing:
+        return problems
+    df = df.copy()
+    for col in [time] + ([cohort] if cohort else []):
+        if pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        conv = pd.to_numeric(df[col], errors="coerce")
+        bad = df[col].notna() & conv.isna()
+        if bad.any():
+            first = int(bad.to_numpy().nonzero()[0][0])
+            problems.append(
+                f"column {col!r}: {int(bad.sum())} non-numeric value(s), e.g. "
+                f"{df[col].iloc[first]!r} (first at line {first + 2})"
+            )
+        df[col] = conv
+    if df.empty:
+        problems.append("the panel has no rows")
+        return problems
+    try:
+        generic_panel_schema(unit, time, cohort).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as e:
+        problems.extend(plain_problems(e, "panel"))
+    if cohort is not None and not problems:
+        g = df[cohort].fillna(0)
+        untreated = (g == 0) | (df[time] < g)
+        if not untreated.any():
+            problems.append(
+                f"no untreated comparison: every unit is treated from its first period ({cohort})"
+            )
     return problems

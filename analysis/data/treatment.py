@@ -18,6 +18,7 @@ City-level platforms (衢州海创园 2012; 丽水经开区's enclave in 宁波�
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import pandas as pd
 
@@ -261,6 +262,12 @@ def annual_cohorts(rule: TreatmentRule = ANNUAL_RULE, impute: bool = True) -> pd
         ``;``-joined), ``soe_cohort`` (2021 for the 7 SOE-paired counties, else 0) and
         ``note``.
     """
+    return _annual(rule, bool(impute)).copy()
+
+
+@lru_cache(maxsize=32)
+def _annual(rule: TreatmentRule, impute: bool) -> pd.DataFrame:
+    """Cached body of :func:`annual_cohorts` (callers get a copy)."""
     ev = sources.load_enclave_events()
     counties = registry.load_counties()
     dated = ev.loc[_qualifying(rule, ev, dated=True)].copy()

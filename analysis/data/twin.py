@@ -226,6 +226,20 @@ def _units(params: dict) -> pd.DataFrame:
     return out
 
 
+def _is_default(params: dict | None) -> bool:
+    return params is None or params == _params_cached(str(PARAMS_PATH))
+
+
+@cache
+def _census_anchors_default() -> pd.DataFrame:
+    return _census_anchors(load_params())
+
+
+@cache
+def _targets_default() -> pd.DataFrame:
+    return _targets(load_params())
+
+
 def census_anchors(params: dict | None = None) -> pd.DataFrame:
     """Census population (万人) and urbanisation (%) of 2010 and 2020 on the 2022 units.
 
@@ -233,6 +247,13 @@ def census_anchors(params: dict | None = None) -> pd.DataFrame:
     sums over a CBU's units equal the census exactly. Columns ``code, year, population,
     urban_pop`` (万人), ``urbanisation``, ``cbu``.
     """
+    if _is_default(params):
+        return _census_anchors_default().copy()
+    return _census_anchors(params)  # type: ignore[arg-type]
+
+
+def _census_anchors(params: dict) -> pd.DataFrame:
+    """Body of :func:`census_anchors`."""
     params = load_params() if params is None else params
     h, cen20 = _census_inputs()
     cen20 = cen20.set_index("code")
@@ -266,7 +287,13 @@ def census_anchors(params: dict | None = None) -> pd.DataFrame:
             rate = np.minimum((u20 / p20) * (urb / pop) / (u20.sum() / p20.sum()), 1.0)
             u = p * rate
             u *= urb / u.sum()
-            u = np.minimum(u, p)
+            for _ in range(len(codes)):  # no unit above 100% urban: move the excess
+                u = np.minimum(u, p)
+                room = p - u
+                gap = urb - u.sum()
+                if gap <= 1e-9 * urb or room.sum() <= 0:
+                    break
+                u += gap * room / room.sum()
             for k, pk, uk in zip(codes, p, u, strict=True):
                 rows.append((k, year, pk, uk, cbu))
     out = pd.DataFrame(rows, columns=["code", "year", "pop", "urb", "cbu"])
@@ -322,6 +349,13 @@ def targets(params: dict | None = None) -> pd.DataFrame:
     compared, not comparable enough to test, with the reason in ``how``), ``tolerance``,
     ``tol_kind`` (rel | abs), ``source``, ``how``.
     """
+    if _is_default(params):
+        return _targets_default().copy()
+    return _targets(params)  # type: ignore[arg-type]
+
+
+def _targets(params: dict) -> pd.DataFrame:
+    """Body of :func:`targets`."""
     params = load_params() if params is None else params
     units = _units(params)
     all_codes = tuple(int(c) for c in units["code"])
@@ -1053,46 +1087,80 @@ def build_twin(seed: int | None = None, scenario: Scenario = "effects") -> Twin:
 
 
 # ===================================================================== comparison
-def _group_value(
-    panel: pd.DataFrame, codes: tuple, year: int, variable: str, stat: str, p=None
-) -> float:
-    p = panel.set_index(["code", "year"]).sort_index() if p is None else p
-    idx = [(c, year) for c in codes]
-    sub = p.reindex(idx)
+class _Cube:
+    """The panel's numeric columns as unit x year arrays (fast group aggregates)."""
+
+    _VARS = (
+        "gdp",
+        "population",
+        "urbanisation",
+        "gdp_growth",
+        "fai_growth",
+        "urban_income",
+        "rural_income",
+        "disp_income",
+        "fiscal_revenue",
+        "budget_revenue",
+    )
+
+    def __init__(self, panel: pd.DataFrame) -> None:
+        self.codes = np.sort(panel["code"].unique())
+        self.years = np.sort(panel["year"].unique())
+        ci = np.searchsorted(self.codes, panel["code"].to_numpy())
+        yi = np.searchsorted(self.years, panel["year"].to_numpy())
+        self.a: dict[str, np.ndarray] = {}
+        for v in self._VARS:
+            m = np.full((self.codes.size, self.years.size), np.nan)
+            if v in panel.columns:
+                m[ci, yi] = pd.to_numeric(panel[v], errors="coerce").to_numpy(dtype=float)
+            self.a[v] = m
+
+    def rows(self, codes: tuple) -> np.ndarray:
+        return np.searchsorted(self.codes, np.asarray(codes))
+
+    def col(self, year: int) -> int | None:
+        k = int(np.searchsorted(self.years, year))
+        return k if k < self.years.size and self.years[k] == year else None
+
+
+def _group_value(cube: _Cube, codes: tuple, year: int, variable: str, stat: str) -> float:
+    t = cube.col(year)
+    if t is None:
+        return np.nan
+    r = cube.rows(codes)
+    a = cube.a
 
     def w(kind):
+        pop = a["population"][r, t]
         if kind == "pop":
-            return sub["population"]
+            return pop
         if kind == "urban_pop":
-            return sub["population"] * sub["urbanisation"] / 100
+            return pop * a["urbanisation"][r, t] / 100
         if kind == "rural_pop":
-            return sub["population"] * (1 - sub["urbanisation"] / 100)
+            return pop * (1 - a["urbanisation"][r, t] / 100)
         if kind == "gdp_lag":
-            return p.reindex([(c, year - 1) for c in codes])["gdp"].to_numpy()
-        return np.ones(len(sub))
+            return a["gdp"][r, t - 1] if t > 0 else np.full(r.size, np.nan)
+        return np.ones(r.size)
 
     def wmean(v):
-        wk = _STAT[v][1]
-        ww = np.asarray(w(wk), dtype=float)
-        return float(np.dot(ww, sub[v].to_numpy()) / ww.sum())
+        ww = w(_STAT[v][1])
+        return float(np.dot(ww, a[v][r, t]) / ww.sum())
 
     if variable == "urban_rural_ratio":
         return wmean("urban_income") / wmean("rural_income")
     if variable == "gdp_pc":
-        return float(1e4 * sub["gdp"].sum() / sub["population"].sum())
+        return float(1e4 * a["gdp"][r, t].sum() / a["population"][r, t].sum())
     if variable == "urbanisation_change":
-        prev = _group_value(panel, codes, year - 1, "urbanisation", "wmean", p)
-        return wmean("urbanisation") - prev
+        return wmean("urbanisation") - _group_value(cube, codes, year - 1, "urbanisation", "wmean")
     if variable in ("urban_income_share", "rural_income_share"):
         v = variable.replace("_share", "")
-        allc = tuple(int(c) for c in panel["code"].unique())
-        return 100 * wmean(v) / _group_value(panel, allc, year, v, "wmean", p)
-    if stat == "none":
+        return 100 * wmean(v) / _group_value(cube, tuple(cube.codes), year, v, "wmean")
+    if stat == "none" or variable not in a:
         return np.nan
     if stat == "sum":
-        return float(sub[variable].sum())
+        return float(a[variable][r, t].sum())
     if stat == "mean":
-        return float(sub[variable].mean())
+        return float(a[variable][r, t].mean())
     return wmean(variable)
 
 
@@ -1104,14 +1172,14 @@ def evaluate_targets(panel: pd.DataFrame, tg: pd.DataFrame | None = None) -> pd.
     Works on any frame with the twin's columns (also a real yearbook panel).
     """
     tg = targets() if tg is None else tg
-    years = set(int(y) for y in panel["year"].unique())
-    p = panel.set_index(["code", "year"]).sort_index()
+    cube = _Cube(panel)
+    known = set(int(c) for c in cube.codes)
     vals = []
     for r in tg.itertuples(index=False):
-        if r.year not in years or r.stat == "none":
+        if r.stat == "none" or not set(r.codes) <= known:
             vals.append(np.nan)
             continue
-        vals.append(_group_value(panel, r.codes, r.year, r.variable, r.stat, p))
+        vals.append(_group_value(cube, r.codes, r.year, r.variable, r.stat))
     out = tg.copy()
     out["twin"] = vals
     out["gap"] = out["twin"] - out["value"]
