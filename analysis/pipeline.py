@@ -273,7 +273,6 @@ def annual_did(paper_dir: Path | None) -> dict[str, float]:
     return ad.numbers(data, analyses, family)
 
 
-#: Every analysis of the ``analyses`` stage, in run order.
 def annual_layer(paper_dir: Path | None) -> dict[str, float]:
     """Which layer the annual panel comes from (recorded in ``numbers.json``)."""
     from analysis.data.annual import resolve_layer
@@ -286,6 +285,7 @@ def annual_layer(paper_dir: Path | None) -> dict[str, float]:
     }
 
 
+#: Every analysis of the ``analyses`` stage, in run order.
 ANALYSES: dict[str, Analysis] = {
     "annual_layer": annual_layer,
     "claims_audit": claims_audit,

@@ -31,6 +31,7 @@ layer = "auto"
 scenario = "effects"
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
@@ -64,7 +65,7 @@ print("\n".join(design.lines()))
 design.cohorts
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 9))
+fig, ax = plt.subplots(figsize=(8, 7.5))
 ad.plot_timing(data, ax=ax)
 display(fig)
 plt.close(fig)

@@ -29,6 +29,7 @@ layer = "auto"
 scenario = "effects"
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
@@ -62,7 +63,7 @@ print("\n".join(design.lines()))
 design.cohorts
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 9))
+fig, ax = plt.subplots(figsize=(8, 7.5))
 ad.plot_timing(data, ax=ax)
 display(fig)
 plt.close(fig)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -260,6 +261,7 @@ def treatment_timing_plot(
     imputed: pd.DataFrame | None = None,
     layer: str | None = None,
     max_labels: int = 40,
+    label_rows: Sequence[bool] | None = None,
 ):
     """Units x periods picture of treatment status (like Stata/R ``panelview``).
 
@@ -267,8 +269,8 @@ def treatment_timing_plot(
     integer codes; ``labels``: code -> legend text (colours follow
     :data:`TIMING_COLORS` in code order). ``imputed`` (same shape, bool) marks
     cells whose adoption year was imputed with a dot. Unit labels are printed
-    when there are at most ``max_labels`` rows, else only for the rows whose
-    status ever changes.
+    for the rows flagged in ``label_rows``; by default for every row when there
+    are at most ``max_labels``, else only for the rows whose status changes.
     """
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
@@ -287,7 +289,9 @@ def treatment_timing_plot(
     ax.set_xticks(np.arange(len(cols)))
     ax.set_xticklabels([str(c) for c in cols], rotation=90, fontsize=7)
     n = len(status)
-    if n <= max_labels:
+    if label_rows is not None:
+        rows = np.flatnonzero(np.asarray(label_rows, dtype=bool))
+    elif n <= max_labels:
         rows = np.arange(n)
     else:
         rows = np.flatnonzero((status.nunique(axis=1) > 1).to_numpy())
@@ -415,6 +419,15 @@ def bacon_scatter(
     ax.set_ylabel("2x2 DiD estimate")
     if legend:
         ax.legend(frameon=False, fontsize=7)
+    else:
+        ax.annotate(
+            f"TWFE = {twfe:.4g}",
+            (1.0, twfe),
+            xycoords=("axes fraction", "data"),
+            ha="right",
+            va="bottom",
+            fontsize=7,
+        )
     if layer is not None:
         layer_stamp(ax, layer)
     return fig

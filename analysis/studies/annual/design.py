@@ -24,7 +24,7 @@ DRAW_SEED = 0
 #: wild-bootstrap and randomisation draws
 N_DRAWS = 999
 #: simulated panels per MDE
-N_POWER_SIMS = 200
+N_POWER_SIMS = 1000
 #: event window of the event-study table, figure and HonestDiD
 WINDOW = (-5, 5)
 #: covariates of the doubly-robust CS estimator (none: the DR, IPW and

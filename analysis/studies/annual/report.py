@@ -148,7 +148,15 @@ def plot_timing(data: AnnualData, ax=None):
 
     status, imp = timing_status(data)
     used = {k: v for k, v in STATUS.items() if (status.to_numpy() == k).any()}
-    fig = treatment_timing_plot(status, used, ax=ax, imputed=imp, layer=data.label)
+    # label the mountain counties (every status but "never treated, non-mountain")
+    fig = treatment_timing_plot(
+        status,
+        used,
+        ax=ax,
+        imputed=imp,
+        layer=data.label,
+        label_rows=(status != 0).any(axis=1).to_numpy(),
+    )
     _ax_of(fig, ax).set_title(
         _title(data, "first enclave year of the mountain counties"), fontsize=9
     )
@@ -422,7 +430,7 @@ def write_outputs(
     if not figures:
         return
     # figures
-    fig, ax = plt.subplots(figsize=(8, 9))
+    fig, ax = plt.subplots(figsize=(8, 7.5))
     plot_timing(data, ax=ax)
     save_figure(fig, fdir, "annual_timing")
     outs = list(analyses)
