@@ -279,9 +279,9 @@ def annual_layer(paper_dir: Path | None) -> dict[str, float]:
 
     layer, reason = resolve_layer("auto")
     return {
-        "annual.layer": layer,  # type: ignore[dict-item]
-        "annual.data_layer": "real" if layer == "yearbook" else "synthetic",  # type: ignore[dict-item]
-        "annual.layer_reason": reason,  # type: ignore[dict-item]
+        "annual_layer.layer": layer,  # type: ignore[dict-item]
+        "annual_layer.data_layer": "real" if layer == "yearbook" else "synthetic",  # type: ignore[dict-item]
+        "annual_layer.reason": reason,  # type: ignore[dict-item]
     }
 
 
@@ -431,7 +431,7 @@ def reproduce(
 
     ``layer`` (``auto``, ``synthetic``, ``yearbook``) selects the annual panel's layer for
     every analysis and notebook of the run (through ``ENCLAVE_LAYER``); the chosen layer
-    is printed and recorded in ``paper/numbers.json`` (``annual.layer``).
+    is printed and recorded in ``paper/numbers.json`` (``annual_layer.layer``).
     """
     import os
 

@@ -30,7 +30,25 @@ def processed_tables() -> dict[str, pd.DataFrame]:
         "enclave_events": sources.load_enclave_events(),
         "paper_claims": sources.load_paper_claims(),
         "bulletin_figures": sources.load_bulletin_figures(),
+        **_twin_tables(),
     }
+
+
+def _twin_tables() -> dict[str, pd.DataFrame]:
+    """The SYNTHETIC twin (default seed, both scenarios) and its truth, written beside it."""
+    from analysis.data import twin
+
+    out: dict[str, pd.DataFrame] = {}
+    for scenario in ("effects", "null"):
+        t = twin.build_twin(scenario=scenario)
+        sfx = "" if scenario == "effects" else "_null"
+        out[f"twin_panel{sfx}"] = t.panel
+        out[f"twin_att_gt{sfx}"] = t.att_gt
+        out[f"twin_aggregates{sfx}"] = t.aggregates
+    vs = twin.twin_vs_real()
+    vs["within"] = vs["within"].astype("float")
+    out["twin_vs_real"] = vs
+    return out
 
 
 def build_processed(out_dir: Path = PROCESSED_DIR) -> list[Path]:

@@ -2,7 +2,7 @@
 
 Used by the known-truth tests, the benchmarks and teaching examples. Nothing
 here is about Zhejiang; the calibrated "Zhejiang twin" lives in
-:mod:`analysis.data.synthetic`.
+:mod:`analysis.data.twin`.
 
 Model
 -----

@@ -22,6 +22,7 @@ county-years of 1260), so ``layer="auto"`` stays synthetic.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -197,25 +198,40 @@ def _candidates() -> list[Path]:
     return sorted(p for p in YEARBOOK_DIR.glob("*.csv") if p.name != TEMPLATE_NAME)
 
 
-def complete_file() -> Path | None:
-    """The first complete real file in ``data/raw/yearbook/`` (by name) that passes the check."""
-    for p in _candidates():
-        problems, df = _check_frame(read_yearbook(p))
-        if not problems and completeness(df)[0]:
-            return p
-    return None
+def _signature() -> tuple:
+    """Names, sizes and modification times of the candidate files (cache key)."""
+    return (
+        str(YEARBOOK_DIR),
+        tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in _candidates()),
+    )
 
 
-def completeness_hint() -> str:
-    """Why no file is complete (one line per candidate, joined)."""
-    parts = []
+@lru_cache(maxsize=8)
+def _scan(signature: tuple) -> tuple[Path | None, str]:
+    hints = []
     for p in _candidates():
         problems, df = _check_frame(read_yearbook(p))
         if problems:
-            parts.append(f"{p.name}: {len(problems)} problem(s)")
-        else:
-            parts.append(f"{p.name}: {completeness(df)[1]}")
-    return "; ".join(parts) if parts else "no data file besides TEMPLATE.csv"
+            hints.append(f"{p.name}: {len(problems)} problem(s)")
+            continue
+        ok, text = completeness(df)
+        if ok:
+            return p, ""
+        hints.append(f"{p.name}: {text}")
+    return None, "; ".join(hints) if hints else "no data file besides TEMPLATE.csv"
+
+
+def complete_file() -> Path | None:
+    """The first complete real file in ``data/raw/yearbook/`` (by name) that passes the check.
+
+    The scan is cached on the files' names, sizes and modification times.
+    """
+    return _scan(_signature())[0]
+
+
+def completeness_hint() -> str:
+    """Why no file is complete (one clause per candidate file)."""
+    return _scan(_signature())[1]
 
 
 def load_yearbook(path: str | Path | None = None) -> pd.DataFrame:
