@@ -5,6 +5,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Headless backend for the in-process analyses (figures are saved, never shown). The
+# notebook kernels do not inherit it: the pipeline starts them with the inline backend
+# (analysis.pipeline.KERNEL_MPLBACKEND) so executed notebooks embed their figures.
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 # Single-threaded BLAS: stable timings and no oversubscription when joblib or a busy

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -30,11 +31,84 @@ def _fail(msg: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+#: Upper bound of ``--draws`` (wild bootstrap / randomisation draws). Every draw's
+#: statistic is kept in memory and the run time grows linearly; at 1,000,000 draws the
+#: Monte Carlo standard error of a p-value is already below 0.0005.
+MAX_DRAWS = 1_000_000
+#: Upper bound of ``--bootstrap`` (multiplier bootstrap). Each draw holds a weight per
+#: cluster and a value per group-time effect in memory; at 100,000 draws the Monte Carlo
+#: error of a bootstrap standard error is about 0.2%.
+MAX_BOOTSTRAP = 100_000
+#: Largest absolute value (and inverse of the smallest non-zero one) of an outcome or
+#: covariate: beyond it, squares and cross-products of residuals overflow or underflow
+#: in double precision (inf or 0 standard errors). Rescale such a column.
+MAX_MAGNITUDE = 1e60
+
+
+def _count_in(flag: str, value: int | None, limit: int, why: str) -> None:
+    if value is None:
+        return
+    if value < 1:
+        raise InputError(f"{flag} must be a positive number of draws (got {value})")
+    if value > limit:
+        raise InputError(f"{flag} {value:,} is above the limit of {limit:,}: {why}")
+
+
+def _check_output_path(out: str | None) -> None:
+    """Refuse an --output that cannot be written, before any computing."""
+    if not out:
+        return
+    p = Path(out)
+    if p.is_dir():
+        raise InputError(f"--output {p} is a folder: give a file name")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--output {p}: cannot write to folder {parent} (permission denied)")
+
+
+def _check_columns(df: Any, args: argparse.Namespace, covariates: tuple[str, ...]) -> None:
+    """Boundary checks of the numbers the estimators will use (validate first).
+
+    Infinite values, magnitudes the estimators cannot square in double precision,
+    and a single cluster are refused with one line naming the column.
+    """
+    import numpy as np
+    import pandas as pd
+
+    for col in (args.outcome, *covariates):
+        if col not in df.columns or not pd.api.types.is_numeric_dtype(df[col]):
+            continue  # missing / non-numeric columns are reported by the estimator
+        v = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        inf = np.isinf(v)
+        if inf.any():
+            first = int(np.flatnonzero(inf)[0])
+            raise InputError(
+                f"column {col!r} has {int(inf.sum())} infinite value(s) (first in data row "
+                f"{first + 1}): remove or recode them"
+            )
+        a = np.abs(v[np.isfinite(v) & (v != 0)])
+        if a.size and a.max() > MAX_MAGNITUDE:
+            raise InputError(
+                f"column {col!r} reaches {a.max():.3g} in absolute value, beyond "
+                f"{MAX_MAGNITUDE:.0e} where squared residuals overflow in double precision: "
+                f"rescale it (e.g. divide by {10 ** np.floor(np.log10(a.max())):.0e})"
+            )
+        if a.size and a.max() < 1.0 / MAX_MAGNITUDE:
+            raise InputError(
+                f"column {col!r} is at most {a.max():.3g} in absolute value, below "
+                f"{1.0 / MAX_MAGNITUDE:.0e} where squared residuals underflow to zero: "
+                f"rescale it (e.g. multiply by {10 ** -np.floor(np.log10(a.max())):.0e})"
+            )
+    cl = args.cluster or args.unit
+    if cl in df.columns:
+        n_cl = int(df[cl].nunique(dropna=True))
+        if n_cl < 2:
+            what = f"--cluster {cl!r}" if args.cluster else f"the unit column {cl!r}"
+            raise InputError(
+                f"{what} has {n_cl} cluster(s): cluster-robust standard errors need at least 2"
+            )
 
 
 # ----------------------------------------------------------------- estimate
@@ -45,6 +119,22 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     from analysis.estimators import get_estimator
 
     est = get_estimator(args.method)
+    _count_in(
+        "--bootstrap",
+        args.bootstrap,
+        MAX_BOOTSTRAP,
+        "each draw holds a weight per cluster in memory, and at this size the Monte Carlo "
+        "error of a bootstrap standard error is already about 0.2%",
+    )
+    if args.inference in ("wild", "ri"):
+        _count_in(
+            "--draws",
+            args.draws,
+            MAX_DRAWS,
+            "every draw's statistic is kept in memory and run time grows with the draws; "
+            "at this size the Monte Carlo error of a p-value is already below 0.0005",
+        )
+    _check_output_path(args.output)
     df = read_table(args.data)
     params = inspect.signature(est).parameters
     kwargs: dict[str, Any] = {
@@ -77,6 +167,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         kwargs[name] = value
     if "data_layer" in params:
         kwargs["data_layer"] = args.data_layer
+    _check_columns(df, args, tuple(kwargs.get("covariates") or ()))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = est(df, **kwargs)
@@ -113,7 +204,9 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             payload["inference"] = extra
         text = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
         if args.output:
-            _atomic_write_text(Path(args.output), text)
+            from analysis.data.atomic import atomic_write_text
+
+            atomic_write_text(Path(args.output), text)
         if args.json:
             sys.stdout.write(text)
     else:
@@ -195,9 +288,10 @@ def _cmd_power(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------- data
 def _cmd_data(args: argparse.Namespace) -> int:
     if args.action == "build":
+        from analysis.data import paths
         from analysis.data.build import build_processed
 
-        written = build_processed()
+        written = build_processed(paths.PROCESSED_DIR)
         for p in written:
             print(f"wrote {p}")
         return 0
@@ -264,6 +358,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed(text: str) -> int:
+    """A seed: a non-negative integer (numpy's SeedSequence rejects negative ones)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"seed must be a non-negative integer (got {text!r})"
+        ) from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer (got {v})")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="enclave", description="Enclave study: data, estimators, reproduction.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -286,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--bootstrap", type=int, default=None, metavar="N", help="multiplier-bootstrap draws"
     )
-    e.add_argument("--seed", type=int, default=None)
+    e.add_argument("--seed", type=_seed, default=None, help="non-negative integer")
     e.add_argument("--alpha", type=float, default=None)
     e.add_argument(
         "--data-layer",
@@ -352,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--power", type=float, default=0.8)
     pw.add_argument("--sims", type=int, default=500)
     pw.add_argument("--alpha", type=float, default=0.05)
-    pw.add_argument("--seed", type=int, default=0)
+    pw.add_argument("--seed", type=_seed, default=0)
     pw.add_argument("--json", action="store_true")
     pw.set_defaults(func=_cmd_power)
 
@@ -368,6 +475,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except InputError as err:
         _fail(str(err).splitlines()[0])
+    except KeyboardInterrupt:
+        # every write is atomic, so an interrupted run leaves nothing half-written
+        sys.stderr.write("enclave: interrupted (Ctrl-C); nothing half-written was left behind\n")
+        return 130
+    except OSError as err:  # the environment, not a bug: unwritable folder, full disk ...
+        where = f" {err.filename}" if err.filename else ""
+        _fail(f"cannot complete:{where}: {err.strerror or err}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,14 +14,20 @@ analyses in memory and compares with the committed ``paper/numbers.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+from analysis.data.atomic import atomic_path, atomic_write_text
 from analysis.data.paths import BUILD_DIR, NOTEBOOKS_DIR, PAPER_DIR
 
 STAGES = ("data", "analyses", "notebooks", "paper")
@@ -302,26 +308,37 @@ def run_analyses(paper_dir: Path | None = PAPER_DIR) -> dict[str, float]:
     return numbers
 
 
+def _committed_value(v: Any) -> Any:
+    """A number as committed: floats at ``COMMITTED_SIG_DIGITS`` significant digits.
+
+    Last-bit differences between machines (BLAS kernels, CPUs) then never reach
+    ``numbers.json``; ``verify`` compares at ``rel_tol=1e-9``, far above the rounding.
+    """
+    from analysis.report.tables import COMMITTED_SIG_DIGITS
+
+    if isinstance(v, bool) or not isinstance(v, float):
+        return v
+    if not math.isfinite(v):
+        return None
+    return float(f"{v:.{COMMITTED_SIG_DIGITS}g}")
+
+
 def _write_numbers(numbers: dict[str, float], paper_dir: Path) -> Path:
     path = paper_dir / NUMBERS_FILE
-    clean = {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-        for k, v in sorted(numbers.items())
-    }
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(clean, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    clean = {k: _committed_value(v) for k, v in sorted(numbers.items())}
+    atomic_write_text(path, json.dumps(clean, indent=2, ensure_ascii=False) + "\n")
     return path
 
 
 # -------------------------------------------------------------------- stages
 def stage_data() -> None:
+    from analysis.data import paths
     from analysis.data.build import build_processed, check_raw
 
     problems = check_raw()
     if problems:
         raise RuntimeError("data/raw failed its checks: " + "; ".join(problems))
-    build_processed()
+    build_processed(paths.PROCESSED_DIR)
 
 
 def stage_analyses(paper_dir: Path = PAPER_DIR) -> None:
@@ -333,22 +350,89 @@ def notebook_paths() -> list[Path]:
     return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
+#: Backend of the notebook kernels: inline, so that executed notebooks embed their
+#: figures as PNG images (a headless ``MPLBACKEND=Agg`` inherited from the Makefile or
+#: a CI shell would leave ``<Figure size ...>`` text instead).
+KERNEL_MPLBACKEND = "module://matplotlib_inline.backend_inline"
+
+#: Run-dependent keys that papermill / nbclient write into a notebook's metadata.
+_NB_TIMING_KEYS = ("start_time", "end_time", "duration")
+
+
+def scrub_notebook(nb: Any, source: Path, out: Path) -> Any:
+    """Drop everything that differs between two runs (timestamps, durations, temp paths).
+
+    Two executions of the same notebook on the same inputs then give the same bytes.
+    """
+    pmeta = nb.metadata.get("papermill", {})
+    for k in _NB_TIMING_KEYS:
+        pmeta.pop(k, None)
+    if pmeta:
+        pmeta["input_path"] = source.name
+        pmeta["output_path"] = out.name
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cmeta = cell.metadata.get("papermill")
+        if cmeta is not None:
+            for k in _NB_TIMING_KEYS:
+                cmeta.pop(k, None)
+        for out in cell.get("outputs", []):
+            # the plain-text stand-in of an embedded figure ("<Figure size 640x480 with 1
+            # Axes>") says nothing the image does not; drop it so that such text in an
+            # executed notebook always means a figure that was NOT rendered
+            data = out.get("data", {})
+            text = data.get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if "image/png" in data and text.startswith("<Figure size"):
+                del data["text/plain"]
+    return nb
+
+
+@contextlib.contextmanager
+def _kernel_environment() -> Iterator[None]:
+    """Kernels are started with the inline matplotlib backend (restored afterwards)."""
+    old = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = KERNEL_MPLBACKEND
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = old
+
+
 def execute_notebook(
     path: Path, out_dir: Path = BUILD_DIR / "notebooks", timeout: int = 600
 ) -> Path:
-    """Execute one notebook with papermill into ``out_dir`` (outputs kept there only)."""
+    """Execute one notebook with papermill into ``out_dir`` (outputs kept there only).
+
+    The notebook is executed into a temporary file beside the target and moved into
+    place only when it has run to the end, scrubbed of timestamps
+    (:func:`scrub_notebook`); a failed, interrupted or killed run never leaves a
+    partly executed notebook under the final name.
+    """
+    import nbformat
     import papermill as pm
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
-    pm.execute_notebook(
-        str(path),
-        str(out),
-        kernel_name="python3",
-        progress_bar=False,
-        cwd=str(path.parent),
-        execution_timeout=timeout,
-    )
+    with atomic_path(out, suffix=".ipynb") as tmp:
+        try:
+            with _kernel_environment():
+                pm.execute_notebook(
+                    str(path),
+                    str(tmp),
+                    kernel_name="python3",
+                    progress_bar=False,
+                    cwd=str(path.parent),
+                    execution_timeout=timeout,
+                )
+            nb = scrub_notebook(nbformat.read(tmp, as_version=4), path, out)
+            nbformat.write(nb, tmp)
+        except pm.PapermillExecutionError as e:
+            raise RuntimeError(
+                f"notebook {path.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}"
+            ) from None
     return out
 
 
@@ -357,7 +441,7 @@ def stage_notebooks() -> None:
     if not paths:
         raise RuntimeError(f"no notebooks found in {NOTEBOOKS_DIR}")
     for p in paths:
-        execute_notebook(p)
+        execute_notebook(p, BUILD_DIR / "notebooks")
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*(?::\s*([^}]+?))?\s*\}\}")
@@ -408,10 +492,7 @@ def stage_paper(paper_dir: Path = PAPER_DIR) -> None:
     numbers = json.loads((paper_dir / NUMBERS_FILE).read_text(encoding="utf-8"))
     template = (paper_dir / "paper.template.md").read_text(encoding="utf-8")
     text = render_paper(template, numbers)
-    out = paper_dir / "paper.md"
-    tmp = out.with_name(".paper.md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_text(paper_dir / "paper.md", text)
 
 
 _RUNNERS: dict[str, Callable[[], None]] = {
@@ -420,6 +501,18 @@ _RUNNERS: dict[str, Callable[[], None]] = {
     "notebooks": stage_notebooks,
     "paper": stage_paper,
 }
+
+
+class _Interrupt:
+    """SIGINT handler that remembers the interrupt, so that a library swallowing the
+    ``KeyboardInterrupt`` (a kernel client, a worker pool) cannot let the run carry on."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
 
 
 def reproduce(
@@ -432,6 +525,12 @@ def reproduce(
     ``layer`` (``auto``, ``synthetic``, ``yearbook``) selects the annual panel's layer for
     every analysis and notebook of the run (through ``ENCLAVE_LAYER``); the chosen layer
     is printed and recorded in ``paper/numbers.json`` (``annual_layer.layer``).
+
+    Returns 0 on success; 2 when a stage fails on bad input or its environment
+    (an :class:`~analysis.errors.InputError` or ``OSError``: unreadable data, a
+    read-only or full disk); 1 on any other failure. Ctrl-C raises
+    ``KeyboardInterrupt`` (the CLI ends with status 130), even if a stage
+    swallowed it.
     """
     import os
 
@@ -457,16 +556,29 @@ def reproduce(
 
 
 def _run_stages(todo: list[str]) -> int:
-    for i, name in enumerate(todo, 1):
-        t0 = time.perf_counter()
-        print(f"[{i}/{len(todo)}] {name} ...", flush=True)
-        try:
-            _RUNNERS[name]()
-        except Exception as e:  # a failing stage stops the run with a clear message
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            sys.stderr.write(f"enclave: error: stage '{name}' failed: {msg}\n")
-            return 1
-        print(f"[{i}/{len(todo)}] {name} done ({time.perf_counter() - t0:.1f} s)", flush=True)
+    from analysis.errors import InputError
+
+    interrupt = _Interrupt()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, interrupt) if in_main else None
+    try:
+        for i, name in enumerate(todo, 1):
+            t0 = time.perf_counter()
+            print(f"[{i}/{len(todo)}] {name} ...", flush=True)
+            try:
+                _RUNNERS[name]()
+            except Exception as e:  # a failing stage stops the run with a clear message
+                if interrupt.seen:
+                    raise KeyboardInterrupt from None
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                sys.stderr.write(f"enclave: error: stage '{name}' failed: {msg}\n")
+                return 2 if isinstance(e, (InputError, OSError)) else 1
+            if interrupt.seen:
+                raise KeyboardInterrupt
+            print(f"[{i}/{len(todo)}] {name} done ({time.perf_counter() - t0:.1f} s)", flush=True)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
     return 0
 
 

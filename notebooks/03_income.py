@@ -31,7 +31,6 @@ layer = "auto"
 scenario = "effects"
 
 # %%
-# %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display

@@ -29,7 +29,6 @@ layer = "auto"
 scenario = "effects"
 
 # %%
-# %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display

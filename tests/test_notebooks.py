@@ -44,3 +44,19 @@ def test_notebook_executes(path, tmp_path):
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "Data layer" in text  # every notebook says which layer it uses
     assert NOTEBOOKS_DIR.exists()
+    # figures are embedded as images (inline backend), never left as "<Figure size ...>"
+    raw = out.read_text(encoding="utf-8")
+    assert "<Figure size" not in raw, "a figure was not rendered (headless backend in the kernel?)"
+    n_png = sum(
+        "image/png" in o.get("data", {})
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    makes_figures = any(k in code for k in ("plt.", "_plot(", "subplots(", ".plot("))
+    assert n_png >= (1 if makes_figures else 0), f"{n_png} embedded images"
+    # no run-dependent metadata: two runs give the same bytes
+    for key in ('"start_time"', '"end_time"', '"duration"', '"iopub.', "shell.execute_reply"):
+        assert key not in raw, key
+    assert not list(tmp_path.glob(".*.tmp*")), "temporary notebook left behind"

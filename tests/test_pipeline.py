@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import pipeline
@@ -57,3 +60,70 @@ def test_paper_template_renders_with_committed_numbers():
     )
     assert "{{" not in text
     assert (PAPER_DIR / "paper.md").read_text(encoding="utf-8") == text
+
+
+def test_numbers_are_written_at_12_significant_digits(tmp_path):
+    """Last-bit noise never reaches numbers.json: ulp-perturbed numbers give the same bytes."""
+    x = 0.1 + 0.2  # 0.30000000000000004
+    nums = {"a": x, "b": 1 / 3, "n": 7, "nan": float("nan"), "big": 123456789.123456789}
+    pipeline._write_numbers(nums, tmp_path)
+    first = (tmp_path / "numbers.json").read_bytes()
+    stored = json.loads(first)
+    assert stored == {"a": 0.3, "b": 0.333333333333, "n": 7, "nan": None, "big": 123456789.123}
+    bumped = {
+        k: (float(np.nextafter(v, np.inf)) if isinstance(v, float) else v) for k, v in nums.items()
+    }
+    pipeline._write_numbers(bumped, tmp_path)
+    assert (tmp_path / "numbers.json").read_bytes() == first
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_committed_csv_tables_are_written_at_12_significant_digits():
+    from analysis.report.tables import COMMITTED_SIG_DIGITS, render
+
+    assert COMMITTED_SIG_DIGITS == 12
+    df = pd.DataFrame({"x": [0.1 + 0.2, 1 / 3], "k": [1, 2]})
+    assert render(df, "csv") == "x,k\n0.3,1\n0.333333333333,2\n"
+
+
+def test_scrub_notebook_drops_timestamps_and_figure_text():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {
+        "start_time": "t0",
+        "end_time": "t1",
+        "duration": 1.0,
+        "output_path": "/tmp/x",
+    }
+    cell = nbformat.v4.new_code_cell("fig")
+    cell.metadata["execution"] = {"iopub.execute_input": "t"}
+    cell.metadata["papermill"] = {"start_time": "t0", "duration": 0.1, "status": "completed"}
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"image/png": "iVBOR", "text/plain": "<Figure size 640x480 with 1 Axes>"},
+        )
+    ]
+    nb.cells = [cell]
+    out = pipeline.scrub_notebook(nb, Path("01_x.ipynb"), Path("build/01_x.ipynb"))
+    text = nbformat.writes(out)
+    for key in ("start_time", "end_time", "duration", "iopub", "<Figure size", "/tmp/x"):
+        assert key not in text, key
+    assert "image/png" in text and '"status": "completed"' in text
+
+
+def test_interrupt_is_not_swallowed_by_a_stage(monkeypatch):
+    """A stage that catches Ctrl-C cannot make the run carry on and exit 0."""
+    import os
+    import signal
+
+    def stage():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
+
+    monkeypatch.setitem(pipeline._RUNNERS, "paper", stage)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.reproduce(["paper"])

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.data import census, registry, sources
+from analysis.data.atomic import tmp_name
 from analysis.data.manifest import verify_manifest
 from analysis.data.paths import PROCESSED_DIR
 from analysis.data.schemas import panel_schema, plain_problems, validate
 from analysis.errors import InputError
+
+#: Widest panel ``data check`` accepts: the template has 17 columns; a file with
+#: thousands is a transposed table or not a panel, refused from its header alone.
+MAX_PANEL_COLUMNS = 1_000
+
+
+def _template_columns() -> list[str]:
+    from analysis.data.paths import raw_path
+
+    return sources.read_header(raw_path("yearbook", "TEMPLATE.csv"))
 
 
 def processed_tables() -> dict[str, pd.DataFrame]:
@@ -54,14 +66,23 @@ def _twin_tables() -> dict[str, pd.DataFrame]:
 def build_processed(out_dir: Path = PROCESSED_DIR) -> list[Path]:
     """Write every processed table as parquet; return the paths written."""
     tables = processed_tables()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp_paths = []
-    for stem, df in tables.items():
-        tmp = out_dir / f".{stem}.parquet.tmp"
-        df.to_parquet(tmp, index=False)
-        tmp_paths.append((tmp, out_dir / f"{stem}.parquet"))
-    for tmp, final in tmp_paths:
-        tmp.replace(final)
+    tmp_paths: list[tuple[Path, Path]] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for stem, df in tables.items():
+            final = out_dir / f"{stem}.parquet"
+            tmp = tmp_name(final)
+            tmp_paths.append((tmp, final))
+            df.to_parquet(tmp, index=False)
+        for tmp, final in tmp_paths:
+            tmp.replace(final)
+    except BaseException as e:  # a full or read-only disk, Ctrl-C: leave nothing behind
+        for tmp, _ in tmp_paths:
+            tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            where = e.filename or out_dir
+            raise InputError(f"cannot write {where}: {e.strerror or e}") from None
+        raise
     return [final for _, final in tmp_paths]
 
 
@@ -101,6 +122,15 @@ def check_panel_file(path: str | Path) -> list[str]:
     """
     import pandera.pandas as pa
 
+    header = sources.read_header(path)
+    if len(header) > MAX_PANEL_COLUMNS:
+        # checked on the header alone, so a huge file is refused in well under a second
+        return [
+            f"the file has {len(header):,} columns; a county-year panel has at most "
+            f"{MAX_PANEL_COLUMNS:,} (the template has {len(_template_columns())}): is it "
+            "transposed, or not a panel?"
+        ]
+
     from analysis.data import yearbook
 
     p = Path(path)
@@ -109,6 +139,8 @@ def check_panel_file(path: str | Path) -> list[str]:
     ):
         return yearbook.check_yearbook_file(p)
     df = sources.read_table(path)
+    if df.empty:
+        return ["the panel has no rows (a header alone): nothing to check"]
     problems: list[str] = []
     df = df.copy()
     for col in df.columns:
@@ -123,6 +155,19 @@ def check_panel_file(path: str | Path) -> list[str]:
                 f"{df[col].iloc[first]!r} (first at line {first + 2})"
             )
         df[col] = conv
+    for col in ("code", "year", "cohort"):
+        # integer columns: a value like 2019.7 would otherwise be truncated silently
+        if col not in df.columns:
+            continue
+        v = pd.to_numeric(df[col], errors="coerce")
+        bad = v.notna() & np.isfinite(v) & (v != np.round(v))
+        if bad.any():
+            first = int(bad.to_numpy().nonzero()[0][0])
+            problems.append(
+                f"column {col!r}: {int(bad.sum())} non-integer value(s), e.g. "
+                f"{v.iloc[first]:g} (first at line {first + 2})"
+            )
+            df = df.loc[~bad]  # reported; the other checks run on the remaining rows
     known = frozenset(int(c) for c in registry.load_crosswalk("full")["code"].unique())
     schema = panel_schema(list(df.columns), known)
     try:

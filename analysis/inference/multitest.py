@@ -67,9 +67,13 @@ or negated values).
 The ``plus_one`` convention (default ``True``) counts the observed statistics
 as one draw, :math:`(1 + \#)/(B + 1)`, as pyfixest's ``rwolf`` does;
 ``plus_one=False`` gives :math:`\#/B` (pyfixest's ``wyoung``). Both are checked
-against pyfixest 0.60 in ``tests/test_multitest.py``. Comparisons are ``>=`` /
-``<=`` without tolerance: feed draws computed in the same way as the observed
-statistics.
+against pyfixest 0.60 in ``tests/test_multitest.py``. Comparisons ``>=`` /
+``<=`` follow the package's one tie rule (:mod:`analysis.inference.ties`):
+a draw within ``TIE_RTOL`` (``1e-10``) times the scale of the compared
+statistics counts as a tie, and ties count against the null, so last-bit
+differences between the observed statistics and their copies among the draws
+never change a count. Still, feed draws computed in the same way as the
+observed statistics.
 
 References
 ----------
@@ -97,6 +101,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
+from analysis.inference.ties import count_at_least, count_at_most, tie_tolerance
 
 __all__ = [
     "adjust_pvalues",
@@ -246,7 +251,7 @@ def romano_wolf(
     order = np.argsort(-a, kind="stable")
     # M[:, s] = max over hypotheses order[s:], per draw
     M = np.maximum.accumulate(ad[:, order][:, ::-1], axis=1)[:, ::-1]
-    count = (M >= a[order][None, :]).sum(axis=0)
+    count = count_at_least(M, a[order])
     adj = np.maximum.accumulate(_ratio(count, B, plus_one))
     adj = np.minimum(adj, 1.0)
     out = np.empty(k)
@@ -264,9 +269,10 @@ def _empirical_pvalues(
     for m in range(k):
         ref = np.sort(np.concatenate([[a[m]], ad[:, m]]) if plus_one else ad[:, m])
         n_ref = ref.size
-        # number of reference values >= x
-        p_obs[m] = (n_ref - np.searchsorted(ref, a[m], side="left")) / n_ref
-        p_draw[:, m] = (n_ref - np.searchsorted(ref, ad[:, m], side="left")) / n_ref
+        # number of reference values >= x - tol (the tie rule of analysis.inference.ties)
+        tol = tie_tolerance(a[m], ad[:, m])
+        p_obs[m] = (n_ref - np.searchsorted(ref, a[m] - tol, side="left")) / n_ref
+        p_draw[:, m] = (n_ref - np.searchsorted(ref, ad[:, m] - tol, side="left")) / n_ref
     return p_obs, p_draw
 
 
@@ -315,7 +321,7 @@ def westfall_young(
         if stepdown:
             return romano_wolf(stats, draws, alternative=alternative, plus_one=plus_one)
         mx = ad.max(axis=1)
-        count = (mx[:, None] >= a[None, :]).sum(axis=0)
+        count = count_at_least(np.broadcast_to(mx[:, None], (B, k)), a)
         return np.minimum(_ratio(count, B, plus_one), 1.0)
     if isinstance(marginal, str):
         if marginal != "empirical":
@@ -328,11 +334,11 @@ def westfall_young(
         raise InputError("marginal must be 'empirical' or a callable")
     if not stepdown:
         mn = p_draw.min(axis=1)
-        count = (mn[:, None] <= p_obs[None, :]).sum(axis=0)
+        count = count_at_most(np.broadcast_to(mn[:, None], (B, k)), p_obs)
         return np.minimum(_ratio(count, B, plus_one), 1.0)
     order = np.argsort(p_obs, kind="stable")
     Q = np.minimum.accumulate(p_draw[:, order][:, ::-1], axis=1)[:, ::-1]
-    count = (Q <= p_obs[order][None, :]).sum(axis=0)
+    count = count_at_most(Q, p_obs[order])
     adj = np.minimum(np.maximum.accumulate(_ratio(count, B, plus_one)), 1.0)
     out = np.empty(k)
     out[order] = adj

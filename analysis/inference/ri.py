@@ -53,9 +53,12 @@ observed assignment) are known, and every statistic
   Smyth 2010). Its Monte Carlo standard error is about :math:`\sqrt{p(1-p)/R}`.
 
 ``alternative="greater"`` counts :math:`T^*_r \ge T^{obs}` and ``"less"``
-counts :math:`T^*_r \le T^{obs}`. Comparisons use a relative tolerance of
-``1e-10`` so that assignments producing the same statistic up to rounding
-count as ties (ties count against the null, i.e. towards a larger p).
+counts :math:`T^*_r \le T^{obs}`. Ties follow the package's one tie policy
+(:mod:`analysis.inference.ties`): with exact enumeration the observed
+statistic is taken from its own row of the enumerated draws, and comparisons
+use the relative tolerance ``TIE_RTOL`` (``1e-10``) so that assignments
+producing the same statistic up to rounding count as ties (ties count against
+the null, i.e. towards a larger p).
 
 Statistics
 ----------
@@ -150,6 +153,7 @@ import pandas as pd
 
 from analysis.errors import InputError
 from analysis.inference.engine import run_draws
+from analysis.inference.ties import TIE_RTOL, count_at_least, count_at_most  # noqa: F401
 
 __all__ = [
     "AssignmentDesign",
@@ -170,8 +174,6 @@ METHOD_STATISTICS = ("twfe", "cs", "bjs", "twfe_t", "cs_t", "bjs_t")
 DEFAULT_MAX_EXACT = 100_000
 #: Hard cap for ``exact=True``.
 HARD_MAX_EXACT = 1_000_000
-#: Relative tolerance under which two statistics count as tied.
-TIE_RTOL = 1e-10
 
 P_VALUE_CONVENTIONS = {
     "exact": "exact: p = #{a in A: |T(a)| >= |T_obs|} / |A| over all |A| assignments "
@@ -462,6 +464,18 @@ class _EnumerationSampler:
 
     def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return self.rows(_block_index(rng) * self.block, size)
+
+    def index_of(self, codes: np.ndarray) -> int:
+        """Position ``j`` of the assignment ``codes`` in the enumeration (inverse of ``rows``)."""
+        j = 0
+        for idx, tab in zip(self.members, self.tables, strict=True):
+            hit = np.flatnonzero((tab == codes[idx]).all(axis=1))
+            if hit.size != 1:
+                raise RuntimeError(
+                    "assignment not found in the enumeration; please report this bug"
+                )
+            j = j * tab.shape[0] + int(hit[0])
+        return j
 
 
 def _enumeration_sampler(design: AssignmentDesign, block: int) -> _EnumerationSampler:
@@ -1170,22 +1184,24 @@ def _draws(
         client=client,
         desc="randomisation draws",
     )
-    return np.asarray(observed, dtype=np.float64), np.asarray(draws, dtype=np.float64).reshape(
-        total, -1
-    )
+    observed = np.asarray(observed, dtype=np.float64)
+    draws = np.asarray(draws, dtype=np.float64).reshape(total, -1)
+    if prep.exact:
+        # tie policy (analysis.inference.ties): the observed assignment is one of the
+        # enumerated ones; take its statistic from its own row so it ties with itself
+        observed = draws[sampler.index_of(design.codes)].reshape(observed.shape).copy()
+    return observed, draws
 
 
 def _p_value(obs: float, draws: np.ndarray, alternative: str, exact: bool) -> float:
     ok = np.isfinite(draws)
     d = draws[ok]
-    scale = max(abs(obs), float(np.max(np.abs(d))) if d.size else 0.0, np.finfo(float).tiny)
-    tol = TIE_RTOL * scale
     if alternative == "two-sided":
-        hits = int(np.count_nonzero(np.abs(d) >= abs(obs) - tol))
+        hits = int(count_at_least(np.abs(d), abs(obs)))
     elif alternative == "greater":
-        hits = int(np.count_nonzero(d >= obs - tol))
+        hits = int(count_at_least(d, obs))
     else:
-        hits = int(np.count_nonzero(d <= obs + tol))
+        hits = int(count_at_most(d, obs))
     if exact:
         return hits / d.size
     return (1 + hits) / (1 + d.size)

@@ -56,7 +56,8 @@ p-values and confidence intervals
 ---------------------------------
 Symmetric: :math:`p = B^{-1}\#\{b: |t^*_b| \ge |t|\}`; equal-tailed:
 :math:`p = 2\min(B^{-1}\#\{t^*_b \le t\},\ B^{-1}\#\{t^*_b \ge t\})` (capped at 1).
-Ties are counted (``>=``) with a relative tolerance of ``1e-10``, so that under
+Ties are counted (``>=``) with the package's tie rule
+(:mod:`analysis.inference.ties`, relative tolerance ``TIE_RTOL`` = ``1e-10``), so that under
 exact enumeration the draw :math:`v = \pm 1` -- which reproduces the sample
 statistic exactly -- counts, as in a randomisation test. (``wildboottest``
 counts only strict exceedances; the difference is :math:`O(2^{-G})`.)
@@ -104,6 +105,7 @@ import numpy as np
 from analysis.errors import InputError
 from analysis.inference.crve import SSC, ClusterDesign, ssc_factor
 from analysis.inference.engine import run_draws
+from analysis.inference.ties import TIE_RTOL, count_at_least, count_at_most  # noqa: F401
 
 WeightsName = Literal["rademacher", "webb", "mammen", "normal"]
 WEIGHTS: tuple[str, ...] = ("rademacher", "webb", "mammen", "normal")
@@ -112,8 +114,6 @@ PTypes: tuple[str, ...] = ("symmetric", "equal-tailed")
 BLOCK = 1000
 #: Largest G for which full enumeration of 2^G sign vectors is allowed.
 MAX_ENUM_G = 20
-#: Relative tolerance for counting ties between t* and t.
-TIE_RTOL = 1e-10
 
 _SQRT5 = math.sqrt(5.0)
 _MAMMEN_LOW = (1.0 - _SQRT5) / 2.0
@@ -310,14 +310,13 @@ def _tstar(P: np.ndarray, c: float, delta: float, restricted: bool, t: float = 0
 
 
 def _p_value(t: float, ts: np.ndarray, p_type: str) -> float:
-    tol = TIE_RTOL * max(1.0, abs(t))
     ts = ts[np.isfinite(ts)]
     if ts.size == 0:
         return float("nan")
     if p_type == "symmetric":
-        return float(np.mean(np.abs(ts) >= abs(t) - tol))
-    lo = np.mean(ts <= t + tol)
-    hi = np.mean(ts >= t - tol)
+        return float(count_at_least(np.abs(ts), abs(t)) / ts.size)
+    lo = count_at_most(ts, t) / ts.size
+    hi = count_at_least(ts, t) / ts.size
     return float(min(1.0, 2.0 * min(lo, hi)))
 
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # no backend is forced here: notebooks show figures inline
 import numpy as np
 import pandas as pd
 import seaborn as sns

@@ -15,6 +15,11 @@ import numpy as np
 import pandas as pd
 
 TableFormat = Literal["markdown", "latex", "csv"]
+#: Significant digits of every float in a machine-readable committed output (CSV
+#: tables here, ``paper/numbers.json`` in the pipeline): last-bit differences between
+#: machines (BLAS kernels, CPUs) never reach a committed file. What a reader sees in
+#: the Markdown/LaTeX tables is rounded further (``digits``).
+COMMITTED_SIG_DIGITS = 12
 
 
 def _fmt(v: Any, digits: int) -> str:
@@ -52,7 +57,9 @@ def render(
 ) -> str:
     """Render a frame as Markdown, LaTeX (booktabs) or CSV with caption and notes."""
     if fmt == "csv":
-        return df.to_csv(index=False, lineterminator="\n")
+        return df.to_csv(
+            index=False, lineterminator="\n", float_format=f"%.{COMMITTED_SIG_DIGITS}g"
+        )
 
     def d(col: str) -> int:
         return digits.get(col, 3) if isinstance(digits, Mapping) else int(digits)

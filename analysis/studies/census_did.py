@@ -51,6 +51,7 @@ import statsmodels.api as sm
 from analysis.data import census, registry
 from analysis.data.treatment import DEFAULT_RULE, TreatmentRule, first_enclave_year
 from analysis.errors import InputError
+from analysis.inference.ties import count_at_least
 
 Comparison = Literal["mountain", "rest", "designation"]
 
@@ -367,10 +368,15 @@ def randomization_inference(
     denom = np.einsum("ir,ir->r", MD, MD)
     valid = denom > 1e-12  # assignments collinear with the controls carry no information
     draws = (MD.T @ MY)[valid] / denom[valid, None]
-    md_obs = M @ treated.astype(float)
-    observed = (md_obs @ MY) / (md_obs @ md_obs)
-    tol = 1e-12 * np.maximum(1.0, np.abs(observed))
-    exceed = (np.abs(draws) >= np.abs(observed) - tol).sum(axis=0)
+    own = np.flatnonzero((A == treated[None, :]).all(axis=1) & valid) if exact else []
+    if len(own) == 1:
+        # tie policy (analysis.inference.ties): the observed assignment is one of the
+        # enumerated ones, so its statistic is taken from its own row of the draws
+        observed = draws[int(valid[: own[0]].sum())].copy()
+    else:
+        md_obs = M @ treated.astype(float)
+        observed = (md_obs @ MY) / (md_obs @ md_obs)
+    exceed = count_at_least(np.abs(draws), np.abs(observed))
     if exact:
         p = exceed / draws.shape[0]
     else:

@@ -138,7 +138,6 @@ from analysis.studies.annual.report import (
     plot_overlay,
     plot_timing,
     power_sentence,
-    round12,
     show,
     write_outputs,
 )
@@ -203,7 +202,6 @@ __all__ = [
     "pretrend_table",
     "ri_main",
     "ROBUST",
-    "round12",
     "run",
     "run_cached",
     "Sample",

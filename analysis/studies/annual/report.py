@@ -31,28 +31,18 @@ from analysis.studies.annual.estimate import (
 
 
 # ----------------------------------------------------------------- numbers
-def _r12(v: Any) -> Any:
-    if isinstance(v, (bool, np.bool_)):
+def _plain(v: Any) -> Any:
+    """Plain Python numbers for ``numbers.json`` (counts and flags as int). Rounding to
+    the committed precision happens in one place, ``pipeline._committed_value``."""
+    if isinstance(v, (bool, np.bool_, int, np.integer)):
         return int(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    v = float(v)
-    return float(f"{v:.12g}") if math.isfinite(v) else v
-
-
-def round12(df: pd.DataFrame) -> pd.DataFrame:
-    """Float columns at 12 significant digits (committed tables never carry last-bit noise)."""
-    out = df.copy()
-    for c in out.columns:
-        if pd.api.types.is_float_dtype(out[c]):
-            out[c] = [float(f"{x:.12g}") if np.isfinite(x) else x for x in out[c]]
-    return out
+    return float(v)
 
 
 def numbers(
     data: AnnualData, analyses: Mapping[str, OutcomeAnalysis], family: pd.DataFrame
 ) -> dict[str, float]:
-    """Every number the paper quotes about the annual design, at 12 significant digits."""
+    """Every number the paper quotes about the annual design."""
     des = design(data)
     n: dict[str, Any] = {
         "annual.synthetic": int(data.synthetic),
@@ -130,7 +120,7 @@ def numbers(
         n["annual.n_exact_truth"] = len(exact)
         n["annual.n_robust_cover"] = int(sum(n[f"annual.{o}.n_robust_cover"] for o in exact))
         n["annual.n_robust_cells"] = len(ROBUST) * len(exact)
-    return {key: _r12(v) for key, v in n.items()}
+    return {key: _plain(v) for key, v in n.items()}
 
 
 # ------------------------------------------------------------------ figures
@@ -281,9 +271,7 @@ def write_outputs(
     )
 
     def w(df, stem, caption, notes, digits=4):
-        write_table(
-            round12(df), tdir, stem, caption=cap(caption), notes=[layer_note, *notes], digits=digits
-        )
+        write_table(df, tdir, stem, caption=cap(caption), notes=[layer_note, *notes], digits=digits)
 
     w(
         des.cohorts.rename(columns={"cohort": "first enclave year"}),
