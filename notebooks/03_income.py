@@ -164,7 +164,7 @@ for a in analyses.values():
 #
 # The eight outcomes of notebooks 03–05 form one family: Holm (family-wise error) and
 # Benjamini–Hochberg (false discovery rate) adjust the analytic p-values of the main CS ATT;
-# Romano–Wolf adjusts the randomisation p-values using the joint permutation draws.
+# Romano–Wolf (studentised max-T) and Westfall–Young (min-P) adjust the randomisation p-values using the joint permutation draws.
 
 # %%
 ad.show(ad.family(data, analyses))

@@ -89,7 +89,7 @@ def numbers(
         ):
             n[f"{k}.p.{tag}"] = inf["p_value"].iloc[j]
         f = family.set_index("outcome").loc[o]
-        for c in ("p_holm", "p_bh", "p_ri", "p_ri_holm", "p_ri_romano_wolf"):
+        for c in ("p_holm", "p_bh", "p_ri", "p_ri_holm", "p_ri_romano_wolf", "p_ri_wy_minp"):
             n[f"{k}.{c}"] = f[c]
         if a.truth is not None:
             n[f"{k}.truth"] = a.truth["simple"]
@@ -110,6 +110,7 @@ def numbers(
     n["annual.n_sig05.bh"] = int((family["p_bh"] < 0.05).sum())
     n["annual.n_sig05.ri"] = int((family["p_ri"] < 0.05).sum())
     n["annual.n_sig05.romano_wolf"] = int((family["p_ri_romano_wolf"] < 0.05).sum())
+    n["annual.n_sig05.wy_minp"] = int((family["p_ri_wy_minp"] < 0.05).sum())
     exact = [
         o
         for o, a in analyses.items()
@@ -384,8 +385,10 @@ def write_outputs(
         "annual_family",
         "Multiple testing across the outcome family (main CS ATT)",
         [
-            "Holm and Benjamini-Hochberg adjust the analytic p-values; Romano-Wolf adjusts the "
-            f"randomisation p-values using the joint permutation draws ({N_DRAWS}, seed {DRAW_SEED})."
+            "Holm and Benjamini-Hochberg adjust the analytic p-values; Romano-Wolf (studentised "
+            "max-T) and Westfall-Young (step-down min-P) adjust the randomisation p-values using "
+            f"the joint permutation draws ({N_DRAWS}, seed {DRAW_SEED}); p_ri_holm is Holm on the "
+            "randomisation p-values."
         ],
     )
     if syn and all(a.power is not None for a in analyses.values()):
