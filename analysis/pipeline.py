@@ -283,11 +283,10 @@ def annual_layer(paper_dir: Path | None) -> dict[str, float]:
     """Which layer the annual panel comes from (recorded in ``numbers.json``)."""
     from analysis.data.annual import resolve_layer
 
-    layer, reason = resolve_layer("auto")
+    layer, _ = resolve_layer("auto")
     return {
         "annual_layer.layer": layer,  # type: ignore[dict-item]
         "annual_layer.data_layer": "real" if layer == "yearbook" else "synthetic",  # type: ignore[dict-item]
-        "annual_layer.reason": reason,  # type: ignore[dict-item]
     }
 
 
@@ -445,6 +444,8 @@ def stage_notebooks() -> None:
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*(?::\s*([^}]+?))?\s*\}\}")
+
+
 _CONDITIONAL = re.compile(
     r"\{\{#if\s+([A-Za-z0-9_.]+)\s*\}\}(.*?)(?:\{\{else\}\}(.*?))?\{\{/if\}\}", re.DOTALL
 )
@@ -526,11 +527,10 @@ def reproduce(
     every analysis and notebook of the run (through ``ENCLAVE_LAYER``); the chosen layer
     is printed and recorded in ``paper/numbers.json`` (``annual_layer.layer``).
 
-    Returns 0 on success; 2 when a stage fails on bad input or its environment
-    (an :class:`~analysis.errors.InputError` or ``OSError``: unreadable data, a
-    read-only or full disk); 1 on any other failure. Ctrl-C raises
-    ``KeyboardInterrupt`` (the CLI ends with status 130), even if a stage
-    swallowed it.
+    Returns 0 on success; 2 when the layer cannot be used or a stage fails on bad input
+    or its environment (an :class:`~analysis.errors.InputError` or ``OSError``:
+    unreadable data, a read-only or full disk); 1 on any other failure. Ctrl-C raises
+    ``KeyboardInterrupt`` (the CLI ends with status 130), even if a stage swallowed it.
     """
     import os
 
@@ -544,20 +544,9 @@ def reproduce(
         sys.stderr.write(f"enclave: error: {e}\n")
         return 2
     print(f"annual panel layer: {chosen} ({reason})", flush=True)
-    previous = os.environ.get(LAYER_ENV)
-    os.environ[LAYER_ENV] = chosen
-    try:
-        return _run_stages(todo)
-    finally:
-        if previous is None:
-            os.environ.pop(LAYER_ENV, None)
-        else:
-            os.environ[LAYER_ENV] = previous
-
-
-def _run_stages(todo: list[str]) -> int:
-    from analysis.errors import InputError
-
+    previous_layer = os.environ.get(LAYER_ENV)
+    if layer != "auto":  # "auto" resolves the same way in every stage (and in `verify`)
+        os.environ[LAYER_ENV] = chosen
     interrupt = _Interrupt()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, interrupt) if in_main else None
@@ -579,6 +568,10 @@ def _run_stages(todo: list[str]) -> int:
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
+        if previous_layer is None:
+            os.environ.pop(LAYER_ENV, None)
+        else:
+            os.environ[LAYER_ENV] = previous_layer
     return 0
 
 

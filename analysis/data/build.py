@@ -122,6 +122,8 @@ def check_panel_file(path: str | Path) -> list[str]:
     """
     import pandera.pandas as pa
 
+    from analysis.data import yearbook
+
     header = sources.read_header(path)
     if len(header) > MAX_PANEL_COLUMNS:
         # checked on the header alone, so a huge file is refused in well under a second
@@ -130,13 +132,8 @@ def check_panel_file(path: str | Path) -> list[str]:
             f"{MAX_PANEL_COLUMNS:,} (the template has {len(_template_columns())}): is it "
             "transposed, or not a panel?"
         ]
-
-    from analysis.data import yearbook
-
     p = Path(path)
-    if p.exists() and (
-        p.resolve().parent == yearbook.YEARBOOK_DIR.resolve() or "data_layer" in _header(p)
-    ):
+    if p.resolve().parent == yearbook.YEARBOOK_DIR.resolve() or "data_layer" in header:
         return yearbook.check_yearbook_file(p)
     df = sources.read_table(path)
     if df.empty:
@@ -177,20 +174,6 @@ def check_panel_file(path: str | Path) -> list[str]:
     return problems
 
 
-def _header(path: Path) -> list[str]:
-    """Column names of a CSV/parquet file (empty if unreadable; the full read reports it)."""
-    try:
-        if path.suffix.lower() == ".csv":
-            return list(pd.read_csv(path, nrows=0).columns)
-        if path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(path).names)
-    except Exception:  # any read failure is reported by the full read that follows
-        return []
-    return []
-
-
 def check_long_panel(
     path: str | Path, *, unit: str, time: str, cohort: str | None = None
 ) -> list[str]:
@@ -207,6 +190,7 @@ def check_long_panel(
 
     from analysis.data.schemas import generic_panel_schema
 
+    sources.read_header(path)  # duplicate column names are refused before the read
     df = sources.read_table(path)
     problems: list[str] = []
     need = [c for c in (unit, time, cohort) if c is not None]

@@ -841,7 +841,7 @@ def _generate(params: dict, seed: int, scenario: Scenario) -> tuple[pd.DataFrame
     pv = params["var"]["gdp"]
     dev, mu, u = draws["gdp"]
     rel = np.where(mountain, pv["rel_gdppc_mountain"], pv["rel_gdppc_other"])
-    a = np.log(pop22 * 118496.0 * rel / 1e4) + pv["level_sd"] * dev
+    a = np.log(pop22 * pv["province_gdppc_2022"] * rel / 1e4) + pv["level_sd"] * dev
     s = _Series(a[:, None] + lam("gdp")[None, :] + mu + u, "log", "bridge")
     series["gdp"] = s
     calibrate("gdp")
@@ -861,8 +861,8 @@ def _generate(params: dict, seed: int, scenario: Scenario) -> tuple[pd.DataFrame
     for v in ("urban_income", "rural_income"):
         pv = params["var"][v]
         dev, mu, u = draws[v]
-        prov = {"urban_income": 71270.0, "rural_income": 37572.0}[v]
-        rel = np.where(mountain, pv["rel_mountain"], 1.05)
+        prov = float(pv["province_2022"])
+        rel = np.where(mountain, pv["rel_mountain"], pv["rel_other"])
         a = np.log(prov * rel) + pv["level_sd"] * dev
         series[v] = _Series(a[:, None] + lam(v)[None, :] + mu + u + tau[v], "log", "shift")
         rows = tg[(tg["variable"] == v) & (tg["role"] == "pin")]
@@ -910,7 +910,11 @@ def _generate(params: dict, seed: int, scenario: Scenario) -> tuple[pd.DataFrame
         pv = params["var"][v]
         dev, mu, u = draws[v]
         share = np.where(mountain, pv["share_mountain"], pv["share_other"])
-        dev_use = draws["fiscal_revenue"][0] * 0.8 + 0.6 * dev if v == "budget_revenue" else dev
+        if v == "budget_revenue":  # county deviations correlated with total fiscal revenue's
+            r_f = float(pv["corr_with_fiscal"])
+            dev_use = r_f * draws["fiscal_revenue"][0] + np.sqrt(1 - r_f**2) * dev
+        else:
+            dev_use = dev
         a = np.log(share / 100 * gdp[:, ti[2022]]) + pv["level_sd"] * dev_use
         series[v] = _Series(a[:, None] + lam(v)[None, :] + mu + u, "log", "bridge")
         calibrate(v)

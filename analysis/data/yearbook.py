@@ -136,6 +136,19 @@ def _check_frame(df: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
                 f"(first at line {first + 2})"
             )
         df[col] = pd.to_numeric(conv, errors="coerce")
+    for col in ("code", "year", "cohort", "soe_cohort"):
+        # integer columns: a value like 2019.7 would otherwise be truncated silently
+        if col not in df.columns:
+            continue
+        v = pd.to_numeric(df[col], errors="coerce")
+        bad = v.notna() & np.isfinite(v) & (v != np.round(v))
+        if bad.any():
+            first = int(bad.to_numpy().nonzero()[0][0])
+            problems.append(
+                f"column {col!r}: {int(bad.sum())} non-integer value(s), e.g. "
+                f"{v.iloc[first]:g} (first at line {first + 2})"
+            )
+            df.loc[bad, col] = np.nan  # reported; the other checks still run
     if "source" in df.columns:
         df["source"] = df["source"].fillna("")
     import pandera.pandas as pa
