@@ -191,7 +191,7 @@ def plot_honest(data: AnnualData, a: OutcomeAnalysis, axes=None):
     for ax, (restr, h) in zip(axes, a.honest.items(), strict=True):
         sensitivity_plot(h, ax=ax, layer=data.label)
         ax.set_title(
-            _title(data, f"{a.label}: {restr.replace('_', ' ')} (breakdown {h.breakdown:.3g})"),
+            _title(data, f"{a.label}:\n{restr.replace('_', ' ')} (breakdown {h.breakdown:.3g})"),
             fontsize=8,
         )
     return axes[0].figure
