@@ -27,11 +27,17 @@ def test_committed_numbers_are_reproduced():
 
 def test_verify_catches_a_changed_number(tmp_path):
     stored = json.loads((PAPER_DIR / "numbers.json").read_text(encoding="utf-8"))
-    key = next(iter(stored))
-    stored[key] = (stored[key] or 0) + 1.0
+    key = next(k for k, v in stored.items() if isinstance(v, float))  # first number (not a label)
+    stored[key] = stored[key] + 1.0
     (tmp_path / "numbers.json").write_text(json.dumps(stored))
     problems = pipeline.verify(tmp_path)
     assert len(problems) == 1 and key in problems[0]
+    label = "annual_layer.layer"  # labels (strings) are compared as strings
+    stored = json.loads((PAPER_DIR / "numbers.json").read_text(encoding="utf-8"))
+    stored[label] = "yearbook"
+    (tmp_path / "numbers.json").write_text(json.dumps(stored))
+    problems = pipeline.verify(tmp_path)
+    assert len(problems) == 1 and label in problems[0]
 
 
 def test_analyses_write_tables_and_figures(tmp_path):

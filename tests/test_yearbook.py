@@ -193,7 +193,9 @@ def test_reproduce_records_and_prints_the_layer(capsys):
     from analysis.pipeline import annual_layer, reproduce
 
     nums = annual_layer(None)
-    assert nums["annual_layer.layer"] == "synthetic" and nums["annual_layer.data_layer"] == "synthetic"
+    assert (
+        nums["annual_layer.layer"] == "synthetic" and nums["annual_layer.data_layer"] == "synthetic"
+    )
     assert reproduce([], layer="synthetic") == 0
     assert "annual panel layer: synthetic" in capsys.readouterr().out
     assert reproduce([], layer="yearbook") == 2

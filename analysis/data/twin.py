@@ -388,6 +388,7 @@ def _targets(params: dict) -> pd.DataFrame:
     h = _census_inputs()[0]
     cw = registry.load_crosswalk("full")
     c22 = cw[cw["year"] == 2022]
+    h = h[h["year"].isin([2010, 2020])]  # the censuses the twin is built on
     for r in h.sort_values(["cbu", "year"]).itertuples(index=False):
         codes = tuple(sorted(int(x) for x in c22.loc[c22["cbu"] == r.cbu, "code"]))
         src = f"census{r.year}_zhejiang.csv (harmonised, CBU {r.cbu})"
@@ -451,7 +452,7 @@ def _targets(params: dict) -> pd.DataFrame:
         role = "pin" if scope == "county" else "solve"
         how = f"bulletin_figures.csv ({r.vintage})"
         if var == "gdp_pc":
-            role, how = "check", how + "; twin GDP / resident population"
+            how += "; twin GDP / resident population"
             add(
                 scope,
                 codes,
