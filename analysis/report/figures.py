@@ -245,6 +245,142 @@ def sensitivity_plot(result_df, original_ci=None, ax=None, *, layer=None):
     return fig
 
 
+# ---------------------------------------------------------------- teaching (issue 12)
+BACON_COLORS = {
+    "treated_vs_never": "#1b9e77",
+    "earlier_vs_later": "#7570b3",
+    "later_vs_earlier": "#d95f02",
+}
+
+
+def bacon_plot(decomp, ax=None, *, layer=None):
+    """Goodman-Bacon scatter: each 2x2 estimate against its weight, coloured by type.
+
+    ``decomp`` is a :class:`analysis.estimators.bacon.BaconDecomposition`; the
+    dashed line is the TWFE coefficient (the weighted sum of the points).
+    "later_vs_earlier" are the forbidden comparisons (already-treated units as
+    controls). Returns the figure.
+    """
+    fig, ax = _ax(ax)
+    t = decomp.table
+    for typ, sub in t.groupby("type", sort=False):
+        ax.scatter(
+            sub["weight"],
+            sub["estimate"],
+            s=36,
+            color=BACON_COLORS.get(typ, "0.4"),
+            label=typ.replace("_", " "),
+            edgecolor="white",
+            lw=0.5,
+        )
+    ax.axhline(decomp.twfe, color="0.2", ls="--", lw=1, label=f"TWFE = {decomp.twfe:.3f}")
+    ax.set_xlabel("weight of the 2x2 comparison")
+    ax.set_ylabel("2x2 DiD estimate")
+    ax.legend(frameon=False, fontsize=8)
+    if layer is not None:
+        layer_stamp(ax, layer)
+    return fig
+
+
+def twfe_weights_plot(weights, exposure=None, ax=None, *, layer=None):
+    """de Chaisemartin-D'Haultfoeuille weights of treated cells against exposure.
+
+    ``weights`` is a :class:`analysis.estimators.twfe_weights.TWFEWeights`;
+    ``exposure`` maps each row of ``weights.cells`` to its periods since
+    adoption (array-like, same order; default the ``exposure`` column that
+    ``twfe_weights(..., cohort=...)`` adds). Bars: total weight per exposure,
+    split into positive and negative parts. Returns the figure.
+    """
+    fig, ax = _ax(ax)
+    c = weights.cells
+    if exposure is not None:
+        c = c.assign(exposure=np.asarray(exposure))
+    pos = c[c["weight"] > 0].groupby("exposure")["weight"].sum()
+    neg = c[c["weight"] < 0].groupby("exposure")["weight"].sum()
+    ax.bar(pos.index, pos.to_numpy(), color="#4393c3", label="positive weights")
+    ax.bar(neg.index, neg.to_numpy(), color="#d6604d", label="negative weights")
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set_xlabel("periods since adoption (t - g)")
+    ax.set_ylabel("sum of TWFE weights")
+    ax.set_title(
+        f"{weights.n_negative} of {weights.n_positive + weights.n_negative} weights negative "
+        f"(sum {weights.sum_negative:.3f})",
+        fontsize=9,
+    )
+    ax.legend(frameon=False, fontsize=8)
+    if layer is not None:
+        layer_stamp(ax, layer)
+    return fig
+
+
+def mc_metric_plot(summary, metric: str = "bias", ax=None, *, target=None, err=None, layer=None):
+    """Dot plot of one Monte Carlo metric by DGP (rows) and method (colours).
+
+    ``summary`` has columns ``dgp, method`` and ``metric`` (e.g. the teaching
+    study's ``bias``, ``rmse``, ``coverage``); ``err`` names a column of
+    Monte Carlo standard errors drawn as +-2 s.e. bars; ``target`` draws a
+    reference line (0 for bias, 0.95 for coverage). Returns the figure.
+    """
+    fig, ax = _ax(ax)
+    dgps = list(dict.fromkeys(summary["dgp"]))
+    methods = list(dict.fromkeys(summary["method"]))
+    colors = dict(zip(methods, sns.color_palette("colorblind", len(methods)), strict=True))
+    off = np.linspace(-0.3, 0.3, len(methods))
+    for j, m in enumerate(methods):
+        sub = summary[summary["method"] == m].set_index("dgp").reindex(dgps)
+        y = np.arange(len(dgps)) + off[j]
+        xerr = 2 * sub[err].to_numpy() if err else None
+        ax.errorbar(
+            sub[metric],
+            y,
+            xerr=xerr,
+            fmt="o",
+            ms=5,
+            color=colors[m],
+            label=m,
+            elinewidth=1,
+            capsize=2,
+        )
+    if target is not None:
+        ax.axvline(target, color="0.3", ls="--", lw=1)
+    ax.set_yticks(np.arange(len(dgps)))
+    ax.set_yticklabels(dgps)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric)
+    ax.legend(frameon=False, fontsize=7, ncol=3, loc="best")
+    if layer is not None:
+        layer_stamp(ax, layer)
+    return fig
+
+
+def rejection_plot(summary, ax=None, *, alpha: float = 0.05, layer=None):
+    """Null rejection rates against the number of clusters, one line per method.
+
+    ``summary`` has ``clusters, method, rejection, mc_se``; the band is the
+    nominal level +- 2 Monte Carlo s.e. of a correctly sized test. Returns the figure.
+    """
+    fig, ax = _ax(ax)
+    for m, sub in summary.groupby("method", sort=False):
+        ax.errorbar(
+            sub["clusters"], sub["rejection"], yerr=2 * sub["mc_se"], marker="o", capsize=2, label=m
+        )
+    n = int(summary["n_reps"].iloc[0]) if "n_reps" in summary else None
+    if n:
+        band = 2 * np.sqrt(alpha * (1 - alpha) / n)
+        ax.axhspan(alpha - band, alpha + band, color="0.9", zorder=0)
+    ax.axhline(alpha, color="0.3", ls="--", lw=1, label=f"nominal {alpha:.0%}")
+    ax.set_xscale("log")
+    ticks = sorted(summary["clusters"].unique())
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(t) for t in ticks])
+    ax.set_xlabel("number of clusters (log scale)")
+    ax.set_ylabel("rejection rate under the null")
+    ax.legend(frameon=False, fontsize=8)
+    if layer is not None:
+        layer_stamp(ax, layer)
+    return fig
+
+
 # ----------------------------------------------------------------- staggered designs
 #: colours of the treatment-timing statuses (codes of ``analysis.studies.annual_did.STATUS``)
 TIMING_COLORS = ("#d9d9d9", "#9ecae1", "#fdd49e", "#d7301f", "#737373")
@@ -382,49 +518,6 @@ def event_study_overlay(
     ax.set_ylabel(ylabel)
     if legend:
         ax.legend(frameon=False, fontsize=7, ncol=2)
-    if layer is not None:
-        layer_stamp(ax, layer)
-    return fig
-
-
-def bacon_scatter(
-    table: pd.DataFrame, twfe: float, ax=None, *, layer: str | None = None, legend: bool = True
-):
-    """Goodman-Bacon decomposition: each 2x2 estimate against its weight, by type,
-    with the TWFE coefficient (their weighted sum) as a horizontal line."""
-    fig, ax = _ax(ax)
-    names = {
-        "treated_vs_never": "treated vs never treated",
-        "earlier_vs_later": "earlier vs later treated (as controls)",
-        "later_vs_earlier": "later vs earlier treated (as controls; forbidden)",
-    }
-    markers = {"treated_vs_never": "o", "earlier_vs_later": "s", "later_vs_earlier": "^"}
-    colors = dict(zip(names, sns.color_palette("colorblind", 3), strict=True))
-    for t, s in table.groupby("type", sort=False):
-        ax.scatter(
-            s["weight"],
-            s["estimate"],
-            s=22,
-            marker=markers.get(t, "o"),
-            color=colors.get(t, "k"),
-            label=names.get(t, t),
-            alpha=0.85,
-        )
-    ax.axhline(twfe, color="k", lw=1, ls="--", label=f"TWFE = {twfe:.4g}")
-    ax.axhline(0, color="0.6", lw=0.6)
-    ax.set_xlabel("weight in the TWFE coefficient")
-    ax.set_ylabel("2x2 DiD estimate")
-    if legend:
-        ax.legend(frameon=False, fontsize=7)
-    else:
-        ax.annotate(
-            f"TWFE = {twfe:.4g}",
-            (1.0, twfe),
-            xycoords=("axes fraction", "data"),
-            ha="right",
-            va="bottom",
-            fontsize=7,
-        )
     if layer is not None:
         layer_stamp(ax, layer)
     return fig

@@ -172,11 +172,23 @@ def plot_overlay(
 
 
 def plot_bacon(data: AnnualData, a: OutcomeAnalysis, ax=None, legend: bool = True):
-    """Goodman-Bacon weight-vs-estimate scatter of the static TWFE coefficient."""
-    from analysis.report.figures import bacon_scatter
+    """Goodman-Bacon weight-vs-estimate scatter of the static TWFE coefficient
+    (:func:`analysis.report.figures.bacon_plot`; grids keep one legend)."""
+    from analysis.report.figures import bacon_plot
 
-    fig = bacon_scatter(a.bacon.table, a.bacon.twfe, ax=ax, layer=data.label, legend=legend)
-    _ax_of(fig, ax).set_title(_title(data, f"{a.label}: Goodman-Bacon decomposition"), fontsize=8)
+    fig = bacon_plot(a.bacon, ax=ax, layer=data.label)
+    ax_ = _ax_of(fig, ax)
+    if not legend and ax_.get_legend() is not None:
+        ax_.get_legend().remove()
+        ax_.annotate(
+            f"TWFE = {a.bacon.twfe:.3f}",
+            (1.0, a.bacon.twfe),
+            xycoords=("axes fraction", "data"),
+            ha="right",
+            va="bottom",
+            fontsize=7,
+        )
+    ax_.set_title(_title(data, f"{a.label}: Goodman-Bacon decomposition"), fontsize=8)
     return fig
 
 
