@@ -108,16 +108,23 @@ class Spec:
     method: str
     options: Mapping[str, Any]
     comparison: str
+    #: heterogeneity-robust: its simple ATT estimates the average ATT over
+    #: treated county-years (static TWFE and the TWFE event study do not)
+    robust: bool = True
+    #: label in the pre-trend table (default: ``label``)
+    pretrend_label: str = ""
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("twfe", "Static TWFE", "twfe", {}, "never + not-yet + already treated"),
+    Spec("twfe", "Static TWFE", "twfe", {}, "never + not-yet + already treated", robust=False),
     Spec(
         "event",
         "TWFE event study (mean of e=0..5)",
         "event",
         {"window": WINDOW},
         "never + not-yet + already treated",
+        robust=False,
+        pretrend_label="TWFE event study",
     ),
     Spec(
         "cs_never",
@@ -134,14 +141,21 @@ SPECS: tuple[Spec, ...] = (
         "never + not-yet treated",
     ),
     Spec("sa", "Sun-Abraham (IW)", "sa", {}, "never treated (last cohort if none)"),
-    Spec("bjs", "BJS imputation", "bjs", {"pretrends": 0}, "never + not-yet treated"),
+    Spec(
+        "bjs",
+        "BJS imputation",
+        "bjs",
+        {"pretrends": 0},
+        "never + not-yet treated",
+        pretrend_label="BJS imputation (Test 1, untreated obs.)",
+    ),
     Spec("gardner", "Gardner two-stage", "gardner", {}, "never + not-yet treated"),
 )
 SPEC = {s.key: s for s in SPECS}
 #: the main estimator (event study for HonestDiD, RI statistic, family table)
 MAIN = "cs_notyet"
 #: estimators whose simple ATT estimates the average ATT over treated county-years
-ROBUST = ("cs_never", "cs_notyet", "sa", "bjs", "gardner")
+ROBUST = tuple(s.key for s in SPECS if s.robust)
 PRE_LEADS = 4
 
 

@@ -147,7 +147,7 @@ def event_frame(results: Mapping[str, Any], window: tuple[int, int] = WINDOW) ->
     """
     z = stats.norm.ppf(1 - ALPHA / 2)
     rows = []
-    for key in ("event", "cs_never", "cs_notyet", "sa", "bjs", "gardner"):
+    for key in SPEC:  # static TWFE has no dynamic aggregate and is skipped
         r = results.get(key)
         if not hasattr(r, "aggregates") or "dynamic" not in r.aggregates:
             continue
@@ -158,7 +158,7 @@ def event_frame(results: Mapping[str, Any], window: tuple[int, int] = WINDOW) ->
         if agg.vcov is not None:
             ev_all = agg.by["event"].to_numpy()
             in_band = by["ok"].to_numpy()
-            ii = [int(np.flatnonzero(ev_all == e)[0]) for e in by.loc[in_band, "event"]]
+            ii = [int(np.flatnonzero(ev_all == e)[0]) for e in by["event"].to_numpy()[in_band]]
             if len(ii) >= 2:
                 Vs = np.asarray(agg.vcov)[np.ix_(ii, ii)]
                 crit = max(_sup_t(Vs, np.sqrt(np.diag(Vs))), z)
@@ -301,14 +301,13 @@ def bacon_table(dec, dec_truth=None) -> pd.DataFrame:
 def pretrend_table(results: Mapping[str, Any]) -> pd.DataFrame:
     """Joint pre-trend test of every event-study estimator."""
     rows = []
-    for key, lab in (
-        ("event", "TWFE event study"),
-        ("cs_never", SPEC["cs_never"].label),
-        ("cs_notyet", SPEC["cs_notyet"].label),
-        ("sa", SPEC["sa"].label),
-        ("bjs_pre", "BJS imputation (Test 1, untreated obs.)"),
-        ("gardner", SPEC["gardner"].label),
-    ):
+    # every specification with an event-study form; BJS's leads come from its
+    # separate pre-trend regression (results key "bjs_pre")
+    for spec in SPECS:
+        if spec.key == "twfe":
+            continue
+        key = "bjs_pre" if spec.key == "bjs" else spec.key
+        lab = spec.pretrend_label or spec.label
         r = results.get(key)
         pt = getattr(r, "pretest", None)
         if key.startswith("cs") and hasattr(r, "aggregates"):
