@@ -130,7 +130,18 @@ def census_did(paper_dir: Path | None) -> dict[str, float]:
     return cd.write_outputs(paper_dir)
 
 
-#: Every analysis of the ``analyses`` stage, in run order.
+def annual_did(paper_dir: Path | None) -> dict[str, float]:
+    """Annual staggered DiD on income, employment and R&D (twin by default, else yearbook)."""
+    from analysis.studies import annual_did as ad
+
+    data = ad.load()
+    analyses = ad.run_cached(data)
+    family = ad.family_table(analyses)
+    if paper_dir is not None:
+        ad.write_outputs(data, analyses, family, paper_dir)
+    return ad.numbers(data, analyses, family)
+
+
 def annual_layer(paper_dir: Path | None) -> dict[str, float]:
     """Which layer the annual panel comes from (recorded in ``numbers.json``)."""
     from analysis.data.annual import resolve_layer
@@ -142,11 +153,13 @@ def annual_layer(paper_dir: Path | None) -> dict[str, float]:
     }
 
 
+#: Every analysis of the ``analyses`` stage, in run order.
 ANALYSES: dict[str, Analysis] = {
     "annual_layer": annual_layer,
     "claims_audit": claims_audit,
     "census_descriptive": census_descriptive,
     "census_did": census_did,
+    "annual_did": annual_did,
 }
 
 
@@ -296,6 +309,24 @@ def stage_notebooks() -> None:
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*(?::\s*([^}]+?))?\s*\}\}")
 
 
+_CONDITIONAL = re.compile(
+    r"\{\{#if\s+([A-Za-z0-9_.]+)\s*\}\}(.*?)(?:\{\{else\}\}(.*?))?\{\{/if\}\}", re.DOTALL
+)
+
+
+def _conditionals(template: str, numbers: dict[str, float]) -> str:
+    """Keep the ``{{#if key}}...{{else}}...{{/if}}`` branch chosen by the number ``key``
+    (non-zero = first branch); blocks do not nest; an unknown key is an error."""
+
+    def sub(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key not in numbers or numbers[key] is None:
+            raise RuntimeError(f"paper template branches on unknown number: {key}")
+        return m.group(2) if numbers[key] else (m.group(3) or "")
+
+    return _CONDITIONAL.sub(sub, template)
+
+
 #: Directives placed by :func:`analysis.report.document.place_outputs`, not numbers.
 _DIRECTIVES = ("table", "figure", "ref")
 
@@ -305,10 +336,13 @@ def render_paper(
 ) -> str:
     """Replace ``{{key}}`` / ``{{key:.1f}}`` placeholders; unknown keys are an error.
 
+    ``{{#if key}}A{{else}}B{{/if}}`` keeps ``A`` when the number ``key`` is
+    non-zero, else ``B`` (e.g. one template for the synthetic and the real layer).
     Then, with ``paper_dir``, place the generated tables and figures
     (``{{table:..}}``, ``{{figure:..}}``, ``{{ref:..}}``; see
     :mod:`analysis.report.document`).
     """
+    template = _conditionals(template, numbers)
     missing: list[str] = []
 
     def sub(m: re.Match[str]) -> str:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt  # no backend is forced here: notebooks show figures inline
@@ -467,6 +468,185 @@ def rejection_plot(summary, ax=None, *, alpha: float = 0.05, layer=None):
     ax.set_xlabel("number of clusters (log scale)")
     ax.set_ylabel("rejection rate under the null")
     ax.legend(frameon=False, fontsize=8)
+    if layer is not None:
+        layer_stamp(ax, layer)
+    return fig
+
+
+# ----------------------------------------------------------------- staggered designs
+#: colours of the treatment-timing statuses (codes of ``analysis.studies.annual_did.STATUS``)
+TIMING_COLORS = ("#d9d9d9", "#9ecae1", "#fdd49e", "#d7301f", "#737373")
+
+
+def treatment_timing_plot(
+    status: pd.DataFrame,
+    labels: dict[int, str],
+    ax=None,
+    *,
+    imputed: pd.DataFrame | None = None,
+    layer: str | None = None,
+    max_labels: int = 40,
+    label_rows: Sequence[bool] | None = None,
+):
+    """Units x periods picture of treatment status (like Stata/R ``panelview``).
+
+    ``status``: index = unit labels (rows in plotting order), columns = periods,
+    integer codes; ``labels``: code -> legend text (colours follow
+    :data:`TIMING_COLORS` in code order). ``imputed`` (same shape, bool) marks
+    cells whose adoption year was imputed with a dot. Unit labels are printed
+    for the rows flagged in ``label_rows``; by default for every row when there
+    are at most ``max_labels``, else only for the rows whose status changes.
+    """
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    fig, ax = _ax(ax)
+    codes = sorted(labels)
+    cmap = ListedColormap([TIMING_COLORS[c % len(TIMING_COLORS)] for c in codes])
+    norm = BoundaryNorm(np.arange(len(codes) + 1) - 0.5, cmap.N)
+    pos = {c: i for i, c in enumerate(codes)}
+    mat = np.vectorize(pos.get)(status.to_numpy())
+    ax.imshow(mat, aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
+    if imputed is not None:
+        yy, xx = np.nonzero(imputed.to_numpy())
+        ax.scatter(xx, yy, s=4, c="k", marker="o", linewidths=0, label="imputed timing")
+    cols = list(status.columns)
+    ax.set_xticks(np.arange(len(cols)))
+    ax.set_xticklabels([str(c) for c in cols], rotation=90, fontsize=7)
+    n = len(status)
+    if label_rows is not None:
+        rows = np.flatnonzero(np.asarray(label_rows, dtype=bool))
+    elif n <= max_labels:
+        rows = np.arange(n)
+    else:
+        rows = np.flatnonzero((status.nunique(axis=1) > 1).to_numpy())
+    ax.set_yticks(rows)
+    ax.set_yticklabels([str(status.index[i]) for i in rows], fontsize=6)
+    handles = [
+        Patch(color=TIMING_COLORS[c % len(TIMING_COLORS)], label=labels[c])
+        for c in codes
+        if (status.to_numpy() == c).any()
+    ]
+    if imputed is not None and imputed.to_numpy().any():
+        handles.append(
+            plt.Line2D([], [], marker="o", ls="", color="k", ms=3, label="imputed timing")
+        )
+    ax.legend(
+        handles=handles,
+        fontsize=7,
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.08),
+        ncol=3,
+    )
+    ax.set_xlabel("")
+    if layer is not None:
+        layer_stamp(ax, layer)
+    return fig
+
+
+def event_study_overlay(
+    events: pd.DataFrame,
+    ax=None,
+    *,
+    truth: pd.Series | None = None,
+    layer: str | None = None,
+    ylabel: str = "effect",
+    bands: bool = True,
+    legend: bool = True,
+):
+    """Event-study estimates of several estimators side by side.
+
+    ``events``: long frame with ``label, event, estimate, conf_low, conf_high``
+    and optionally ``band_low, band_high`` (simultaneous bands, drawn as
+    shaded boxes behind the pointwise intervals). Estimators are dodged along
+    the x axis. ``truth`` (event -> effect) adds the true dynamic effects as a
+    line (known-truth simulations only).
+    """
+    fig, ax = _ax(ax)
+    labs = list(dict.fromkeys(events["label"]))
+    colors = sns.color_palette("colorblind", n_colors=max(len(labs), 3))
+    width = 0.8 / max(len(labs), 1)
+    for j, lab in enumerate(labs):
+        s = events[events["label"] == lab].sort_values("event")
+        x = s["event"].to_numpy(float) + (j - (len(labs) - 1) / 2) * width
+        y = s["estimate"].to_numpy(float)
+        if bands and "band_low" in s:
+            ok = np.isfinite(s["band_low"].to_numpy(float))
+            ax.bar(
+                x[ok],
+                (s["band_high"] - s["band_low"]).to_numpy(float)[ok],
+                bottom=s["band_low"].to_numpy(float)[ok],
+                width=width * 0.9,
+                color=colors[j],
+                alpha=0.18,
+                lw=0,
+                zorder=1,
+            )
+        lo = y - s["conf_low"].to_numpy(float)
+        hi = s["conf_high"].to_numpy(float) - y
+        ax.errorbar(
+            x,
+            y,
+            yerr=[np.nan_to_num(lo), np.nan_to_num(hi)],
+            fmt="o",
+            ms=3,
+            color=colors[j],
+            capsize=0,
+            lw=1,
+            label=lab,
+            zorder=3,
+        )
+    if truth is not None and len(truth):
+        tr = truth.sort_index()
+        lo_e, hi_e = events["event"].min(), events["event"].max()
+        tr = tr[(tr.index >= lo_e) & (tr.index <= hi_e)]
+        ev = np.concatenate([[e for e in range(int(lo_e), 0)], tr.index.to_numpy(float)])
+        val = np.concatenate([np.zeros(int(-lo_e)) if lo_e < 0 else [], tr.to_numpy(float)])
+        ax.plot(ev, val, color="k", lw=1.6, ls="-", label="true effect", zorder=4)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.axvline(-0.5, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel("years since first enclave (event time)")
+    ax.set_ylabel(ylabel)
+    if legend:
+        ax.legend(frameon=False, fontsize=7, ncol=2)
+    if layer is not None:
+        layer_stamp(ax, layer)
+    return fig
+
+
+def estimates_plot(
+    table: pd.DataFrame,
+    ax=None,
+    *,
+    truth: float | None = None,
+    layer: str | None = None,
+    xlabel: str = "simple ATT",
+    legend: bool = True,
+):
+    """One row per estimator: point estimate and 95% interval (``label, att,
+    ci_low, ci_high``), with the true value as a vertical line when known."""
+    fig, ax = _ax(ax)
+    t = table.reset_index(drop=True)
+    yy = np.arange(len(t))[::-1]
+    ax.errorbar(
+        t["att"],
+        yy,
+        xerr=[t["att"] - t["ci_low"], t["ci_high"] - t["att"]],
+        fmt="o",
+        color="k",
+        capsize=3,
+        ms=4,
+        label="estimate, 95% CI",
+    )
+    if truth is not None and np.isfinite(truth):
+        ax.axvline(truth, color="#d7301f", lw=1.4, label=f"true value {truth:.4g}")
+    ax.axvline(0, color="0.6", lw=0.7)
+    ax.set_yticks(yy)
+    ax.set_yticklabels(t["label"], fontsize=7)
+    ax.set_xlabel(xlabel)
+    if legend:
+        ax.legend(frameon=False, fontsize=7)
     if layer is not None:
         layer_stamp(ax, layer)
     return fig
