@@ -5,8 +5,6 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -95,7 +93,7 @@ main.assign(outcome=main["outcome"].map(labels))[
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
 coefficient_plot(main, labels, ax=ax)
 ax.set_title("Enclave counties vs other mountain counties — REAL census data")
-fig
+plt.show()
 
 # %% [markdown]
 # **Reading the p-values.** The CR1 p-values clustered by prefecture are far smaller than the others:
@@ -191,7 +189,7 @@ ev = cd.event_study_table()
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
 event_study_plot(ev, ax=ax)
 ax.set_title("Log population relative to 2010 — REAL census data")
-fig
+plt.show()
 
 # %% [markdown]
 # **Reading it honestly.** The test does not reject parallel pre-trends (RI and wild p-values well

@@ -56,6 +56,16 @@ def test_notebook_executes(path, tmp_path):
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     makes_figures = any(k in code for k in ("plt.", "_plot(", "subplots(", ".plot("))
     assert n_png >= (1 if makes_figures else 0), f"{n_png} embedded images"
+    # each figure once: a cell ending in ``fig`` under the inline backend shows it twice
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "code":
+            continue
+        pngs = [
+            o["data"]["image/png"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+        ]
+        assert len(pngs) == len(set(pngs)), (
+            f"cell {i} shows the same figure twice (end it with plt.show())"
+        )
     # no run-dependent metadata: two runs give the same bytes
     for key in ('"start_time"', '"end_time"', '"duration"', '"iopub.', "shell.execute_reply"):
         assert key not in raw, key
