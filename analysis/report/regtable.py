@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.report.tables import _latex_escape
+
 Interval = Literal["se", "ci"]
 
 #: Significance thresholds and marks (as in summary_col and esttab).
@@ -218,22 +220,6 @@ class RegressionTable:
                 + "</div>\n"
             )
         return out
-
-
-def _latex_escape(s: Any) -> str:
-    s = str(s)
-    for a, b in (
-        ("\\", r"\textbackslash{}"),
-        ("&", r"\&"),
-        ("%", r"\%"),
-        ("$", r"\$"),
-        ("#", r"\#"),
-        ("_", r"\_"),
-        ("{", r"\{"),
-        ("}", r"\}"),
-    ):
-        s = s.replace(a, b)
-    return s
 
 
 def regression_table(

@@ -56,7 +56,9 @@ def _fmt(v: Any, digits: int, identifier: bool = False) -> str:
     return str(v)
 
 
-def _latex_escape(s: str) -> str:
+def _latex_escape(s: Any) -> str:
+    """``s`` as text with the LaTeX special characters escaped."""
+    s = str(s)
     for a, b in (
         ("\\", r"\textbackslash{}"),
         ("&", r"\&"),
