@@ -353,10 +353,13 @@ def _estimate_cells_unbalanced(
 @dataclass
 class _CellResults:
     att: np.ndarray  # K (nan = NA cell)
-    psi: np.ndarray  # n x K
+    psi: np.ndarray | None  # n x K (None when only its cluster Gram matrix was formed)
     n_treated: np.ndarray
     n_control: np.ndarray
     na_notes: list[str]
+    #: (K + nG) x (K + nG) Gram matrix of the cluster sums of Z = [Psi | H] (H =
+    #: cohort dummies of ``design.glist``), when computed without forming Psi
+    gram: np.ndarray | None = None
 
 
 def _estimate_cells(
@@ -366,7 +369,15 @@ def _estimate_cells(
     control: str,
     est_method: str,
     anticipation: int,
+    moments: bool = False,
 ) -> _CellResults:
+    """ATT(g,t) and their influence functions on a balanced panel.
+
+    With ``moments=True`` (no covariates only) the n x K influence-function
+    matrix is never formed: its cluster Gram matrix, all the analytic
+    covariances need, is accumulated from cohort moments of the outcome
+    (:func:`_moment_gram`), and ``psi`` is ``None``.
+    """
     n = design.n
     k = len(cells)
     times = design.times
@@ -398,8 +409,8 @@ def _estimate_cells(
         na_notes.append(f"{label(j)}: no treated or no comparison units; reported as NA")
         est[j] = False
 
-    dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
-
+    if moments and has_x:  # pragma: no cover - guarded by the caller
+        raise ValueError("the moment path needs a design without covariates")
     if not has_x:
         # Closed form: dr = ipw = reg without covariates (DRDID with an intercept only).
         if est_method in ("dr", "ipw"):
@@ -413,11 +424,15 @@ def _estimate_cells(
                     f"{TRIM_LEVEL}); reported as NA"
                 )
                 est[j] = False
-        sums = _cohort_sums(dy, codes, n_u)
-        cols = np.arange(k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m_t = sums[tcode, cols] / nd
-            m_c = (sums * cm).sum(axis=0) / nc
+        if moments:
+            return _estimate_cells_moments(
+                design, codes, n_u, cnt, tcode, cm, nd, nc, tidx, bidx, est, att,
+                n_tr, n_co, na_notes,
+            )
+        dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
+        # cohort means of Delta Y from those of Y: the same numbers on both paths
+        m_t, m_c = _group_means(_cohort_moments(design.y, codes, n_u, gram=False)[0],
+                                cnt, tcode, cm, nc, tidx, bidx)
         coef = np.zeros((n_u, k))
         cent = np.zeros((n_u, k))
         ctrl = cm & est[None, :]
@@ -432,6 +447,7 @@ def _estimate_cells(
         return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
 
     # Covariates: DRDID estimators cell by cell on the n1 units used.
+    dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
     psi = np.zeros((n, k), order="F")
     ps_cache: dict[tuple, tuple[np.ndarray, bool]] = {}
     for j in np.flatnonzero(est):
@@ -480,3 +496,175 @@ def _cohort_sums(a: np.ndarray, codes: np.ndarray, n_u: int) -> np.ndarray:
     for u in range(n_u):
         out[u] = a[codes == u].sum(axis=0)
     return out
+
+
+# --------------------------------------------------------------------------- moment path
+#: Rows per block when accumulating cohort moments (bounded working memory).
+MOMENT_BLOCK = 32768
+
+
+def _delta_matrix(n_t: int, tidx: np.ndarray, bidx: np.ndarray) -> np.ndarray:
+    """``D`` (T x K): +1 at each cell's current period, -1 at its base period."""
+    k = tidx.size
+    cols = np.arange(k)
+    dmat = np.zeros((n_t, k))
+    dmat[tidx, cols] += 1.0
+    dmat[bidx, cols] -= 1.0  # base cells (t = b) get a zero column
+    return dmat
+
+
+def _group_means(
+    mean: np.ndarray,
+    cnt: np.ndarray,
+    tcode: np.ndarray,
+    cm: np.ndarray,
+    nc: np.ndarray,
+    tidx: np.ndarray,
+    bidx: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Treated and comparison means of Delta Y per cell from cohort means of Y."""
+    mdy = mean @ _delta_matrix(mean.shape[1], tidx, bidx)
+    cols = np.arange(tidx.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_t = mdy[tcode, cols]
+        m_c = ((cnt[:, None] * mdy) * cm).sum(axis=0) / nc
+    return m_t, m_c
+
+
+def _cohort_moments(
+    y: np.ndarray, codes: np.ndarray, n_u: int, gram: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-cohort means ``M`` (n_u x T) and centred Gram matrices ``C`` (n_u x T x T)
+    of the rows of ``y`` (n x T), in blocks of :data:`MOMENT_BLOCK` rows.
+
+    Blocks are combined by the pairwise update of Chan, Golub and LeVeque (1983),
+    ``C = C_a + C_b + n_a n_b / (n_a + n_b) (m_a - m_b)(m_a - m_b)'``, so no
+    uncentred second moment (and no cancellation) ever appears.
+    """
+    n_t = y.shape[1]
+    mean = np.zeros((n_u, n_t))
+    out = np.zeros((n_u, n_t, n_t)) if gram else None
+    for u in range(n_u):
+        idx = np.flatnonzero(codes == u)
+        n_a = 0
+        m_a = np.zeros(n_t)
+        c_a = np.zeros((n_t, n_t))
+        for lo in range(0, idx.size, MOMENT_BLOCK):
+            yb = y[idx[lo : lo + MOMENT_BLOCK]]
+            n_b = yb.shape[0]
+            m_b = yb.mean(axis=0)
+            if gram:
+                yb -= m_b
+                c_b = yb.T @ yb
+            else:
+                c_b = c_a
+            if n_a == 0:
+                m_a, c_a = m_b, c_b
+            else:
+                d = m_b - m_a
+                tot = n_a + n_b
+                if gram:
+                    c_a = c_a + c_b + (n_a * n_b / tot) * np.outer(d, d)
+                m_a = m_a + d * (n_b / tot)
+            n_a += n_b
+        mean[u] = m_a
+        if out is not None:
+            out[u] = c_a
+    return mean, out
+
+
+def _estimate_cells_moments(
+    design: _Design,
+    codes: np.ndarray,
+    n_u: int,
+    cnt: np.ndarray,
+    tcode: np.ndarray,
+    cm: np.ndarray,
+    nd: np.ndarray,
+    nc: np.ndarray,
+    tidx: np.ndarray,
+    bidx: np.ndarray,
+    est: np.ndarray,
+    att: np.ndarray,
+    n_tr: np.ndarray,
+    n_co: np.ndarray,
+    na_notes: list[str],
+) -> _CellResults:
+    r"""The no-covariate closed form from cohort moments of Y, without Psi.
+
+    With :math:`\Delta Y_i = D'Y_i` (``D``: T x K, +1 at the current and -1 at
+    the base period of each cell) and cohort codes :math:`u_i`, the influence
+    function is :math:`\psi_{ik} = c_{u_i k}(\Delta Y_{ik} - m_{u_i k})` with
+    coefficients :math:`c` (:math:`n/n_D`, :math:`-n/n_C` or 0) and centres
+    :math:`m` (treated or comparison mean) constant within cohorts. Hence, with
+    cohort means :math:`M_u`, centred Gram matrices :math:`C_u` and
+    :math:`a_u = D'M_u - m_u`,
+
+    .. math::
+
+        \sum_{i: u_i = u} \psi_i\psi_i' = (c_u c_u') \odot
+            (D'C_uD + n_u a_u a_u'), \qquad
+        \sum_{i: u_i = u} \psi_i = n_u\, c_u \odot a_u,
+
+    which give the Gram matrix of :math:`Z = [\Psi \mid H]` in
+    :math:`O(nT^2)` operations and :math:`O(K^2)` memory. With clusters the
+    cluster sums of :math:`\Psi` are formed from (cluster, cohort) sums of the
+    cohort-centred outcome instead (n_clusters x K). Equal to the dense path to
+    rounding (``tests/test_cs_fastpath.py``).
+    """
+    n = design.n
+    k = tidx.size
+    y = design.y
+    dmat = _delta_matrix(y.shape[1], tidx, bidx)
+    mean, cgram = _cohort_moments(y, codes, n_u)
+    mdy = mean @ dmat  # n_u x K: cohort means of Delta Y
+    m_t, m_c = _group_means(mean, cnt, tcode, cm, nc, tidx, bidx)
+    coef = np.zeros((n_u, k))
+    cent = np.zeros((n_u, k))
+    ctrl = cm & est[None, :]
+    coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
+    cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
+    e = np.flatnonzero(est)
+    coef[tcode[e], e] = n / nd[e]
+    cent[tcode[e], e] = m_t[e]
+    att[e] = m_t[e] - m_c[e]
+    a = np.where(coef != 0, mdy - cent, 0.0)
+
+    glist = design.glist
+    ucoh = np.unique(design.g)
+    gi = np.searchsorted(ucoh, glist)
+    n_g = glist.size
+    gram = np.zeros((k + n_g, k + n_g))
+    clusters = design.clusters
+    if clusters is None:
+        for u in range(n_u):
+            cu = coef[u]
+            if not cu.any():
+                continue
+            inner = dmat.T @ cgram[u] @ dmat + cnt[u] * np.outer(a[u], a[u])
+            gram[:k, :k] += np.outer(cu, cu) * inner
+        s_u = (cnt[:, None] * coef) * a  # n_u x K: cohort sums of psi
+        gram[:k, k:] = s_u[gi].T
+        gram[k:, :k] = s_u[gi]
+        gram[k:, k:] = np.diag(cnt[gi])
+    else:
+        import scipy.sparse as sp
+
+        cl = clusters.codes
+        pair = cl * n_u + codes
+        pu, pinv = np.unique(pair, return_inverse=True)
+        n_p = pu.size
+        ind = sp.csr_matrix((np.ones(n), (pinv, np.arange(n))), shape=(n_p, n))
+        ycs = ind @ (y - mean[codes])  # n_p x T: pair sums of cohort-centred Y
+        cnt_p = np.bincount(pinv, minlength=n_p).astype(np.float64)
+        u_p = pu % n_u
+        s_p = coef[u_p] * (ycs @ dmat + cnt_p[:, None] * a[u_p])  # pair sums of psi
+        h_p = (u_p[:, None] == gi[None, :]) * cnt_p[:, None]
+        agg = sp.csr_matrix(
+            (np.ones(n_p), (pu // n_u, np.arange(n_p))), shape=(clusters.n_clusters, n_p)
+        )
+        zc = agg @ np.hstack([s_p, h_p])
+        gram = zc.T @ zc
+    return _CellResults(
+        att=att, psi=None, n_treated=n_tr, n_control=n_co, na_notes=na_notes, gram=gram
+    )

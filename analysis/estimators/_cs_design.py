@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
-from analysis.estimators._panel import prepare_panel
+from analysis.estimators._panel import PanelArrays, panel_arrays
 from analysis.inference.vcov import Clusters
 
 #: DRDID 1.3.0 propensity-score trimming level for comparison units.
@@ -95,7 +95,7 @@ def _build_design(
     anticipation: int,
     panel_handling: str = "balance",
 ) -> _Design:
-    panel = prepare_panel(
+    arr = panel_arrays(
         data,
         outcome=outcome,
         unit=unit,
@@ -104,7 +104,12 @@ def _build_design(
         covariates=covariates,
         cluster=cluster,
         require_never_treated=(control == "never"),
+        stacklevel=4,
     )
+    if arr.balanced and anticipation == 0 and bool((arr.cohort == 0).any()):
+        # the common case: nothing below would drop or recode a row
+        return _wide_design(arr, covariates, cluster)
+    panel = arr.to_panel()
     notes: list[str] = list(panel.notes)
     df = panel.data
     tmin, tmax = int(df["time"].min()), int(df["time"].max())
@@ -238,6 +243,55 @@ def _build_design(
         units=units,
         notes=notes,
         n_dropped_unbalanced=n_drop,
+    )
+
+
+def _wide_design(arr: PanelArrays, covariates: tuple[str, ...], cluster: str | None) -> _Design:
+    """Balanced panel with never-treated units and no anticipation, from the arrays
+    of :func:`~analysis.estimators._panel.panel_arrays` (rows sorted by unit and
+    period): the outcome matrix is a reshape (a view when the input was sorted),
+    no data frame is built. The same design as the general path of
+    :func:`_build_design` would return for such a panel."""
+    times = arr.times
+    n_t = times.size
+    if n_t < 2:
+        raise InputError("at least two time periods are needed")
+    glist = arr.cohorts[arr.cohorts > times[0]]
+    if glist.size == 0:
+        raise InputError("no treated cohort with an untreated pre-period to estimate ATT(g,t)")
+    n = arr.n_units
+    y = np.asarray(arr.y, dtype=np.float64).reshape(n, n_t)
+    g = np.array(arr.cohort[::n_t], dtype=np.float64)
+    units = np.asarray(arr.unit[::n_t])
+    x = x_static = None
+    if covariates:
+        xs = np.stack([arr.x[c] for c in covariates], axis=-1).reshape(n, n_t, len(covariates))
+        xfull = np.concatenate([np.ones((n, n_t, 1)), xs], axis=2)
+        if np.all(xs == xs[:, :1, :]):
+            x_static = np.ascontiguousarray(xfull[:, 0, :])
+        else:
+            x = xfull
+        base = x_static if x_static is not None else xfull[:, 0, :]
+        if np.linalg.matrix_rank(base) < base.shape[1]:
+            raise InputError(
+                "covariates are collinear or constant (the design with an intercept is rank deficient)"
+            )
+    clusters = None
+    if cluster:
+        clusters = Clusters.from_labels(arr.cluster_values[::n_t])
+        if clusters.n_clusters < 2:
+            raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
+    return _Design(
+        y=y,
+        x=x,
+        x_static=x_static,
+        g=g,
+        times=times.astype(np.int64),
+        glist=glist.astype(np.float64),
+        clusters=clusters,
+        units=units,
+        notes=list(arr.notes),
+        n_dropped_unbalanced=0,
     )
 
 

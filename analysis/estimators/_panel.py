@@ -130,6 +130,116 @@ def prepare_panel(
         unit-time rows, cohort varying within a unit, non-integer time, no
         treated units, no comparison units, empty data after dropping.
     """
+    arr = panel_arrays(
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        cluster=cluster,
+        require_never_treated=require_never_treated,
+        require_comparison=require_comparison,
+        stacklevel=4,
+    )
+    return arr.to_panel()
+
+
+@dataclass(frozen=True)
+class PanelArrays:
+    """The validated panel as numpy arrays, rows sorted by ``(uid, time)``.
+
+    What :func:`prepare_panel` wraps into a :class:`Panel`; estimators with a
+    light input path (:mod:`analysis.estimators.cs`) read the arrays directly.
+    When the input is already sorted by unit and time and nothing is dropped,
+    the row arrays are views of the input columns (no copy).
+    """
+
+    unit: np.ndarray  # original unit id of every row
+    uid: np.ndarray  # int64 dense unit code 0..n_units-1
+    time: np.ndarray  # int64
+    cohort: np.ndarray  # float64, 0 = never treated
+    y: np.ndarray  # float64
+    x: dict[str, np.ndarray]  # covariates, float64
+    cluster_values: np.ndarray | None  # cluster label of every row
+    outcome: str
+    unit_col: str
+    time_col: str
+    cohort_col: str
+    covariates: tuple[str, ...]
+    cluster: str | None
+    times: np.ndarray
+    cohorts: np.ndarray
+    n_units: int
+    balanced: bool
+    notes: tuple[str, ...]
+
+    def to_panel(self) -> Panel:
+        """The :class:`Panel` (a standardised DataFrame) of these arrays."""
+        cols: dict[str, np.ndarray] = {
+            "unit": self.unit,
+            "uid": self.uid,
+            "time": self.time,
+            "cohort": self.cohort,
+            "y": self.y,
+        }
+        for c, v in self.x.items():
+            cols[c] = v
+        if self.cluster:
+            cols[self.cluster] = self.cluster_values
+        df = pd.DataFrame(cols)
+        return Panel(
+            data=df,
+            outcome=self.outcome,
+            unit=self.unit_col,
+            time=self.time_col,
+            cohort=self.cohort_col,
+            covariates=self.covariates,
+            cluster=self.cluster,
+            times=self.times,
+            cohorts=self.cohorts,
+            n_units=self.n_units,
+            balanced=self.balanced,
+            notes=self.notes,
+        )
+
+
+def _unit_codes(u: pd.Series) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Sorted-order codes of the unit column, its distinct values, and whether the
+    rows are already grouped in ascending unit order (then no hashing is needed)."""
+    if pd.api.types.is_numeric_dtype(u) and not pd.api.types.is_bool_dtype(u):
+        v = u.to_numpy()
+        if v.size < 2 or bool((v[1:] >= v[:-1]).all()):
+            change = np.empty(v.size, dtype=bool)
+            change[0] = False
+            np.not_equal(v[1:], v[:-1], out=change[1:])
+            codes = np.cumsum(change, dtype=np.int64)
+            change[0] = True
+            return codes, v[change], True
+    codes, uniques = pd.factorize(u, sort=True)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques), False
+
+
+def panel_arrays(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    require_never_treated: bool = False,
+    require_comparison: bool = True,
+    stacklevel: int = 3,
+) -> PanelArrays:
+    """Validate a long panel into arrays (see :func:`prepare_panel` for the checks).
+
+    One pass: the unit column is encoded once as integer codes (without hashing
+    when it is numeric and already ascending), one integer key ``(unit, time)``
+    does the duplicate check and the ordering, and the sort is skipped when the
+    key is already strictly increasing (the usual layout of a long panel).
+    """
     if not isinstance(data, pd.DataFrame):
         raise InputError("data must be a pandas DataFrame")
     covariates = tuple(c for c in covariates if c)
@@ -163,25 +273,42 @@ def prepare_panel(
     if not _whole(data[cohort], g):
         raise InputError(f"cohort column {cohort!r} must hold whole numbers (first treated period)")
 
-    # One stable integer sort by (unit code, time) does the duplicate check, the
-    # within-unit checks and the final ordering (measured: ~6x faster than pandas
-    # duplicated/groupby/sort_values on 2 million rows).
-    codes, uniques = pd.factorize(data[unit], sort=True)
-    tt = t.round().astype("int64").to_numpy()
-    span = int(tt.max() - tt.min()) + 1
-    key = codes.astype("int64") * span + (tt - int(tt.min()))
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    same = ks[1:] == ks[:-1]
-    if same.any():
-        i = order[int(np.flatnonzero(same)[0])]
-        raise InputError(
-            f"{int(same.sum())} duplicate unit-time row(s) in ({unit!r}, {time!r}) "
-            f"(first: {unit}={data[unit].iloc[i]!r}, {time}={int(tt[i])})"
-        )
-    uid = codes[order].astype("int64")
+    # One integer key (unit code, time) does the duplicate check, the within-unit
+    # checks and the ordering; it is sorted only when it is not already increasing.
+    codes, uniques, _ = _unit_codes(data[unit])
+    raw_t = data[time]
+    if pd.api.types.is_integer_dtype(raw_t):
+        tt = raw_t.to_numpy().astype(np.int64, copy=False)
+    else:
+        tt = t.round().astype("int64").to_numpy()
+    t0 = int(tt.min())
+    span = int(tt.max()) - t0 + 1
+    key = codes * span
+    key += tt
+    key -= t0
+    if key.size < 2 or bool((key[1:] > key[:-1]).all()):
+        order = None  # already sorted by (unit, time), hence no duplicates
+        del key
+    else:
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        del key
+        same = ks[1:] == ks[:-1]
+        if same.any():
+            i = order[int(np.flatnonzero(same)[0])]
+            raise InputError(
+                f"{int(same.sum())} duplicate unit-time row(s) in ({unit!r}, {time!r}) "
+                f"(first: {unit}={data[unit].iloc[i]!r}, {time}={int(tt[i])})"
+            )
+        del ks, same
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return a if order is None else a[order]
+
+    uid = rows(codes)
+    del codes
     starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]])
-    gs = g.fillna(0.0).to_numpy()[order]
+    gs = rows(g.fillna(0.0).to_numpy())
     varies = np.minimum.reduceat(gs, starts) != np.maximum.reduceat(gs, starts)
     if varies.any():
         first_u = uniques[uid[starts[int(np.flatnonzero(varies)[0])]]]
@@ -189,88 +316,99 @@ def prepare_panel(
             f"cohort column {cohort!r} varies within {int(varies.sum())} unit(s) "
             f"(first: {unit}={first_u!r}); it must be the unit's first treated period"
         )
-    df = pd.DataFrame(
-        {
-            "unit": np.asarray(data[unit].to_numpy())[order],
-            "time": tt[order],
-            "cohort": gs,
-            "y": y.to_numpy()[order],
-        }
-    )
-    for c, s_ in xs.items():
-        df[c] = s_.to_numpy()[order]
+    unit_rows = rows(np.asarray(data[unit].to_numpy()))
+    tt = rows(tt)
+    yv = rows(y.to_numpy())
+    xv = {c: rows(s_.to_numpy()) for c, s_ in xs.items()}
+    cl_rows = None
     if cluster:
         cl = data[cluster]
         if cl.isna().any():
             raise InputError(f"cluster column {cluster!r} has missing values")
-        ccodes = pd.factorize(cl)[0][order]
+        ccodes = rows(pd.factorize(cl)[0])
         cvar = np.minimum.reduceat(ccodes, starts) != np.maximum.reduceat(ccodes, starts)
         if cvar.any():
             raise InputError(
                 f"cluster column {cluster!r} varies within {int(cvar.sum())} unit(s); "
                 "clusters must nest units"
             )
-        df[cluster] = cl.to_numpy()[order]
+        cl_rows = rows(cl.to_numpy())
 
     # Rows with a missing outcome or covariate cannot be used; say so.
-    miss = np.isnan(df["y"].to_numpy())
+    miss = np.isnan(yv)
     for c in covariates:
-        miss |= np.isnan(df[c].to_numpy())
+        miss |= np.isnan(xv[c])
+    keep = None
     if miss.any():
         notes.append(f"dropped {int(miss.sum())} row(s) with a missing outcome or covariate")
-        df = df.loc[~miss]
-    if df.empty:
-        raise InputError("no rows left after dropping rows with missing values")
+        keep = ~miss
+        if not keep.any():
+            raise InputError("no rows left after dropping rows with missing values")
+    del miss
 
-    tmin = int(df["time"].min())
-    early = (df["cohort"] > 0) & (df["cohort"] <= tmin)
+    tmin = int(tt.min() if keep is None else tt[keep].min())
+    early = (gs > 0) & (gs <= tmin)
+    if keep is not None:
+        early &= keep
     if early.any():
-        n_u = df.loc[early, "unit"].nunique()
+        n_u = int(np.unique(uid[early]).size)
         notes.append(
             f"dropped {n_u} unit(s) treated at or before the first period {tmin} "
             "(no untreated pre-period)"
         )
-        df = df.loc[~early]
-    tmax = int(df["time"].max())
-    late = df["cohort"] > tmax
+        keep = ~early if keep is None else keep & ~early
+    del early
+    tmax = int(tt.max() if keep is None else tt[keep].max())
+    late = gs > tmax
+    if keep is not None:
+        late &= keep
     if late.any():
         # Treated only after the sample ends: they are untreated throughout.
-        n_u = df.loc[late, "unit"].nunique()
+        n_u = int(np.unique(uid[late]).size)
         notes.append(
             f"{n_u} unit(s) first treated after the last period {tmax} are coded never treated"
         )
-        df.loc[late, "cohort"] = 0.0
+        gs = np.where(late, 0.0, gs)
+    del late
 
-    gcol = df["cohort"].to_numpy()
-    cohorts = np.unique(gcol[gcol > 0])
+    n_units = len(uniques)
+    if keep is not None:
+        unit_rows, tt, gs, yv = unit_rows[keep], tt[keep], gs[keep], yv[keep]
+        xv = {c: v[keep] for c, v in xv.items()}
+        if cl_rows is not None:
+            cl_rows = cl_rows[keep]
+        uid = uid[keep]
+        # re-code units densely after the drops (rows stay in unit order)
+        change = np.r_[False, uid[1:] != uid[:-1]]
+        uid = np.cumsum(change, dtype=np.int64)
+        n_units = int(uid[-1]) + 1 if uid.size else 0
+
+    cohorts = np.unique(gs[gs > 0])
     if cohorts.size == 0:
         raise InputError("no treated units: every unit has cohort 0 (never treated)")
-    has_never = bool((gcol == 0).any())
+    has_never = bool((gs == 0).any())
     if require_never_treated and not has_never:
         raise InputError("no never-treated units (cohort 0) to serve as the comparison group")
     if require_comparison and not has_never and cohorts.size < 2:
         raise InputError(
             "no untreated comparison: all units are treated at the same time and none is never treated"
         )
-
-    # rows are already in (unit, time) order; re-code units densely after drops
-    if len(df) == len(uid):
-        ucodes, n_units = uid, len(uniques)
-    else:
-        ucodes, kept_units = pd.factorize(df["unit"], sort=False)
-        n_units = len(kept_units)
-    df.insert(1, "uid", np.asarray(ucodes, dtype="int64"))
-    df = df.reset_index(drop=True)
-    times = np.unique(df["time"].to_numpy())
-    balanced = len(df) == n_units * len(times)
+    times = np.unique(tt)
+    balanced = uid.size == n_units * times.size
     for n in notes:
-        warnings.warn(n, UserWarning, stacklevel=3)
-    return Panel(
-        data=df,
+        warnings.warn(n, UserWarning, stacklevel=stacklevel)
+    return PanelArrays(
+        unit=unit_rows,
+        uid=np.asarray(uid, dtype=np.int64),
+        time=tt,
+        cohort=gs,
+        y=yv,
+        x=xv,
+        cluster_values=cl_rows,
         outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
+        unit_col=unit,
+        time_col=time,
+        cohort_col=cohort,
         covariates=covariates,
         cluster=cluster,
         times=times,

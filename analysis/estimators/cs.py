@@ -538,8 +538,24 @@ def callaway_santanna(
     notes = design.notes
     n = design.n
     cells = _cells(design, base_period, anticipation)
-    estimate = _estimate_cells if design.long is None else _estimate_cells_unbalanced
-    cr = estimate(design, cells, control=control, est_method=est_method, anticipation=anticipation)
+    # Analytic SEs without covariates need only the Gram matrix of the influence
+    # functions: it is accumulated from cohort moments, never forming n x K Psi.
+    moments = (
+        n_boot is None and design.long is None and design.x is None and design.x_static is None
+    )
+    if design.long is None:
+        cr = _estimate_cells(
+            design,
+            cells,
+            control=control,
+            est_method=est_method,
+            anticipation=anticipation,
+            moments=moments,
+        )
+    else:
+        cr = _estimate_cells_unbalanced(
+            design, cells, control=control, est_method=est_method, anticipation=anticipation
+        )
     att = cr.att
     if cr.na_notes:
         for m in cr.na_notes:
@@ -547,6 +563,7 @@ def callaway_santanna(
         _warn(notes, f"{len(cr.na_notes)} ATT(g,t) reported as NA are left out of the aggregations")
     clusters = design.clusters
     psi = cr.psi
+    k = len(cells)
 
     # Aggregations are linear in (ATT(g,t), cohort indicators): with
     # Z = [Psi | H] (H = n x nG cohort dummies) every influence function in the
@@ -554,16 +571,20 @@ def callaway_santanna(
     # of Z gives every analytic covariance, and one bootstrap of Z every draw.
     specs = _aggregations(design, cells, att, max_event=max_event, balance_event=balance_event)
     glist = design.glist
-    k = psi.shape[1]
     n_g = glist.size
     blocks_w = [np.eye(k)] + [spec.w for spec in specs.values()]
     blocks_b = [np.zeros((n_g, k))] + [spec.b for spec in specs.values()]
     amat = np.vstack([np.hstack(blocks_w), np.hstack(blocks_b)])  # (K+nG) x (K+J)
-    z = np.empty((n, k + n_g))
-    z[:, :k] = psi
-    z[:, k:] = design.g[:, None] == glist[None, :]
-    sz = cluster_sums(z, clusters)
-    gram = sz.T @ sz
+    if cr.gram is not None:
+        gram = cr.gram
+        z = None
+    else:
+        z = np.empty((n, k + n_g))
+        z[:, :k] = psi
+        z[:, k:] = design.g[:, None] == glist[None, :]
+        sz = cluster_sums(z, clusters)
+        gram = sz.T @ sz
+        del sz
     v_all = amat.T @ gram @ amat / float(n) ** 2
     se_all = np.sqrt(np.clip(np.diag(v_all), 0.0, None))
     theta_all = np.concatenate([att, *[spec.theta for spec in specs.values()]])
@@ -577,6 +598,7 @@ def callaway_santanna(
     crit_by: dict[str, float | None] = {name: None for name in specs}
     used_seed = seed
     if n_boot is not None:
+        assert z is not None  # the bootstrap path forms Psi
         if used_seed is None:
             used_seed = int(np.random.SeedSequence().entropy % (2**63))
         draws_z = multiplier_draws(
