@@ -106,7 +106,7 @@ def _build_design(
         require_never_treated=(control == "never"),
         stacklevel=4,
     )
-    if arr.balanced and anticipation == 0 and bool((arr.cohort == 0).any()):
+    if arr.balanced and anticipation == 0 and bool((arr.unit_cohort() == 0).any()):
         # the common case: nothing below would drop or recode a row
         return _wide_design(arr, covariates, cluster)
     panel = arr.to_panel()
@@ -261,7 +261,7 @@ def _wide_design(arr: PanelArrays, covariates: tuple[str, ...], cluster: str | N
         raise InputError("no treated cohort with an untreated pre-period to estimate ATT(g,t)")
     n = arr.n_units
     y = np.asarray(arr.y, dtype=np.float64).reshape(n, n_t)
-    g = np.array(arr.cohort[::n_t], dtype=np.float64)
+    g = arr.unit_cohort()
     units = np.asarray(arr.unit[::n_t])
     x = x_static = None
     if covariates:

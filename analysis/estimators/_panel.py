@@ -152,13 +152,14 @@ class PanelArrays:
     What :func:`prepare_panel` wraps into a :class:`Panel`; estimators with a
     light input path (:mod:`analysis.estimators.cs`) read the arrays directly.
     When the input is already sorted by unit and time and nothing is dropped,
-    the row arrays are views of the input columns (no copy).
+    the row arrays are views of the input columns (no copy); ``cohort`` then
+    keeps the input's numeric dtype (0 = never treated, no missing values).
     """
 
     unit: np.ndarray  # original unit id of every row
-    uid: np.ndarray  # int64 dense unit code 0..n_units-1
+    starts: np.ndarray  # first row of each unit (n_units)
     time: np.ndarray  # int64
-    cohort: np.ndarray  # float64, 0 = never treated
+    cohort: np.ndarray  # numeric, 0 = never treated
     y: np.ndarray  # float64
     x: dict[str, np.ndarray]  # covariates, float64
     cluster_values: np.ndarray | None  # cluster label of every row
@@ -174,13 +175,25 @@ class PanelArrays:
     balanced: bool
     notes: tuple[str, ...]
 
+    @property
+    def n_rows(self) -> int:
+        return int(self.y.shape[0])
+
+    def uid(self) -> np.ndarray:
+        """Dense unit code (0..n_units-1) of every row."""
+        return _uid_from_starts(self.starts, self.n_rows)
+
+    def unit_cohort(self) -> np.ndarray:
+        """Cohort of each unit (float64)."""
+        return np.asarray(self.cohort[self.starts], dtype=np.float64)
+
     def to_panel(self) -> Panel:
         """The :class:`Panel` (a standardised DataFrame) of these arrays."""
         cols: dict[str, np.ndarray] = {
             "unit": self.unit,
-            "uid": self.uid,
+            "uid": self.uid(),
             "time": self.time,
-            "cohort": self.cohort,
+            "cohort": np.asarray(self.cohort, dtype=np.float64),
             "y": self.y,
         }
         for c, v in self.x.items():
@@ -204,20 +217,24 @@ class PanelArrays:
         )
 
 
-def _unit_codes(u: pd.Series) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Sorted-order codes of the unit column, its distinct values, and whether the
-    rows are already grouped in ascending unit order (then no hashing is needed)."""
-    if pd.api.types.is_numeric_dtype(u) and not pd.api.types.is_bool_dtype(u):
-        v = u.to_numpy()
-        if v.size < 2 or bool((v[1:] >= v[:-1]).all()):
-            change = np.empty(v.size, dtype=bool)
-            change[0] = False
-            np.not_equal(v[1:], v[:-1], out=change[1:])
-            codes = np.cumsum(change, dtype=np.int64)
-            change[0] = True
-            return codes, v[change], True
-    codes, uniques = pd.factorize(u, sort=True)
-    return codes.astype(np.int64, copy=False), np.asarray(uniques), False
+def _uid_from_starts(starts: np.ndarray, n_rows: int) -> np.ndarray:
+    return np.repeat(np.arange(starts.size, dtype=np.int64), np.diff(np.r_[starts, n_rows]))
+
+
+def _sorted_layout(u: pd.Series, tt: np.ndarray) -> np.ndarray | None:
+    """Row starts of each unit when the rows are already sorted by a numeric unit
+    id and, within unit, strictly by time (so no duplicates); else ``None``.
+    Only boolean temporaries: no hashing, no sort, no integer key."""
+    if not pd.api.types.is_numeric_dtype(u) or pd.api.types.is_bool_dtype(u):
+        return None
+    v = u.to_numpy()
+    if v.size < 2:
+        return np.zeros(min(v.size, 1), dtype=np.int64)
+    new = v[1:] > v[:-1]
+    ok = new | ((v[1:] == v[:-1]) & (tt[1:] > tt[:-1]))
+    if not ok.all():
+        return None
+    return np.flatnonzero(np.r_[True, new])
 
 
 def panel_arrays(
@@ -235,10 +252,11 @@ def panel_arrays(
 ) -> PanelArrays:
     """Validate a long panel into arrays (see :func:`prepare_panel` for the checks).
 
-    One pass: the unit column is encoded once as integer codes (without hashing
-    when it is numeric and already ascending), one integer key ``(unit, time)``
-    does the duplicate check and the ordering, and the sort is skipped when the
-    key is already strictly increasing (the usual layout of a long panel).
+    When the unit column is numeric and the rows are already sorted by unit and
+    time (the usual layout of a long panel) nothing is hashed, sorted or copied:
+    the checks run on the input columns with boolean temporaries only. Otherwise
+    the unit column is encoded once (``pd.factorize``) and one integer key
+    ``(unit code, time)`` does the duplicate check and the ordering.
     """
     if not isinstance(data, pd.DataFrame):
         raise InputError("data must be a pandas DataFrame")
@@ -255,41 +273,40 @@ def panel_arrays(
 
     notes: list[str] = []
     y = _numeric(data, outcome, "outcome")
-    t = _numeric(data, time, "time")
-    g = _numeric(data, cohort, "cohort")
+    raw_t, raw_g = data[time], data[cohort]
+    # plain numpy integer columns (not the nullable extension types, which hold NA)
+    int_t = isinstance(raw_t.dtype, np.dtype) and raw_t.dtype.kind in "iu"
+    int_g = isinstance(raw_g.dtype, np.dtype) and raw_g.dtype.kind in "iu"
+    # integer columns are used as they are (no float copy: nothing to round, no NaN)
+    t = None if int_t else _numeric(data, time, "time")
+    g = None if int_g else _numeric(data, cohort, "cohort")
     xs = {c: _numeric(data, c, "covariate") for c in covariates}
 
     if data[unit].isna().any():
         raise InputError(
             f"unit column {unit!r} has {int(data[unit].isna().sum())} missing value(s)"
         )
-    if t.isna().any():
-        raise InputError(f"time column {time!r} has {int(t.isna().sum())} missing value(s)")
-    if not _whole(data[time], t):
-        raise InputError(f"time column {time!r} must hold whole numbers (e.g. years)")
-    gv = g.to_numpy()
+    if t is not None:
+        if t.isna().any():
+            raise InputError(f"time column {time!r} has {int(t.isna().sum())} missing value(s)")
+        if not _whole(raw_t, t):
+            raise InputError(f"time column {time!r} must hold whole numbers (e.g. years)")
+    gv = raw_g.to_numpy() if g is None else g.to_numpy()
     if (gv < 0).any():  # NaN compares False
         raise InputError(f"cohort column {cohort!r} has negative values; use 0 for never treated")
-    if not _whole(data[cohort], g):
+    if g is not None and not _whole(raw_g, g):
         raise InputError(f"cohort column {cohort!r} must hold whole numbers (first treated period)")
 
-    # One integer key (unit code, time) does the duplicate check, the within-unit
-    # checks and the ordering; it is sorted only when it is not already increasing.
-    codes, uniques, _ = _unit_codes(data[unit])
-    raw_t = data[time]
-    if pd.api.types.is_integer_dtype(raw_t):
-        tt = raw_t.to_numpy().astype(np.int64, copy=False)
-    else:
-        tt = t.round().astype("int64").to_numpy()
-    t0 = int(tt.min())
-    span = int(tt.max()) - t0 + 1
-    key = codes * span
-    key += tt
-    key -= t0
-    if key.size < 2 or bool((key[1:] > key[:-1]).all()):
-        order = None  # already sorted by (unit, time), hence no duplicates
-        del key
-    else:
+    tt = raw_t.to_numpy().astype(np.int64, copy=False) if int_t else t.round().astype("int64").to_numpy()
+    starts = _sorted_layout(data[unit], tt)
+    order = None
+    if starts is None:
+        codes, uniques = pd.factorize(data[unit], sort=True)
+        t0 = int(tt.min())
+        span = int(tt.max()) - t0 + 1
+        key = codes.astype(np.int64) * span
+        key += tt
+        key -= t0
         order = np.argsort(key, kind="stable")
         ks = key[order]
         del key
@@ -301,22 +318,27 @@ def panel_arrays(
                 f"(first: {unit}={data[unit].iloc[i]!r}, {time}={int(tt[i])})"
             )
         del ks, same
+        uc = codes[order]
+        starts = np.flatnonzero(np.r_[True, uc[1:] != uc[:-1]])
+        del uc, codes
+        uniques = np.asarray(uniques)
+    else:
+        uniques = None
 
     def rows(a: np.ndarray) -> np.ndarray:
         return a if order is None else a[order]
 
-    uid = rows(codes)
-    del codes
-    starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]])
-    gs = rows(g.fillna(0.0).to_numpy())
+    gs = rows(gv if g is None else g.fillna(0.0).to_numpy())
+    unit_rows = rows(np.asarray(data[unit].to_numpy()))
+    if uniques is None:
+        uniques = unit_rows[starts]
     varies = np.minimum.reduceat(gs, starts) != np.maximum.reduceat(gs, starts)
     if varies.any():
-        first_u = uniques[uid[starts[int(np.flatnonzero(varies)[0])]]]
+        first_u = uniques[int(np.flatnonzero(varies)[0])]
         raise InputError(
             f"cohort column {cohort!r} varies within {int(varies.sum())} unit(s) "
             f"(first: {unit}={first_u!r}); it must be the unit's first treated period"
         )
-    unit_rows = rows(np.asarray(data[unit].to_numpy()))
     tt = rows(tt)
     yv = rows(y.to_numpy())
     xv = {c: rows(s_.to_numpy()) for c, s_ in xs.items()}
@@ -346,60 +368,73 @@ def panel_arrays(
             raise InputError("no rows left after dropping rows with missing values")
     del miss
 
-    tmin = int(tt.min() if keep is None else tt[keep].min())
-    early = (gs > 0) & (gs <= tmin)
+    n_rows = yv.shape[0]
+    g_unit = gs[starts]
+    if keep is None:
+        tmin, tmax0 = int(tt.min()), int(tt.max())
+    else:
+        tmin = int(tt[keep].min())
+    # cohort is constant within unit: the unit-level checks decide the row drops
+    early_u = (g_unit > 0) & (g_unit <= tmin)
     if keep is not None:
-        early &= keep
-    if early.any():
-        n_u = int(np.unique(uid[early]).size)
+        early_u &= np.add.reduceat(keep, starts) > 0
+    if early_u.any():
         notes.append(
-            f"dropped {n_u} unit(s) treated at or before the first period {tmin} "
+            f"dropped {int(early_u.sum())} unit(s) treated at or before the first period {tmin} "
             "(no untreated pre-period)"
         )
-        keep = ~early if keep is None else keep & ~early
-    del early
-    tmax = int(tt.max() if keep is None else tt[keep].max())
-    late = gs > tmax
+        drop = np.repeat(early_u, np.diff(np.r_[starts, n_rows]))
+        keep = ~drop if keep is None else keep & ~drop
+        del drop
+    tmax = tmax0 if keep is None else int(tt[keep].max())
+    late_u = g_unit > tmax
     if keep is not None:
-        late &= keep
-    if late.any():
+        late_u &= np.add.reduceat(keep, starts) > 0
+    if late_u.any():
         # Treated only after the sample ends: they are untreated throughout.
-        n_u = int(np.unique(uid[late]).size)
         notes.append(
-            f"{n_u} unit(s) first treated after the last period {tmax} are coded never treated"
+            f"{int(late_u.sum())} unit(s) first treated after the last period {tmax} are coded "
+            "never treated"
         )
-        gs = np.where(late, 0.0, gs)
-    del late
+        gs = np.where(gs > tmax, 0.0, gs)
 
-    n_units = len(uniques)
+    n_units = starts.size
     if keep is not None:
+        uid = _uid_from_starts(starts, n_rows)[keep]
         unit_rows, tt, gs, yv = unit_rows[keep], tt[keep], gs[keep], yv[keep]
         xv = {c: v[keep] for c, v in xv.items()}
         if cl_rows is not None:
             cl_rows = cl_rows[keep]
-        uid = uid[keep]
-        # re-code units densely after the drops (rows stay in unit order)
-        change = np.r_[False, uid[1:] != uid[:-1]]
-        uid = np.cumsum(change, dtype=np.int64)
-        n_units = int(uid[-1]) + 1 if uid.size else 0
+        starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if uid.size else uid[:0]
+        n_units = starts.size
+        del uid
+        n_rows = yv.shape[0]
+    g_unit = np.asarray(gs[starts], dtype=np.float64)
 
-    cohorts = np.unique(gs[gs > 0])
+    cohorts = np.unique(g_unit[g_unit > 0])
     if cohorts.size == 0:
         raise InputError("no treated units: every unit has cohort 0 (never treated)")
-    has_never = bool((gs == 0).any())
+    has_never = bool((g_unit == 0).any())
     if require_never_treated and not has_never:
         raise InputError("no never-treated units (cohort 0) to serve as the comparison group")
     if require_comparison and not has_never and cohorts.size < 2:
         raise InputError(
             "no untreated comparison: all units are treated at the same time and none is never treated"
         )
-    times = np.unique(tt)
-    balanced = uid.size == n_units * times.size
+    # periods: those of the first unit when every unit has exactly them (balanced)
+    times = np.unique(tt[: (starts[1] if n_units > 1 else n_rows)])
+    n_t = times.size
+    balanced = n_rows == n_units * n_t and bool(
+        (tt.reshape(n_units, n_t) == times[None, :]).all()
+    )
+    if not balanced:
+        times = np.unique(tt)
+        balanced = n_rows == n_units * times.size
     for n in notes:
         warnings.warn(n, UserWarning, stacklevel=stacklevel)
     return PanelArrays(
         unit=unit_rows,
-        uid=np.asarray(uid, dtype=np.int64),
+        starts=starts,
         time=tt,
         cohort=gs,
         y=yv,
