@@ -64,7 +64,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -74,6 +74,7 @@ from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import prepare_panel
 from analysis.results import Aggregate, DiDResult
+from analysis.validation import check_option
 
 __all__ = ["bjs_imputation", "power_closed_form"]
 
@@ -91,6 +92,7 @@ def bjs_imputation(
     pretrends: int | None = None,
     alpha: float = 0.05,
     data_layer: str | None = None,
+    estimands: Literal["all", "simple"] = "all",
 ) -> DiDResult:
     """Imputation DiD estimator of Borusyak, Jaravel & Spiess (2024).
 
@@ -113,6 +115,12 @@ def bjs_imputation(
         Significance level.
     data_layer
         Data-layer label.
+    estimands
+        ``"all"`` (default): the overall ATT, the dynamic effects (horizons and
+        pre-trend leads), the cohort x period cells and the pre-trend test.
+        ``"simple"``: only the overall ATT and its SE (one weight column in the
+        variance; no ``dynamic``, ``att_gt`` or ``pretest``), the request of a
+        minimal call such as diff-diff's ``ImputationDiD().fit``.
 
     Returns
     -------
@@ -131,6 +139,7 @@ def bjs_imputation(
         cluster=cluster,
     )
     alpha = _fe.check_alpha(alpha)
+    check_option("estimands", estimands, ("all", "simple"))
     for name, val in (("horizons", horizons), ("pretrends", pretrends)):
         if val is not None and (
             not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 0
@@ -156,6 +165,10 @@ def bjs_imputation(
             "no treated observation can be imputed: no untreated observations share their periods"
         )
     tau = np.where(tr, y - fs.y0hat, 0.0)
+    if estimands == "simple":
+        return _simple_only(
+            panel, fs, codes, tau, tr, untreated, covs, notes, alpha, cluster, unit, data_layer
+        )
 
     # ---- estimands: simple, horizons, dynamic-average, cohort x period cells
     ev = codes.event
@@ -264,6 +277,49 @@ def bjs_imputation(
             {"term": [f"tau::{h}" for h in hs], "estimate": est[ih], "se": se[ih]}
         ),
         pretest=pretest,
+    )
+
+
+def _simple_only(
+    panel, fs, codes, tau, tr, untreated, covs, notes, alpha, cluster, unit, data_layer
+) -> DiDResult:
+    """``estimands="simple"``: the overall ATT and its Theorem-3 SE only."""
+    idx_tr = np.flatnonzero(tr)
+    n_obs = tau.shape[0]
+    Wm = sp.csc_matrix(
+        (np.ones(idx_tr.size), (idx_tr, np.zeros(idx_tr.size, dtype=np.int64))),
+        shape=(n_obs, 1),
+    )
+    Wm = Wm @ sp.diags(1.0 / np.asarray(Wm.sum(axis=0)).ravel())
+    est = (Wm.T @ tau).ravel()
+    scores = _bjs_scores(fs, codes, tau, tr, Wm)
+    se = float(np.sqrt((scores[:, 0] ** 2).sum()))
+    info = {
+        "estimator": "Borusyak-Jaravel-Spiess imputation",
+        "control": "never+not-yet",
+        "est_method": "imputation (OLS on untreated)",
+        "se_type": f"BJS conservative (Theorem 3), clustered by {cluster or unit}",
+        "ssc": "none",
+        "cluster": cluster or unit,
+        "n_clusters": int(codes.n_cl),
+        "alpha": alpha,
+        "reference_period": "all untreated periods (imputation)",
+        "tau_bar_groups": "cohort x event time, weights v^2",
+        "simple_definition": "average of imputed effects over all treated observations",
+        "estimands": "simple (overall ATT only; no dynamic effects, cells or pre-trend test)",
+        "n_imputed": int(tr.sum()),
+        "covariates": covs,
+        "data_layer": data_layer or "unspecified",
+        "notes": notes,
+    }
+    return DiDResult(
+        method="bjs",
+        outcome=panel.outcome,
+        n_units=panel.n_units,
+        n_obs=int((untreated | tr).sum()),
+        att_gt=pd.DataFrame({"cohort": [], "time": [], "att": [], "se": []}),
+        aggregates={"simple": Aggregate("simple", float(est[0]), se)},
+        info=info,
     )
 
 
