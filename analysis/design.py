@@ -197,6 +197,45 @@ def demean_two_way(y: np.ndarray) -> np.ndarray:
     )
 
 
+def twfe_balanced(
+    y: np.ndarray, d: np.ndarray, cl: np.ndarray, n_cl: int, tol: float = 1e-9
+) -> tuple[float, np.ndarray, float] | None:
+    r"""OLS coefficient of ``d`` in :math:`y_{it} = \alpha_i + \lambda_t + \beta d_{it} + e_{it}`
+    on a balanced panel (``y``, ``d``: units x periods) and its CR1 cluster scores.
+
+    By Frisch-Waugh-Lovell, :math:`\hat\beta = \langle\ddot d, \ddot y\rangle /
+    \langle\ddot d, \ddot d\rangle` with :math:`\ddot{\cdot}` the two-way within
+    transformation (:func:`demean_two_way`), and the coefficient's block of the
+    clustered sandwich is :math:`\langle\ddot d,\ddot d\rangle^{-2}\sum_c
+    (\sum_{it\in c}\ddot d_{it}\hat e_{it})^2` -- the same numbers as
+    :func:`fit_absorbed` with time dummies and :func:`cluster_scores`, without the
+    sparse design (two n x T work arrays, transformed in place).
+
+    ``cl`` are the cluster codes of the units (clusters nest units). Returns
+    ``(beta, scores, den)``, or ``None`` when ``d`` is absorbed by the effects
+    (the same relative criterion as :func:`_select_columns`: the squared norm of
+    :math:`\ddot d` at most ``tol`` times that of ``d`` demeaned within units).
+    """
+    dd = np.array(d, dtype=np.float64)  # the one copy of d, demeaned in place
+    dd -= dd.mean(axis=1, keepdims=True)
+    hjj = float(np.einsum("ij,ij->", dd, dd))
+    dd -= dd.mean(axis=0, keepdims=True)  # rows already centred: this is the two-way transform
+    den = float(np.einsum("ij,ij->", dd, dd))
+    if not (hjj > 0 and den > tol * hjj):
+        return None
+    # <dd, y> = <dd, y two-way demeaned> since dd is orthogonal to unit and period effects
+    beta = float(np.einsum("ij,ij->", dd, y)) / den
+    # unit scores sum_t dd_it e_it with e = y.. - beta dd: the rows and columns of dd
+    # sum to zero, so the unit means of y drop out and the period means enter as
+    # dd @ ybar_t -- no second n x T array
+    ybar_t = y.mean(axis=0)
+    unit_scores = np.einsum("ij,ij->i", dd, y)
+    unit_scores -= dd @ ybar_t
+    unit_scores -= beta * np.einsum("ij,ij->i", dd, dd)
+    scores = np.bincount(cl, weights=unit_scores, minlength=n_cl)
+    return beta, scores, den
+
+
 # --------------------------------------------------------------------------- solver
 def _select_columns(H: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     """Columns of the PSD matrix ``H`` kept by an incremental Cholesky in column order.

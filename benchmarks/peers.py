@@ -201,6 +201,69 @@ def _diffdiff_cs(boot: bool):
     return _ident, run
 
 
+def _numpy_cs(df: pd.DataFrame) -> dict:
+    """A minimal vectorised numpy CS (never-treated control, varying base period, no
+    covariates, analytic SEs): the practical lower bound for a dense implementation.
+
+    Assumes what ours checks (balanced panel, one cohort per unit); sorts by (unit,
+    time), forms Delta Y and the dense n x K influence-function matrix, the ATT(g,t)
+    with their SEs, the simple and the event-time aggregates with their SEs (with
+    the estimated-weight term)."""
+    u = df[UNIT].to_numpy()
+    t = df[TIME].to_numpy()
+    order = np.lexsort((t, u))
+    times = np.unique(t)
+    n_t = times.size
+    n = u.size // n_t
+    y = df[Y].to_numpy()[order].reshape(n, n_t)
+    g = df[COHORT].to_numpy()[order][::n_t].astype(float)
+    glist = np.unique(g[g > 0])
+    never = g == 0
+    n_c = never.sum()
+    cg, ct, tix, bix = [], [], [], []
+    for c in glist:
+        bar = int(np.flatnonzero(times < c)[-1])
+        for j in range(1, n_t):
+            cg.append(c)
+            ct.append(times[j])
+            tix.append(j)
+            bix.append(j - 1 if times[j] < c else bar)
+    cg, ct = np.array(cg), np.array(ct)
+    dy = y[:, tix] - y[:, bix]  # n x K
+    treat = g[:, None] == cg[None, :]
+    n_d = treat.sum(axis=0)
+    m_t = (dy * treat).sum(axis=0) / n_d
+    m_c = dy[never].mean(axis=0)
+    att = m_t - m_c
+    psi = treat * (dy - m_t) * (n / n_d) - never[:, None] * (dy - m_c) * (n / n_c)
+    se_gt = np.sqrt((psi**2).sum(axis=0)) / n
+    pg = np.array([np.mean(g == c) for c in cg])
+    h = (g[:, None] == glist[None, :]).astype(float)
+    gidx = np.searchsorted(glist, cg)
+
+    def agg(sel):
+        w = np.where(sel, pg, 0.0)
+        s = w.sum()
+        w = w / s
+        th = float(w @ att)
+        b = np.zeros(glist.size)
+        np.add.at(b, gidx[sel], (att[sel] - th) / s)
+        inf = psi @ w + h @ b
+        return th, inf
+
+    post = cg <= ct
+    th, inf = agg(post)
+    se = float(np.sqrt((inf**2).sum()) / n)
+    vec = {f"gt:{int(a)}:{int(b)}": float(v) for a, b, v in zip(cg, ct, att, strict=True)}
+    ev = ct - cg
+    for e in np.unique(ev):
+        te, ie = agg(ev == e)
+        vec[f"e:{int(e)}"] = te
+        _ = np.sqrt((ie**2).sum()) / n
+    del se_gt
+    return {"att": th, "se": se, "vec": vec}
+
+
 # ------------------------------------------------------------------------ Sun-Abraham
 def _sa_prep(df: pd.DataFrame) -> pd.DataFrame:
     """fixest ``sunab()``: one dummy per (cohort, relative period), ref. period -1,
@@ -306,6 +369,7 @@ CASES: dict[str, dict[str, Case]] = {
         "csdid": _csdid(boot=False),
         "differences": _differences(boot=False),
         "diff-diff": _diffdiff_cs(boot=False),
+        "numpy-minimal": (_ident, _numpy_cs),
     },
     "cs_boot": {
         "ours": (
@@ -346,6 +410,9 @@ TITLES = {
     "gardner": "Gardner two-stage DiD (GMM SEs clustered by unit)",
     "twfe": "Static TWFE, y ~ D | unit + time, CRV1 by unit",
 }
+
+#: implementations that are bounds, not peer packages: never the "fastest peer"
+BOUNDS = {"numpy-minimal"}
 
 #: which peers' package names to record versions of
 PACKAGES = [

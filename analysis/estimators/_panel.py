@@ -188,19 +188,26 @@ class PanelArrays:
         return np.asarray(self.cohort[self.starts], dtype=np.float64)
 
     def to_panel(self) -> Panel:
-        """The :class:`Panel` (a standardised DataFrame) of these arrays."""
+        """The :class:`Panel` (a standardised DataFrame) of these arrays.
+
+        The frame wraps the arrays without copying them (``copy=False``: no
+        consolidation into 2-D blocks), so a sorted input costs only the new
+        ``uid`` and ``cohort`` columns; ``cohort`` is always a fresh array (the
+        one column an estimator recodes in place). Columns that are views of the
+        input are read-only, as pandas' own views are.
+        """
         cols: dict[str, np.ndarray] = {
             "unit": self.unit,
             "uid": self.uid(),
             "time": self.time,
-            "cohort": np.asarray(self.cohort, dtype=np.float64),
+            "cohort": np.array(self.cohort, dtype=np.float64),
             "y": self.y,
         }
         for c, v in self.x.items():
             cols[c] = v
         if self.cluster:
             cols[self.cluster] = self.cluster_values
-        df = pd.DataFrame(cols)
+        df = pd.DataFrame(cols, copy=False)
         return Panel(
             data=df,
             outcome=self.outcome,
