@@ -99,7 +99,7 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import stats
+from scipy import special  # not scipy.stats: a slow import for one function
 
 from analysis.errors import InputError
 
@@ -603,4 +603,4 @@ def wald_test(theta: np.ndarray, vcov: np.ndarray, *, warn: bool = False) -> Wal
             warnings.warn(f"Wald test not computed: {note}", UserWarning, stacklevel=3)
         return WaldTest(np.nan, q, np.nan, note)
     stat = float(theta @ np.linalg.solve(vcov, theta))
-    return WaldTest(stat, q, float(stats.chi2.sf(stat, q)))
+    return WaldTest(stat, q, float(special.chdtrc(q, stat)))

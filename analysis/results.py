@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special  # ndtri = norm.ppf, ndtr(-x) = norm.sf(x) (bit for bit)
 
 from analysis.presentation import present
 
@@ -239,7 +239,7 @@ class DiDResult:
         critical value is available).
         """
         a = self.alpha if alpha is None else float(alpha)
-        z = stats.norm.ppf(1 - a / 2)
+        z = special.ndtri(1 - a / 2)
         rows: list[dict[str, Any]] = []
 
         def add(agg: str, term: str, est: float, se: float, crit: float | None, **keys: Any):
@@ -255,7 +255,7 @@ class DiDResult:
                     "estimate": est,
                     "std_error": se,
                     "statistic": stat,
-                    "p_value": 2 * stats.norm.sf(abs(stat)) if np.isfinite(stat) else np.nan,
+                    "p_value": 2 * special.ndtr(-abs(stat)) if np.isfinite(stat) else np.nan,
                     "conf_low": est - z * se,
                     "conf_high": est + z * se,
                     "band_low": est - crit_ * se,
@@ -289,7 +289,7 @@ class DiDResult:
     # ------------------------------------------------------------------- JSON
     def to_dict(self, provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The JSON contract of ``enclave estimate --json`` (DESIGN.md section 4)."""
-        z = stats.norm.ppf(1 - self.alpha / 2)
+        z = special.ndtri(1 - self.alpha / 2)
         out: dict[str, Any] = {
             "method": self.method,
             "outcome": self.outcome,

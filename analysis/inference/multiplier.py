@@ -40,7 +40,7 @@ from functools import partial
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from analysis.inference.engine import run_draws
 from analysis.inference.vcov import Clusters, cluster_sums
@@ -52,7 +52,7 @@ BOOT_WEIGHTS: tuple[str, ...] = ("rademacher", "mammen")
 #: Draws generated per block (fixed, so that results never depend on memory).
 BLOCK_DRAWS = 64
 
-_Z_IQR = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
+_Z_IQR = special.ndtri(0.75) - special.ndtri(0.25)
 _SQRT5 = np.sqrt(5.0)
 _MAMMEN_LOW = -(_SQRT5 - 1.0) / 2.0
 _MAMMEN_HIGH = (_SQRT5 + 1.0) / 2.0
