@@ -203,12 +203,13 @@ def _diffdiff_cs(boot: bool):
 
 def _numpy_cs(df: pd.DataFrame) -> dict:
     """A minimal vectorised numpy CS (never-treated control, varying base period, no
-    covariates, analytic SEs): the practical lower bound for a dense implementation.
+    covariates, analytic SEs): the practical bound of a dense implementation.
 
-    Assumes what ours checks (balanced panel, one cohort per unit); sorts by (unit,
-    time), forms Delta Y and the dense n x K influence-function matrix, the ATT(g,t)
-    with their SEs, the simple and the event-time aggregates with their SEs (with
-    the estimated-weight term)."""
+    Assumes what ours checks (balanced panel, one cohort per unit). One sort by
+    (unit, time), Delta Y for all K cells (n x K), the dense influence-function
+    matrix Psi (in place), the ATT(g,t), and the simple and event-time aggregates
+    with their SEs (estimated-weight term included) through one product
+    Psi @ W + H @ B."""
     u = df[UNIT].to_numpy()
     t = df[TIME].to_numpy()
     order = np.lexsort((t, u))
@@ -218,8 +219,6 @@ def _numpy_cs(df: pd.DataFrame) -> dict:
     y = df[Y].to_numpy()[order].reshape(n, n_t)
     g = df[COHORT].to_numpy()[order][::n_t].astype(float)
     glist = np.unique(g[g > 0])
-    never = g == 0
-    n_c = never.sum()
     cg, ct, tix, bix = [], [], [], []
     for c in glist:
         bar = int(np.flatnonzero(times < c)[-1])
@@ -229,39 +228,42 @@ def _numpy_cs(df: pd.DataFrame) -> dict:
             tix.append(j)
             bix.append(j - 1 if times[j] < c else bar)
     cg, ct = np.array(cg), np.array(ct)
-    dy = y[:, tix] - y[:, bix]  # n x K
-    treat = g[:, None] == cg[None, :]
-    n_d = treat.sum(axis=0)
-    m_t = (dy * treat).sum(axis=0) / n_d
-    m_c = dy[never].mean(axis=0)
+    k = cg.size
+    ucoh, code = np.unique(g, return_inverse=True)  # code 0 = never treated
+    cnt = np.bincount(code).astype(float)
+    psi = y[:, tix] - y[:, bix]  # Delta Y, n x K; becomes Psi in place
+    sums = np.zeros((ucoh.size, k))
+    for c in range(ucoh.size):
+        sums[c] = psi[code == c].sum(axis=0)
+    tcode = np.searchsorted(ucoh, cg)
+    cols = np.arange(k)
+    m_t = sums[tcode, cols] / cnt[tcode]
+    m_c = sums[0] / cnt[0]
     att = m_t - m_c
-    psi = treat * (dy - m_t) * (n / n_d) - never[:, None] * (dy - m_c) * (n / n_c)
-    se_gt = np.sqrt((psi**2).sum(axis=0)) / n
-    pg = np.array([np.mean(g == c) for c in cg])
-    h = (g[:, None] == glist[None, :]).astype(float)
-    gidx = np.searchsorted(glist, cg)
-
-    def agg(sel):
-        w = np.where(sel, pg, 0.0)
-        s = w.sum()
-        w = w / s
-        th = float(w @ att)
-        b = np.zeros(glist.size)
-        np.add.at(b, gidx[sel], (att[sel] - th) / s)
-        inf = psi @ w + h @ b
-        return th, inf
-
-    post = cg <= ct
-    th, inf = agg(post)
-    se = float(np.sqrt((inf**2).sum()) / n)
-    vec = {f"gt:{int(a)}:{int(b)}": float(v) for a, b, v in zip(cg, ct, att, strict=True)}
+    coef = np.zeros((ucoh.size, k))
+    cent = np.zeros((ucoh.size, k))
+    coef[0], cent[0] = -n / cnt[0], m_c
+    coef[tcode, cols], cent[tcode, cols] = n / cnt[tcode], m_t
+    psi -= cent[code]
+    psi *= coef[code]
+    pg = cnt[tcode] / n
     ev = ct - cg
-    for e in np.unique(ev):
-        te, ie = agg(ev == e)
-        vec[f"e:{int(e)}"] = te
-        _ = np.sqrt((ie**2).sum()) / n
-    del se_gt
-    return {"att": th, "se": se, "vec": vec}
+    sels = [cg <= ct] + [ev == e for e in np.unique(ev)]
+    w = np.zeros((k, len(sels)))
+    b = np.zeros((glist.size, len(sels)))
+    th = np.zeros(len(sels))
+    gidx = tcode - 1
+    for j, sel in enumerate(sels):
+        s_ = pg[sel].sum()
+        w[sel, j] = pg[sel] / s_
+        th[j] = w[:, j] @ att
+        np.add.at(b[:, j], gidx[sel], (att[sel] - th[j]) / s_)
+    h = (code[:, None] == np.arange(1, ucoh.size)[None, :]).astype(float)
+    inf = psi @ w + h @ b
+    se = np.sqrt((inf**2).sum(axis=0)) / n
+    vec = {f"gt:{int(a)}:{int(c)}": float(v) for a, c, v in zip(cg, ct, att, strict=True)}
+    vec.update({f"e:{int(e)}": float(v) for e, v in zip(np.unique(ev), th[1:], strict=True)})
+    return {"att": float(th[0]), "se": float(se[0]), "vec": vec}
 
 
 # ------------------------------------------------------------------------ Sun-Abraham

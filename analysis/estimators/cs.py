@@ -85,6 +85,14 @@ identically zero (the universal-base normalisation) has ``se = nan``; R uses
 the absolute cut-off :math:`10\sqrt{\epsilon}` instead, which is not invariant
 to the units of the outcome.
 
+Without covariates and without the bootstrap, :math:`\Psi` is never formed:
+every analytic covariance needs only the Gram matrix of the cluster sums of
+:math:`Z = [\Psi \mid H]`, which is accumulated from cohort means and centred
+cohort Gram matrices of the outcome (``_cs_cells._estimate_cells_moments``;
+:math:`O(nT^2)` time, :math:`O(K^2)` memory). The bootstrap and the covariate
+estimators use the dense :math:`\Psi`; both paths give the same ATT(g,t) bit
+for bit and the same Gram matrix to rounding (``tests/test_cs_fastpath.py``).
+
 Aggregations (R ``aggte``)
 --------------------------
 With cohort shares :math:`\hat p_g = n_g / n` (all units, first period) and
