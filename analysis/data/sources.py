@@ -9,12 +9,15 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.data.paths import raw_path
-from analysis.data.schemas import validate
 from analysis.errors import InputError
 
 
 @cache
 def _load(name: str, rel: str) -> pd.DataFrame:
+    # pandera (schemas) is imported only here: reading a user's table must not pay
+    # its import (about 1 s, measured with python -X importtime)
+    from analysis.data.schemas import validate
+
     df = pd.read_csv(
         raw_path(rel),
         keep_default_na=True,
