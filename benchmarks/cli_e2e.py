@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = bench.make_panel(args.units, path)
         ours = [enclave, "estimate", "--data", str(path), "--outcome", "y", "--unit", "unit",
                 "--time", "time", "--cohort", "cohort", "--method", "cs", "--control", "never",
-                "--est-method", "dr", "--json", "--out", str(Path(tmpd) / "out")]
+                "--est-method", "dr", "--json"]
         peer = [sys.executable, "-c", PEER, str(path)]
         for _ in range(args.repeats):
             res["ours"].append(_time(ours))
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         "ours: `enclave estimate --method cs --control never --est-method dr --json` (it also "
-        "computes the group, dynamic and calendar aggregations and the pre-trend test and writes "
-        "the JSON result); diff-diff: `CallawaySantAnna(control_group='never_treated', "
+        "computes the group, dynamic and calendar aggregations and the pre-trend test and prints "
+        "the whole JSON result; no `--out`, which would also draw figures and write tables); diff-diff: `CallawaySantAnna(control_group='never_treated', "
         "estimation_method='dr').fit` and a print of the overall ATT and SE.",
     ]
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -83,8 +83,12 @@ class Codes:
 def panel_codes(panel) -> Codes:
     d = panel.data
     times = np.asarray(panel.times)
-    tid = np.searchsorted(times, d["time"].to_numpy())
-    uid = d["uid"].to_numpy().astype(np.int64)
+    tv = d["time"].to_numpy()
+    if times.size and times[-1] - times[0] == times.size - 1:
+        tid = tv - times[0]  # consecutive periods: the index is an offset (no search)
+    else:
+        tid = np.searchsorted(times, tv)
+    uid = d["uid"].to_numpy().astype(np.int64, copy=False)
     if panel.cluster:
         cl, uniq = pd.factorize(d[panel.cluster], sort=True)
         n_cl = len(uniq)
