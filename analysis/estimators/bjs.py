@@ -150,7 +150,7 @@ def bjs_imputation(
     if n_lost:
         note(
             notes,
-            f"{n_lost} treated observation(s) cannot be imputed (unit or period never untreated); dropped"
+            f"{n_lost} treated observation(s) cannot be imputed (unit or period never untreated); dropped",
         )
     if not tr.any():
         raise InputError(
@@ -322,7 +322,7 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
         note(
             notes,
             f"pre-trend lead(s) {[lead_vals[j] for j in range(len(lead_vals)) if not lk[j]]} "
-            "not identified (collinear with unit and time effects) and dropped"
+            "not identified (collinear with unit and time effects) and dropped",
         )
     if not lk.any():
         return None

@@ -130,7 +130,7 @@ def gardner(
     if n_lost:
         note(
             notes,
-            f"{n_lost} observation(s) without a stage-1 prediction (unit or period never untreated); dropped"
+            f"{n_lost} observation(s) without a stage-1 prediction (unit or period never untreated); dropped",
         )
     if not (rows & codes.treated).any():
         raise InputError("no treated observation has a stage-1 prediction")

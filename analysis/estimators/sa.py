@@ -146,7 +146,7 @@ def sun_abraham(
         note(
             notes,
             f"control = last-treated cohort {int(gmax)} (with never-treated units if any); "
-            f"periods >= {int(gmax)} dropped"
+            f"periods >= {int(gmax)} dropped",
         )
         d = d.assign(cohort=g)
     times = np.sort(d["time"].unique())
