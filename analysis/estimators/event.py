@@ -14,7 +14,9 @@ with window :math:`W = \\{\\underline e, \\dots, \\bar e\\}`, reference period
 dummy equal to zero. With ``bin_endpoints=True`` (default)
 :math:`b(e) = \\min(\\max(e, \\underline e), \\bar e)`: every lead/lag beyond the
 window is pooled into the end bins, so each treated observation except the
-reference period carries a dummy.
+reference period carries a dummy. With ``bin_width > 1``, :math:`b` further maps
+each event time to its bin and :math:`e` runs over the bin labels (section
+*Bins of event time* below).
 
 ``bin_endpoints=False`` and ``never_only=False``
     observations outside the window keep all dummies at zero (fixest's
@@ -350,7 +352,11 @@ def event_study(
         "bin_width": width,
         "event_bins": {v: bins[v] for v in ev_sorted},
         "always_treated": always_treated,
-        "simple_definition": "equal-weight average of post-period event coefficients (0..hi)",
+        "simple_definition": (
+            "equal-weight average of post-period event coefficients (0..hi)"
+            if width == 1
+            else f"equal-weight average of the post-period bin coefficients (bins of {width})"
+        ),
         "dynamic_note": "reference period omitted from 'dynamic' (zero by construction)",
         "covariates": covs,
         "data_layer": data_layer or "unspecified",
