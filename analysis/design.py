@@ -197,41 +197,56 @@ def demean_two_way(y: np.ndarray) -> np.ndarray:
     )
 
 
+#: Units per block in :func:`twfe_balanced` (bounded working memory).
+TWFE_BLOCK = 8192
+
+
 def twfe_balanced(
     y: np.ndarray, d: np.ndarray, cl: np.ndarray, n_cl: int, tol: float = 1e-9
 ) -> tuple[float, np.ndarray, float] | None:
     r"""OLS coefficient of ``d`` in :math:`y_{it} = \alpha_i + \lambda_t + \beta d_{it} + e_{it}`
     on a balanced panel (``y``, ``d``: units x periods) and its CR1 cluster scores.
 
-    By Frisch-Waugh-Lovell, :math:`\hat\beta = \langle\ddot d, \ddot y\rangle /
-    \langle\ddot d, \ddot d\rangle` with :math:`\ddot{\cdot}` the two-way within
-    transformation (:func:`demean_two_way`), and the coefficient's block of the
-    clustered sandwich is :math:`\langle\ddot d,\ddot d\rangle^{-2}\sum_c
+    By Frisch-Waugh-Lovell, :math:`\hat\beta = \langle\ddot d, y\rangle /
+    \langle\ddot d, \ddot d\rangle` with :math:`\ddot d` the two-way within
+    transformation of ``d`` (:func:`demean_two_way`), and the coefficient's block of
+    the clustered sandwich is :math:`\langle\ddot d,\ddot d\rangle^{-2}\sum_c
     (\sum_{it\in c}\ddot d_{it}\hat e_{it})^2` -- the same numbers as
     :func:`fit_absorbed` with time dummies and :func:`cluster_scores`, without the
-    sparse design (two n x T work arrays, transformed in place).
+    sparse design. :math:`\ddot d_{it} = d_{it} - \bar d_{i\cdot} - c_t` with
+    :math:`c_t = \bar d_{\cdot t} - \bar d` needs only the period means, so it is
+    formed in blocks of :data:`TWFE_BLOCK` units (no n x T float array); since the
+    rows and columns of :math:`\ddot d` sum to zero, the unit score is
+    :math:`\sum_t \ddot d_{it}(y_{it} - \bar y_{\cdot t}) - \hat\beta \sum_t
+    \ddot d_{it}^2`.
 
     ``cl`` are the cluster codes of the units (clusters nest units). Returns
     ``(beta, scores, den)``, or ``None`` when ``d`` is absorbed by the effects
-    (the same relative criterion as :func:`_select_columns`: the squared norm of
+    (the relative criterion of :func:`_select_columns`: the squared norm of
     :math:`\ddot d` at most ``tol`` times that of ``d`` demeaned within units).
     """
-    dd = np.array(d, dtype=np.float64)  # the one copy of d, demeaned in place
-    dd -= dd.mean(axis=1, keepdims=True)
-    hjj = float(np.einsum("ij,ij->", dd, dd))
-    dd -= dd.mean(axis=0, keepdims=True)  # rows already centred: this is the two-way transform
-    den = float(np.einsum("ij,ij->", dd, dd))
+    n, n_t = d.shape
+    col = d.mean(axis=0, dtype=np.float64)  # period means of d
+    c_t = col - col.mean()
+    ybar_t = y.mean(axis=0)
+    hjj = den = num = 0.0
+    dd_sq = np.empty(n)
+    dd_y = np.empty(n)
+    for lo in range(0, n, TWFE_BLOCK):
+        blk = slice(lo, min(lo + TWFE_BLOCK, n))
+        dd = np.asarray(d[blk], dtype=np.float64)
+        dd -= dd.mean(axis=1, keepdims=True)
+        hjj += float(np.einsum("ij,ij->", dd, dd))
+        dd -= c_t
+        dd_sq[blk] = np.einsum("ij,ij->i", dd, dd)
+        yb = y[blk] - ybar_t
+        dd_y[blk] = np.einsum("ij,ij->i", dd, yb)
+    den = float(dd_sq.sum())
+    num = float(dd_y.sum())
     if not (hjj > 0 and den > tol * hjj):
         return None
-    # <dd, y> = <dd, y two-way demeaned> since dd is orthogonal to unit and period effects
-    beta = float(np.einsum("ij,ij->", dd, y)) / den
-    # unit scores sum_t dd_it e_it with e = y.. - beta dd: the rows and columns of dd
-    # sum to zero, so the unit means of y drop out and the period means enter as
-    # dd @ ybar_t -- no second n x T array
-    ybar_t = y.mean(axis=0)
-    unit_scores = np.einsum("ij,ij->i", dd, y)
-    unit_scores -= dd @ ybar_t
-    unit_scores -= beta * np.einsum("ij,ij->i", dd, dd)
+    beta = num / den
+    unit_scores = dd_y - beta * dd_sq
     scores = np.bincount(cl, weights=unit_scores, minlength=n_cl)
     return beta, scores, den
 

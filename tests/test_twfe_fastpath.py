@@ -4,7 +4,7 @@
 Reference: the general ``within`` path of :func:`analysis.estimators.twfe.twfe`
 (time dummies + absorbed unit effects + clustered sandwich; itself tested against
 pyfixest and linearmodels in ``tests/test_twfe.py``), forced by disabling the
-balanced path. Tolerance 1e-12 relative (the same maths, summed in another order).
+balanced path; the balanced path runs in several unit blocks. Tolerance 1e-12 relative (the same maths, summed in another order).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ def panel():
 @pytest.mark.parametrize("cluster", [None, "cluster"])
 @pytest.mark.parametrize("ssc", ["fixest", "linearmodels"])
 def test_balanced_path_equals_sparse_fit(panel, cluster, ssc, monkeypatch):
+    from analysis import design
+
+    monkeypatch.setattr(design, "TWFE_BLOCK", 37)  # several unit blocks
     fast = twfe_mod.twfe(panel, **KW, cluster=cluster, ssc=ssc)
     monkeypatch.setattr(twfe_mod, "_within_balanced", lambda *a, **k: None)
     slow = twfe_mod.twfe(panel, **KW, cluster=cluster, ssc=ssc)
