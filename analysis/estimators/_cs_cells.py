@@ -373,10 +373,10 @@ def _estimate_cells(
 ) -> _CellResults:
     """ATT(g,t) and their influence functions on a balanced panel.
 
-    With ``moments=True`` (no covariates only) the n x K influence-function
-    matrix is never formed: its cluster Gram matrix, all the analytic
-    covariances need, is accumulated from cohort moments of the outcome
-    (:func:`_moment_gram`), and ``psi`` is ``None``.
+    With ``moments=True`` (no covariates, units as clusters) the n x K
+    influence-function matrix is never formed: its Gram matrix, all the
+    analytic covariances need, is accumulated from cohort moments of the
+    outcome (:func:`_estimate_cells_moments`), and ``psi`` is ``None``.
     """
     n = design.n
     k = len(cells)
@@ -430,9 +430,11 @@ def _estimate_cells(
                 n_tr, n_co, na_notes,
             )
         dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
-        # cohort means of Delta Y from those of Y: the same numbers on both paths
-        m_t, m_c = _group_means(_cohort_moments(design.y, codes, n_u, gram=False)[0],
-                                cnt, tcode, cm, nc, tidx, bidx)
+        sums = _cohort_sums(dy, codes, n_u)
+        cols = np.arange(k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m_t = sums[tcode, cols] / nd
+            m_c = (sums * cm).sum(axis=0) / nc
         coef = np.zeros((n_u, k))
         cent = np.zeros((n_u, k))
         ctrl = cm & est[None, :]
@@ -513,22 +515,26 @@ def _delta_matrix(n_t: int, tidx: np.ndarray, bidx: np.ndarray) -> np.ndarray:
     return dmat
 
 
-def _group_means(
-    mean: np.ndarray,
-    cnt: np.ndarray,
-    tcode: np.ndarray,
-    cm: np.ndarray,
-    nc: np.ndarray,
-    tidx: np.ndarray,
-    bidx: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Treated and comparison means of Delta Y per cell from cohort means of Y."""
-    mdy = mean @ _delta_matrix(mean.shape[1], tidx, bidx)
-    cols = np.arange(tidx.size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m_t = mdy[tcode, cols]
-        m_c = ((cnt[:, None] * mdy) * cm).sum(axis=0) / nc
-    return m_t, m_c
+def _cohort_sums_dy(
+    y: np.ndarray, tidx: np.ndarray, bidx: np.ndarray, codes: np.ndarray, n_u: int
+) -> np.ndarray:
+    """:func:`_cohort_sums` of ``Delta Y = y[:, tidx] - y[:, bidx]`` without forming it:
+    Delta Y of :data:`MOMENT_BLOCK` rows at a time, summed in row order with the
+    running sum carried as the first row, so the sums (and hence every ATT(g,t))
+    are bit for bit those of the dense path (numpy reduces axis 0 row by row)."""
+    out = np.zeros((n_u, tidx.size))
+    for u in range(n_u):
+        idx = np.flatnonzero(codes == u)
+        acc = None
+        for lo in range(0, idx.size, MOMENT_BLOCK):
+            yb = y[idx[lo : lo + MOMENT_BLOCK]]
+            # C order, as dy[codes == u] on the dense path: numpy then reduces axis 0
+            # row by row (an F-ordered block would be summed pairwise instead)
+            dyb = np.ascontiguousarray(yb[:, tidx] - yb[:, bidx])
+            acc = dyb.sum(axis=0) if acc is None else np.vstack([acc, dyb]).sum(axis=0)
+        if acc is not None:
+            out[u] = acc
+    return out
 
 
 def _cohort_moments(
@@ -607,18 +613,23 @@ def _estimate_cells_moments(
         \sum_{i: u_i = u} \psi_i = n_u\, c_u \odot a_u,
 
     which give the Gram matrix of :math:`Z = [\Psi \mid H]` in
-    :math:`O(nT^2)` operations and :math:`O(K^2)` memory. With clusters the
-    cluster sums of :math:`\Psi` are formed from (cluster, cohort) sums of the
-    cohort-centred outcome instead (n_clusters x K). Equal to the dense path to
-    rounding (``tests/test_cs_fastpath.py``).
+    :math:`O(nT^2)` operations and :math:`O(K^2)` memory (units as clusters;
+    with a ``cluster`` column the dense path is used). The ATT(g,t) come from
+    the same cohort sums of Delta Y as on the dense path (:func:`_cohort_sums_dy`),
+    bit for bit; the Gram matrix equals the dense one to rounding
+    (``tests/test_cs_fastpath.py``).
     """
     n = design.n
     k = tidx.size
     y = design.y
     dmat = _delta_matrix(y.shape[1], tidx, bidx)
     mean, cgram = _cohort_moments(y, codes, n_u)
-    mdy = mean @ dmat  # n_u x K: cohort means of Delta Y
-    m_t, m_c = _group_means(mean, cnt, tcode, cm, nc, tidx, bidx)
+    sums = _cohort_sums_dy(y, tidx, bidx, codes, n_u)
+    cols = np.arange(k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_t = sums[tcode, cols] / nd
+        m_c = (sums * cm).sum(axis=0) / nc
+    mdy = mean @ dmat  # n_u x K: cohort means of Delta Y (for the centred moments)
     coef = np.zeros((n_u, k))
     cent = np.zeros((n_u, k))
     ctrl = cm & est[None, :]
@@ -635,36 +646,18 @@ def _estimate_cells_moments(
     gi = np.searchsorted(ucoh, glist)
     n_g = glist.size
     gram = np.zeros((k + n_g, k + n_g))
-    clusters = design.clusters
-    if clusters is None:
-        for u in range(n_u):
-            cu = coef[u]
-            if not cu.any():
-                continue
-            inner = dmat.T @ cgram[u] @ dmat + cnt[u] * np.outer(a[u], a[u])
-            gram[:k, :k] += np.outer(cu, cu) * inner
-        s_u = (cnt[:, None] * coef) * a  # n_u x K: cohort sums of psi
-        gram[:k, k:] = s_u[gi].T
-        gram[k:, :k] = s_u[gi]
-        gram[k:, k:] = np.diag(cnt[gi])
-    else:
-        import scipy.sparse as sp
-
-        cl = clusters.codes
-        pair = cl * n_u + codes
-        pu, pinv = np.unique(pair, return_inverse=True)
-        n_p = pu.size
-        ind = sp.csr_matrix((np.ones(n), (pinv, np.arange(n))), shape=(n_p, n))
-        ycs = ind @ (y - mean[codes])  # n_p x T: pair sums of cohort-centred Y
-        cnt_p = np.bincount(pinv, minlength=n_p).astype(np.float64)
-        u_p = pu % n_u
-        s_p = coef[u_p] * (ycs @ dmat + cnt_p[:, None] * a[u_p])  # pair sums of psi
-        h_p = (u_p[:, None] == gi[None, :]) * cnt_p[:, None]
-        agg = sp.csr_matrix(
-            (np.ones(n_p), (pu // n_u, np.arange(n_p))), shape=(clusters.n_clusters, n_p)
-        )
-        zc = agg @ np.hstack([s_p, h_p])
-        gram = zc.T @ zc
+    if design.clusters is not None:  # pragma: no cover - guarded by the caller
+        raise ValueError("the moment path is for unit-level clusters only")
+    for u in range(n_u):
+        cu = coef[u]
+        if not cu.any():
+            continue
+        inner = dmat.T @ cgram[u] @ dmat + cnt[u] * np.outer(a[u], a[u])
+        gram[:k, :k] += np.outer(cu, cu) * inner
+    s_u = (cnt[:, None] * coef) * a  # n_u x K: cohort sums of psi
+    gram[:k, k:] = s_u[gi].T
+    gram[k:, :k] = s_u[gi]
+    gram[k:, k:] = np.diag(cnt[gi])
     return _CellResults(
         att=att, psi=None, n_treated=n_tr, n_control=n_co, na_notes=na_notes, gram=gram
     )

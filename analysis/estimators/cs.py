@@ -85,9 +85,9 @@ identically zero (the universal-base normalisation) has ``se = nan``; R uses
 the absolute cut-off :math:`10\sqrt{\epsilon}` instead, which is not invariant
 to the units of the outcome.
 
-Without covariates and without the bootstrap, :math:`\Psi` is never formed:
-every analytic covariance needs only the Gram matrix of the cluster sums of
-:math:`Z = [\Psi \mid H]`, which is accumulated from cohort means and centred
+Without covariates, clusters other than the units and the bootstrap,
+:math:`\Psi` is never formed: every analytic covariance needs only the Gram
+matrix of :math:`Z = [\Psi \mid H]`, which is accumulated from cohort means and centred
 cohort Gram matrices of the outcome (``_cs_cells._estimate_cells_moments``;
 :math:`O(nT^2)` time, :math:`O(K^2)` memory). The bootstrap and the covariate
 estimators use the dense :math:`\Psi`; both paths give the same ATT(g,t) bit
@@ -549,7 +549,11 @@ def callaway_santanna(
     # Analytic SEs without covariates need only the Gram matrix of the influence
     # functions: it is accumulated from cohort moments, never forming n x K Psi.
     moments = (
-        n_boot is None and design.long is None and design.x is None and design.x_static is None
+        n_boot is None
+        and design.long is None
+        and design.x is None
+        and design.x_static is None
+        and design.clusters is None
     )
     if design.long is None:
         cr = _estimate_cells(
