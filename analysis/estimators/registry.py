@@ -292,6 +292,14 @@ register(
         _ALL_FE | {"dynamic"},
     )
 )
+register(
+    EstimatorSpec(
+        "etwfe",
+        "analysis.estimators.etwfe:etwfe",
+        "extended TWFE, Wooldridge (2021) / R etwfe",
+        _ALL_FE | {"group_time", "dynamic", "calendar"},
+    )
+)
 
 
 # --------------------------------------------------------------------------- queries
