@@ -156,8 +156,13 @@ def test_dense_oracle_unbalanced_time_varying_covariate_coarse_clusters():
 # --------------------------------------------------------------------------- known truth
 def test_recovers_truth_cells_and_aggregates():
     sim = simulate_staggered(
-        n_units=6000, n_periods=8, cohorts=(3, 5, 7), never_share=0.25,
-        base_effect=(1.0, 2.0, 3.0), slope=0.5, seed=11,
+        n_units=6000,
+        n_periods=8,
+        cohorts=(3, 5, 7),
+        never_share=0.25,
+        base_effect=(1.0, 2.0, 3.0),
+        slope=0.5,
+        seed=11,
     )
     r = etwfe(sim.data, **SIM)
     truth = sim.att_gt.set_index(["cohort", "time"])["att"]
@@ -192,7 +197,9 @@ def test_covariate_removes_confounding():
 
 
 def test_no_never_treated_uses_last_cohort():
-    d = simulate_staggered(n_units=600, n_periods=8, cohorts=(3, 5, 7), never_share=0.0, seed=2).data
+    d = simulate_staggered(
+        n_units=600, n_periods=8, cohorts=(3, 5, 7), never_share=0.0, seed=2
+    ).data
     r = etwfe(d, **SIM)
     assert r.info["reference_cohort"] == 7
     assert r.att_gt["time"].max() < 7 and 7 not in set(r.att_gt["cohort"])
@@ -241,9 +248,24 @@ def test_cli_estimate_etwfe(capsys):
     from analysis.cli import main
     from tests._fe_common import MPDTA
 
-    args = ["estimate", "--data", str(MPDTA), "--outcome", "lemp", "--unit", "countyreal",
-            "--time", "year", "--cohort", "first.treat", "--method", "etwfe",
-            "--covariates", "lpop", "--json"]
+    args = [
+        "estimate",
+        "--data",
+        str(MPDTA),
+        "--outcome",
+        "lemp",
+        "--unit",
+        "countyreal",
+        "--time",
+        "year",
+        "--cohort",
+        "first.treat",
+        "--method",
+        "etwfe",
+        "--covariates",
+        "lpop",
+        "--json",
+    ]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["method"] == "etwfe"

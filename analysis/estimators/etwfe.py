@@ -235,7 +235,9 @@ def etwfe(
     S = sp.hstack(
         [design.time_dummies(tid, len(times), ref=0), design.indicator_matrix(cell_id, n_cells)]
     ).tocsr()
-    term_names = [f".Dtreat:{cohort}::{_fmt(c)}:{time}::{_fmt(tt)}" for c, tt in cells.itertuples(index=False)]
+    term_names = [
+        f".Dtreat:{cohort}::{_fmt(c)}:{time}::{_fmt(tt)}" for c, tt in cells.itertuples(index=False)
+    ]
     blocks, xnames = [], []
     for j, x in enumerate(covariates):
         xr = X_raw[:, j]

@@ -300,6 +300,15 @@ register(
         _ALL_FE | {"group_time", "dynamic", "calendar"},
     )
 )
+register(
+    EstimatorSpec(
+        "bacon",
+        "analysis.estimators.bacon:bacon",
+        "Goodman-Bacon (2021) decomposition of static TWFE",
+        _ALL_FE,
+        notes={"weights": "R bacondecomp has no observation weights to validate against"},
+    )
+)
 
 
 # --------------------------------------------------------------------------- queries
