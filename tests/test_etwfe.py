@@ -139,18 +139,32 @@ def _dense_oracle(d, covs, cluster):
     return b[k0 : k0 + len(cells)], np.sqrt(np.diag(V))[k0 : k0 + len(cells)]
 
 
-def test_dense_oracle_unbalanced_time_varying_covariate_coarse_clusters():
+def test_dense_oracle_unbalanced_time_varying_covariates_coarse_clusters():
     sim = simulate_staggered(
         n_units=300, n_periods=7, cohorts=(3, 5), never_share=0.3, n_clusters=40, seed=8
     )
     rng = np.random.default_rng(0)
-    d = sim.data.assign(xt=sim.data["x"] * sim.data["time"] + rng.normal(size=len(sim.data)))
+    d = sim.data.assign(
+        xt=sim.data["x"] * sim.data["time"] + rng.normal(size=len(sim.data)),
+        z=rng.normal(size=len(sim.data)),
+    )
     d = d.drop(index=rng.choice(len(d), 150, replace=False)).reset_index(drop=True)
-    r = etwfe(d, **SIM, covariates=["xt"], cluster="cluster")
-    b, se = _dense_oracle(d, ["xt"], "cluster")
-    cells = r.coefficients[~r.coefficients["term"].str.contains("xt")]
+    r = etwfe(d, **SIM, covariates=["xt", "z"], cluster="cluster")
+    b, se = _dense_oracle(d, ["xt", "z"], "cluster")
+    terms = r.coefficients["term"]
+    cells = r.coefficients[terms.str.startswith(".Dtreat") & ~terms.str.endswith("_dm")]
     np.testing.assert_allclose(cells["estimate"], b, atol=1e-8)
     np.testing.assert_allclose(cells["se"], se, rtol=1e-8)
+    # the cell averages include the demeaned-covariate interactions (cell means of x_dm != 0)
+    by = r.att_gt.set_index(["cohort", "time"])["att"]
+    assert not np.allclose(by.to_numpy(), b, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_large_panel_runs():
+    d = simulate_staggered(n_units=100_000, n_periods=20, cohorts=(5, 10, 15), seed=1).data
+    r = etwfe(d, **SIM, covariates=["x"])
+    assert np.isfinite(r.att) and np.isfinite(r.se)
 
 
 # --------------------------------------------------------------------------- known truth

@@ -231,34 +231,37 @@ def etwfe(
     key = pd.MultiIndex.from_arrays([g[in_cell], t[in_cell]])
     cell_id[in_cell] = pd.MultiIndex.from_frame(cells).get_indexer(key)
 
-    # ---- design: S = [time dummies (first period omitted), cell dummies]; X = covariate block
-    S = sp.hstack(
-        [design.time_dummies(tid, len(times), ref=0), design.indicator_matrix(cell_id, n_cells)]
-    ).tocsr()
+    # ---- design. Sparse S: time dummies (first period omitted), cell dummies and, per
+    # covariate, x by cohort (g != g0), x by period (t != t0) and cell by demeaned x (one
+    # non-zero per row each); dense X: the covariates themselves.
+    cell_ind = design.indicator_matrix(cell_id, n_cells)
     term_names = [
         f".Dtreat:{cohort}::{_fmt(c)}:{time}::{_fmt(tt)}" for c, tt in cells.itertuples(index=False)
     ]
-    blocks, xnames = [], []
+    s_blocks = [design.time_dummies(tid, len(times), ref=0), cell_ind]
+    names = [""] * (len(times) - 1) + term_names
+    cat = [-1] * (len(times) - 1) + [3] * n_cells  # print order: x, g:x, t:x, cells, cells:x_dm
+    gcodes = design.level_codes(g, [c for c in coh_levels if c != gref])
+    dm_pos: list[np.ndarray] = []
     for j, x in enumerate(covariates):
-        xr = X_raw[:, j]
-        blocks.append(xr[:, None])
-        xnames.append(x)
-        for c in coh_levels:
-            if c != gref:
-                blocks.append((xr * (g == c))[:, None])
-                xnames.append(f"{cohort}::{_fmt(c)}:{x}")
-        for tt in times[1:]:
-            blocks.append((xr * (t == tt))[:, None])
-            xnames.append(f"{time}::{_fmt(tt)}:{x}")
-    for j, x in enumerate(covariates):
-        cd = sp.csc_matrix(design.indicator_matrix(cell_id, n_cells)).multiply(X_dm[:, j][:, None])
-        blocks.append(cd.toarray())
-        xnames += [f"{nm}:{x}_dm" for nm in term_names]
-    X = np.hstack(blocks) if blocks else None
+        xr = X_raw[:, j][:, None]
+        s_blocks.append(design.indicator_matrix(gcodes, n_coh - 1).multiply(xr))
+        names += [f"{cohort}::{_fmt(c)}:{x}" for c in coh_levels if c != gref]
+        cat += [1] * (n_coh - 1)
+        s_blocks.append(design.time_dummies(tid, len(times), ref=0).multiply(xr))
+        names += [f"{time}::{_fmt(tt)}:{x}" for tt in times[1:]]
+        cat += [2] * (len(times) - 1)
+        dm_pos.append(len(names) + np.arange(n_cells))
+        s_blocks.append(cell_ind.multiply(X_dm[:, j][:, None]))
+        names += [f"{nm}:{x}_dm" for nm in term_names]
+        cat += [4] * n_cells
+    S = sp.hstack(s_blocks).tocsr()
+    X = X_raw if covariates else None
+    names += list(covariates)
+    cat += [0] * len(covariates)
 
     fit = design.fit_absorbed(y, coh_codes, n_coh, S, X)
     n_time = len(times) - 1
-    ps = S.shape[1]
     coef = fit.coef
     tau_idx = np.arange(n_time, n_time + n_cells)
     if np.isnan(coef[tau_idx]).any():
@@ -295,11 +298,8 @@ def etwfe(
     V = np.full((p_all, p_all), np.nan)
     V[np.ix_(fit.keep, fit.keep)] = Vk
 
-    # ---- coefficient table (fixest's term names; time dummies are fixed effects)
-    names = ["" for _ in range(n_time)] + term_names + xnames
-    cx = [i for i in range(ps, p_all) if not names[i].endswith("_dm")]
-    cdm = [i for i in range(ps, p_all) if names[i].endswith("_dm")]
-    order = cx + list(tau_idx) + cdm
+    # ---- coefficient table (fixest's term names and order; time dummies are fixed effects)
+    order = [i for i in np.argsort(np.asarray(cat), kind="stable") if cat[i] >= 0]
     se_all = np.sqrt(np.where(np.isfinite(np.diag(V)), np.diag(V), np.nan))
     coefficients = pd.DataFrame(
         {
@@ -312,8 +312,6 @@ def etwfe(
     # ---- emfx: row effects theta_it = tau_c + xdm_it' delta_c on the rows of each aggregate
     b = np.nan_to_num(coef, nan=0.0)
     ok_cell = ~np.isnan(coef[tau_idx])
-    n_basic = len(covariates) * (n_coh + len(times) - 1)  # x, x by cohort, x by period
-    dm_pos = [ps + n_basic + j * n_cells + np.arange(n_cells) for j in range(len(covariates))]
 
     def gradient(rows: np.ndarray) -> np.ndarray:
         """Row vector a with a'b = mean over ``rows`` of theta_it."""
