@@ -67,6 +67,15 @@ effects are not nested in the unit clusters, so
 The cohort effects are absorbed exactly (:func:`analysis.design.fit_absorbed`,
 the cohort playing the role of the absorbed factor); because clusters need not
 nest cohorts, the cluster scores are those of the cohort-demeaned regressors.
+
+Not covered
+-----------
+``etwfe``'s heterogeneity covariate ``xvar``, non-linear families
+(``family = "poisson"``), unit instead of cohort effects (``ivar``), ``emfx``'s
+``window`` and ``post_only = FALSE`` (pre-treatment placebo cells in the
+not-yet design) and observation weights are not implemented. Units first
+treated after the last period are coded never treated (with a note) rather
+than kept as a separate reference cohort; on the sample this is the same model.
 """
 
 from __future__ import annotations
