@@ -184,6 +184,11 @@ class DiDResult:
         :class:`EstimationDesign`: the prepared panel (and, for regressions, the
         design) that ``--inference``, HonestDiD and RI start from. Not part of
         ``to_dict``/``tidy`` and not compared.
+    notes
+        Every drop, recoding and warning the estimator issued, one sentence
+        each, in the order issued (each was also a ``UserWarning``). Read from
+        ``info["notes"]`` when not given; duplicates are kept once. The
+        ``notes`` list of ``to_dict`` and the end of :meth:`summary`.
     """
 
     method: str
@@ -198,10 +203,18 @@ class DiDResult:
     pretest: Mapping[str, Any] | None = None
     decomposition: Mapping[str, Any] | None = None
     design: EstimationDesign | None = field(default=None, repr=False, compare=False)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if "simple" not in self.aggregates:
             raise ValueError("every result carries a 'simple' aggregate")
+        given = (self.notes,) if isinstance(self.notes, str) else tuple(self.notes or ())
+        from_info = self.info.get("notes") or ()
+        if isinstance(from_info, str):
+            from_info = (from_info,)
+        object.__setattr__(
+            self, "notes", tuple(dict.fromkeys(str(n) for n in (*from_info, *given)))
+        )
         object.__setattr__(
             self, "att_gt", _frozen_frame(self.att_gt, ["cohort", "time", "att", "se"])
         )
@@ -357,6 +370,7 @@ class DiDResult:
                 else:
                     dec[k] = v
             out["decomposition"] = dec
+        out["notes"] = list(self.notes)
         out["provenance"] = dict(provenance or {})
         return out
 
@@ -395,6 +409,10 @@ class DiDResult:
                     lines.append(v.to_string(index=False, float_format=lambda x: f"{x: .4f}"))
                 elif v is not None:
                     lines.append(f"  {k}: {v: .6f}" if isinstance(v, float) else f"  {k}: {v}")
+        if self.notes:
+            lines.append("")
+            lines.append("Notes:")
+            lines.extend(f"  - {n}" for n in self.notes)
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pragma: no cover - convenience
