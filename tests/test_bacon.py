@@ -269,3 +269,16 @@ def test_cli_bacon_json_and_text(tmp_path):
     assert neither.returncode == 2 and "--treatment" in neither.stderr
     other = run([*base[:-1], "twfe", "--treatment", "post"])
     assert other.returncode == 2 and "does not apply" in other.stderr
+
+
+def test_missing_value_drops_the_unit_with_a_note(castle):
+    """A missing outcome would unbalance the panel: that unit is dropped (noted), as if absent."""
+    bad = castle.copy()
+    bad.loc[(bad["state"] == "Texas") & (bad["year"] == 2003), "l_homicide"] = np.nan
+    with pytest.warns(UserWarning, match="dropped 1 unit"):
+        b = bacon_decomposition(bad, **CASTLE)
+    same = bacon_decomposition(castle[castle["state"] != "Texas"], **CASTLE)
+    pd.testing.assert_frame_equal(b.table, same.table)
+    r = bacon(bad, **CASTLE)
+    assert r.att == pytest.approx(same.twfe, abs=1e-12)
+    assert any("dropped 1 unit" in n for n in r.notes)

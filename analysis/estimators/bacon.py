@@ -89,6 +89,7 @@ unweighted regression.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ import pandas as pd
 
 from analysis.design import demean_two_way
 from analysis.errors import InputError
-from analysis.estimators._panel import prepare_panel
+from analysis.estimators._panel import note, prepare_panel
 from analysis.results import Aggregate, DiDResult
 
 __all__ = ["BaconDecomposition", "bacon", "bacon_decomposition", "cohort_from_treatment"]
@@ -243,6 +244,48 @@ def _resolve_cohort(data, *, unit, time, cohort, treatment):
     return data.assign(**{name: g.to_numpy()}), name
 
 
+def _balanced(panel, data: pd.DataFrame, *, unit: str, time: str):
+    """The panel itself if balanced; if it was balanced before rows with missing values
+    were dropped, the panel without the units that lost rows (with a note); else an error."""
+    if panel.balanced:
+        return panel, []
+    periods = data.groupby(unit, sort=False)[time].nunique()
+    if len(data) != periods.size * data[time].nunique() or (periods != periods.max()).any():
+        raise InputError(
+            "the Bacon decomposition needs a balanced panel (every unit in every period)"
+        )
+    d = panel.data
+    T = len(panel.times)
+    full = d.groupby("uid")["time"].transform("size").to_numpy() == T
+    notes = list(panel.notes)
+    lost = list(pd.unique(d.loc[~full, "unit"]))
+    n_lost = len(lost)
+    note(
+        notes,
+        f"dropped {n_lost} unit(s) with a missing outcome or covariate in some period "
+        "(the decomposition needs a balanced panel)",
+        stacklevel=4,
+    )
+    d = d.loc[full].copy()
+    if d.empty:
+        raise InputError("no complete unit left to decompose")
+    d["uid"] = pd.factorize(d["uid"])[0].astype("int64")
+    d = d.reset_index(drop=True)
+    g = d["cohort"].to_numpy()
+    cohorts = np.unique(g[g > 0])
+    if cohorts.size == 0:
+        raise InputError("no treated units left after dropping incomplete units")
+    return dataclasses.replace(
+        panel,
+        data=d,
+        n_units=int(d["uid"].nunique()),
+        cohorts=cohorts,
+        times=np.unique(d["time"].to_numpy()),
+        balanced=True,
+        notes=tuple(notes),
+    ), lost
+
+
 def bacon_decomposition(
     data: pd.DataFrame,
     *,
@@ -287,12 +330,11 @@ def bacon_decomposition(
     panel = prepare_panel(
         data, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covariates
     )
-    if not panel.balanced:
-        raise InputError(
-            "the Bacon decomposition needs a balanced panel (every unit in every period)"
-        )
+    panel, lost = _balanced(panel, data, unit=unit, time=time)
     if covariates:
-        return _controlled(panel, covariates, outcome=outcome, data_layer=data_layer)
+        return _controlled(
+            panel, covariates, outcome=outcome, data_layer=data_layer, dropped_units=lost
+        )
     d = panel.data
     times = panel.times
     T, N = len(times), panel.n_units
@@ -365,11 +407,12 @@ def bacon_decomposition(
         "weights_sum": float(table["weight"].sum()),
         "data_layer": data_layer or "unspecified",
         "notes": list(panel.notes),
+        "dropped_units": lost,
     }
     return BaconDecomposition(table=table, twfe=beta, info=info)
 
 
-def _controlled(panel, covariates, *, outcome, data_layer) -> BaconDecomposition:
+def _controlled(panel, covariates, *, outcome, data_layer, dropped_units) -> BaconDecomposition:
     """Within / between decomposition with controls (module docstring), as ``bacondecomp``."""
     d = panel.data
     times = panel.times
@@ -450,6 +493,7 @@ def _controlled(panel, covariates, *, outcome, data_layer) -> BaconDecomposition
         "weights_sum": float(table["weight"].sum()) + omega,
         "data_layer": data_layer or "unspecified",
         "notes": list(panel.notes),
+        "dropped_units": dropped_units,
     }
     return BaconDecomposition(table=table, twfe=beta, info=info, omega=omega, beta_within=beta_w)
 
@@ -494,6 +538,8 @@ def bacon(
     data, cohort_col = _resolve_cohort(
         data, unit=unit, time=time, cohort=cohort, treatment=treatment
     )
+    if b.info["dropped_units"]:  # the same units as the decomposition
+        data = data.loc[~data[unit].isin(b.info["dropped_units"])]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the same notes were issued by the decomposition
         tw = twfe(
@@ -507,6 +553,10 @@ def bacon(
             alpha=alpha,
             data_layer=data_layer,
         )
+    notes = list(b.info.get("notes", []))
+    for msg in tw.notes:  # e.g. a covariate constant within units, absorbed by TWFE
+        if msg not in notes:
+            note(notes, msg)
     if abs(tw.att - b.twfe) > 1e-8 * max(1.0, abs(b.twfe)):
         raise InputError(  # pragma: no cover - an identity; guards against a broken panel
             f"TWFE coefficient {tw.att:.10g} differs from the decomposed one {b.twfe:.10g}"
@@ -525,7 +575,7 @@ def bacon(
         "est_method": "Goodman-Bacon decomposition of static TWFE",
         "treatment_input": "dummy" if treatment is not None else "cohort",
         "data_layer": data_layer or "unspecified",
-        "notes": list(b.info.get("notes", [])),
+        "notes": notes,
     }
     return DiDResult(
         method="bacon",

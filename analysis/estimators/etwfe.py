@@ -89,7 +89,7 @@ import scipy.sparse as sp
 
 from analysis import design
 from analysis.errors import InputError
-from analysis.estimators._panel import prepare_panel
+from analysis.estimators._panel import note, prepare_panel
 from analysis.results import Aggregate, DiDResult
 from analysis.validation import check_alpha, check_option, comparison_group
 
@@ -176,9 +176,10 @@ def etwfe(
     keep_rows = np.ones(len(d), dtype=bool)
     if not has_never:
         keep_rows = t_all < gref
-        notes.append(
+        note(
+            notes,
             f"no never-treated units: cohort {int(gref)} is the comparison cohort and "
-            f"periods from {int(gref)} on are dropped ({int((~keep_rows).sum())} rows)"
+            f"periods from {int(gref)} on are dropped ({int((~keep_rows).sum())} rows)",
         )
     # covariates demeaned within cohort on every row (etwfe demeans before estimating)
     X_raw = d[list(covariates)].to_numpy(dtype=float) if covariates else np.zeros((len(d), 0))
@@ -222,9 +223,10 @@ def etwfe(
             base = int(before.max())
             base_of[c] = base
             if base != c - 1:
-                notes.append(
+                note(
+                    notes,
                     f"cohort {int(c)}: period {int(c) - 1} is not observed; "
-                    f"period {base} is its reference period"
+                    f"period {base} is its reference period",
                 )
             in_cell |= (g == c) & (t != base)
     cells = (
@@ -275,9 +277,10 @@ def etwfe(
     tau_idx = np.arange(n_time, n_time + n_cells)
     if np.isnan(coef[tau_idx]).any():
         bad = cells[np.isnan(coef[tau_idx])]
-        notes.append(
+        note(
+            notes,
             f"{len(bad)} treated cell(s) not identified (collinear): "
-            + ", ".join(f"({_fmt(a)},{_fmt(b)})" for a, b in bad.itertuples(index=False))
+            + ", ".join(f"({_fmt(a)},{_fmt(b)})" for a, b in bad.itertuples(index=False)),
         )
 
     # ---- clustered covariance (scores of the cohort-demeaned regressors)
