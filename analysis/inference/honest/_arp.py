@@ -307,10 +307,15 @@ class _ARPPiece:
         )
 
     def _first_stage(self, theta: np.ndarray, hybrid: str) -> np.ndarray:
-        """FLCI-hybrid first-stage rejections (the LF one needs eta: in ``_decide``)."""
+        """FLCI-hybrid first-stage rejections (the LF one needs eta: in ``_decide``).
+
+        The FLCI end points themselves count as rejected: there the truncation
+        interval closes at the statistic and the decision is a floating-point
+        tie (R's grid starts and ends at these points; its decision there turns
+        on the rounding of its numerically solved ``vbar``)."""
         if hybrid == "FLCI":
             est, half, _ = self.flci
-            return np.abs(est - theta) > half
+            return np.abs(est - theta) >= half * (1 - 1e-12)
         return np.zeros(theta.size, dtype=bool)
 
     def _decide(self, theta, eta, var_b, vlo, vup, q, alpha, hybrid, kappa, first) -> np.ndarray:
