@@ -126,8 +126,16 @@ uses 100,000 draws (R: 1,000; with the vertex list the draws are cheap,
 while the 1,000-draw :math:`0.995` quantile moves the end points by up to
 about 3% of a standard error in the README example -- one R grid step); the
 folded-normal quantile is exact (R: :math:`10^6` draws).
-The vertex enumeration visits :math:`\binom{2\bar T}{\bar T}` supports, which
-limits relative magnitudes to :math:`\bar T \le 10` post-periods.
+The vertex enumeration visits :math:`\binom{m}{\bar T}` supports
+(:math:`m` moments); above 400,000 the same test is evaluated by linear
+programs instead (``_arp``: dual simplex for :math:`\hat\eta` and its vertex,
+exact Newton steps for :math:`V^{lo}, V^{up}`; a 101-point initial grid), which
+is how the 23 post-periods of R's vignette example run. There the
+least-favourable critical value costs one LP per draw: pass a smaller
+``lf_sims`` (R: 1,000) for C-LF on such problems.
+
+Every set and method is checked against R's own stored vignette results in
+``tests/test_honest_restrictions.py`` (provenance and tolerances there).
 
 Breakdown value: the smallest :math:`M` (or :math:`\bar M`) at which the robust
 interval contains zero: the first grid value whose interval contains zero and
