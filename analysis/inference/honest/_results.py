@@ -23,7 +23,7 @@ class HonestResult:
     table
         One row per grid value: ``M`` (the smoothness bound :math:`M`, or
         :math:`\\bar M` for relative magnitudes), ``lb``, ``ub``, ``method``
-        (``"FLCI"``, ``"C-LF"`` or ``"Conditional"``).
+        (``"FLCI"``, ``"C-F"``, ``"C-LF"`` or ``"Conditional"``).
     original
         ``(lb, ub)``: the conventional interval
         :math:`l'\\hat\\beta_{post} \\pm z_{1-\\alpha/2}\\sqrt{l'\\Sigma_{post}l}`.
@@ -34,7 +34,11 @@ class HonestResult:
     restriction
         ``"relative_magnitude"`` or ``"smoothness"``.
     delta
-        R's name of the restriction set (``"DeltaRM"`` / ``"DeltaSD"``).
+        R's name of the restriction set (``"DeltaRM"``, ``"DeltaSD"``,
+        ``"DeltaSDRM"``, with ``PB``/``NB`` for a sign and ``I``/``D`` for a
+        monotonicity restriction, e.g. ``"DeltaSDNB"``); the options behind it
+        (``bias_direction``, ``monotonicity_direction``, ``bound``) are in
+        ``options``.
     estimate, se
         :math:`l'\\hat\\beta_{post}` and its standard error.
     alpha
