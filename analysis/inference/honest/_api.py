@@ -365,7 +365,8 @@ def honest_from_result(
     reference_period
         The normalised event time (default ``-1``).
     **kwargs
-        Passed to :func:`honest_did` (``method``, ``grid_points``, ``lf_sims``,
+        Passed to :func:`honest_did` (``method``, ``bias_direction``,
+        ``monotonicity_direction``, ``bound``, ``grid_points``, ``lf_sims``,
         ``seed``, ``kappa``, ``breakdown``).
 
     Notes
