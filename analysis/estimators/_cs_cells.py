@@ -502,7 +502,7 @@ def _cohort_sums(a: np.ndarray, codes: np.ndarray, n_u: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- moment path
 #: Rows per block when accumulating cohort moments (bounded working memory).
-MOMENT_BLOCK = 32768
+MOMENT_BLOCK = 4096
 
 
 def _delta_matrix(n_t: int, tidx: np.ndarray, bidx: np.ndarray) -> np.ndarray:
