@@ -294,6 +294,36 @@ register(
 )
 
 
+register(
+    EstimatorSpec(
+        "sdid",
+        "analysis.estimators.synthdid:synthdid",
+        "synthetic DiD, Arkhangelsky et al. (2021), as R synthdid",
+        frozenset(),
+        notes={
+            "ri": "placebo / bootstrap SEs re-estimate the weights in every replication; "
+            "RI would need draws x replications re-fits",
+            "power": "SEs come from re-fitting replications, not a closed form",
+            "covariates": "covariates are not implemented",
+        },
+    )
+)
+register(
+    EstimatorSpec(
+        "sc",
+        "analysis.estimators.synthdid:synthetic_control",
+        "synthetic control, Abadie et al. (2010), as R synthdid::sc_estimate",
+        frozenset(),
+        notes={
+            "ri": "placebo / bootstrap SEs re-estimate the weights in every replication; "
+            "RI would need draws x replications re-fits",
+            "power": "SEs come from re-fitting replications, not a closed form",
+            "covariates": "covariates are not implemented",
+        },
+    )
+)
+
+
 # --------------------------------------------------------------------------- queries
 def methods(capability: str | None = None) -> tuple[str, ...]:
     """Registered method names (in registration order), optionally with ``capability``."""
