@@ -35,7 +35,8 @@ from typing import Literal
 
 import numpy as np
 
-Kind = Literal["sdid", "sc", "did"]
+#: The R function whose defaults a fit uses.
+Kind = Literal["synthdid_estimate", "sc_estimate", "did_estimate"]
 
 #: First-round iteration cap before sparsification (R ``max.iter.pre.sparsify``).
 MAX_ITER_PRE_SPARSIFY = 100
@@ -317,20 +318,20 @@ def default_options(Y: np.ndarray, N0: int, T0: int, kind: Kind) -> tuple[Option
     N1 = Y.shape[0] - N0
     T1 = Y.shape[1] - T0
     sigma = noise_level(Y, N0, T0)
-    eta_omega = (N1 * T1) ** 0.25 if kind == "sdid" else 1e-6
+    eta_omega = (N1 * T1) ** 0.25 if kind == "synthdid_estimate" else 1e-6
     base = Options(
         zeta_omega=eta_omega * sigma,
         zeta_lambda=1e-6 * sigma,
-        omega_intercept=kind != "sc",
+        omega_intercept=kind != "sc_estimate",
         lambda_intercept=True,
-        update_omega=kind != "did",
-        update_lambda=kind == "sdid",
+        update_omega=kind != "did_estimate",
+        update_lambda=kind == "synthdid_estimate",
         min_decrease=1e-5 * sigma,
         max_iter=10_000,
         noise_level=sigma,
     )
-    if kind == "sdid":
+    if kind == "synthdid_estimate":
         return base, None, None
-    if kind == "sc":
+    if kind == "sc_estimate":
         return base, None, np.zeros(T0)
     return base, np.full(N0, 1.0 / N0), np.full(T0, 1.0 / T0)

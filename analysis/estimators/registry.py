@@ -44,7 +44,9 @@ from analysis.validation import check_option, literal_values
 #: ``power``       power simulation of its simple ATT with analytic SEs;
 #: ``power_ri``    power simulation with RI (needs an RI closed form);
 #: ``power_wild``  power simulation with the wild cluster bootstrap;
-#: ``honest``      its ``dynamic`` aggregate is HonestDiD input (with a covariance).
+#: ``honest``      its ``dynamic`` aggregate is HonestDiD input (with a covariance);
+#: ``analytic_se`` its default standard errors are analytic (no re-fitting
+#:                 replications), so Monte Carlo studies can afford it.
 Capability = Literal[
     "group_time",
     "dynamic",
@@ -58,6 +60,7 @@ Capability = Literal[
     "power_ri",
     "power_wild",
     "honest",
+    "analytic_se",
 ]
 CAPABILITIES: tuple[str, ...] = literal_values(Capability)
 
@@ -202,7 +205,7 @@ def _options(fn: Callable[..., Any]) -> dict[str, Option]:
 
 
 # --------------------------------------------------------------------- the registry
-_ALL_FE = frozenset({"covariates", "cluster"})
+_ALL_FE = frozenset({"covariates", "cluster", "analytic_se"})
 
 #: method name -> spec. Add an estimator with :func:`register` (see the recipe in
 #: the :mod:`analysis.estimators` docstring).

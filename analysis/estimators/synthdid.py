@@ -96,9 +96,9 @@ SEType = Literal["placebo", "jackknife", "bootstrap"]
 MAX_REPS = 100_000
 
 _TITLES = {
-    "sdid": "synthetic difference-in-differences",
-    "sc": "synthetic control",
-    "did": "difference-in-differences (uniform weights)",
+    "synthdid_estimate": "synthetic difference-in-differences",
+    "sc_estimate": "synthetic control",
+    "did_estimate": "difference-in-differences (uniform weights)",
 }
 
 
@@ -343,6 +343,7 @@ def _rep_se(u: np.ndarray) -> float:
 # ------------------------------------------------------------------ the estimator
 def _estimate(
     kind: fw.Kind,
+    method: str,
     data: pd.DataFrame,
     *,
     outcome: str,
@@ -362,7 +363,7 @@ def _estimate(
     panel = prepare_panel(
         data, outcome=outcome, unit=unit, time=time, cohort=cohort, require_never_treated=True
     )
-    des = _design(panel, kind)
+    des = _design(panel, method)
     N0 = des.controls.size
     T = des.Y.shape[1]
     fits = [
@@ -446,7 +447,7 @@ def _estimate(
     )
     info = {
         "control": "never",
-        "est_method": kind,
+        "est_method": kind,  # the R synthdid function whose defaults were used
         "estimator": _TITLES[kind],
         "se_type": se,
         "n_reps": None if se == "jackknife" else n_reps,
@@ -459,7 +460,7 @@ def _estimate(
         "notes": tuple(panel.notes),
     }
     return SynthDiDResult(
-        method=kind,
+        method=method,
         outcome=outcome,
         n_units=int(N0 + sizes.sum()),
         n_obs=int((N0 + sizes.sum()) * T),
@@ -523,7 +524,7 @@ def synthdid(
         than 2 pre-treatment periods, an SE method the design cannot support.
     """
     return _estimate(
-        "sdid", data, outcome=outcome, unit=unit, time=time, cohort=cohort, se=se,
+        "synthdid_estimate", "sdid", data, outcome=outcome, unit=unit, time=time, cohort=cohort, se=se,
         n_reps=n_reps, seed=seed, alpha=alpha, data_layer=data_layer,
     )
 
@@ -546,7 +547,7 @@ def synthetic_control(
     Same parameters and result as :func:`synthdid`; the time weights are zero.
     """
     return _estimate(
-        "sc", data, outcome=outcome, unit=unit, time=time, cohort=cohort, se=se,
+        "sc_estimate", "sc", data, outcome=outcome, unit=unit, time=time, cohort=cohort, se=se,
         n_reps=n_reps, seed=seed, alpha=alpha, data_layer=data_layer,
     )
 
@@ -571,6 +572,6 @@ def did_estimate(
     TWFE coefficient on the cohort's block.
     """
     return _estimate(
-        "did", data, outcome=outcome, unit=unit, time=time, cohort=cohort, se=se,
+        "did_estimate", "did", data, outcome=outcome, unit=unit, time=time, cohort=cohort, se=se,
         n_reps=n_reps, seed=seed, alpha=alpha, data_layer=data_layer,
     )
