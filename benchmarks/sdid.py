@@ -55,12 +55,24 @@ def make_data(tmp: Path) -> dict[str, dict]:
     """The panels: Prop 99 as shipped, a block and a staggered simulated panel."""
     from analysis.data.simulate import simulate_staggered
 
-    out = {"prop99": {"path": str(PROP99), "cols": PROP_COLS, "desc": "Prop 99: 39 states x 31 years, 1 treated (real)"}}
+    out = {
+        "prop99": {
+            "path": str(PROP99),
+            "cols": PROP_COLS,
+            "desc": "Prop 99: 39 states x 31 years, 1 treated (real)",
+        }
+    }
     for name, kw, desc in (
-        ("block400", dict(n_units=400, n_periods=30, cohorts=(21,), never_share=0.8),
-         "simulated block: 400 units x 30 periods, ~80 treated from period 21"),
-        ("stagg200", dict(n_units=200, n_periods=20, cohorts=(10, 13, 16), never_share=0.6),
-         "simulated staggered: 200 units x 20 periods, cohorts 10/13/16 (~80 treated)"),
+        (
+            "block400",
+            dict(n_units=400, n_periods=30, cohorts=(21,), never_share=0.8),
+            "simulated block: 400 units x 30 periods, ~80 treated from period 21",
+        ),
+        (
+            "stagg200",
+            dict(n_units=200, n_periods=20, cohorts=(10, 13, 16), never_share=0.6),
+            "simulated staggered: 200 units x 20 periods, cohorts 10/13/16 (~80 treated)",
+        ),
     ):
         sim = simulate_staggered(**kw, base_effect=2.0, slope=0.0, seed=20261202)
         p = tmp / f"{name}.csv"
@@ -83,7 +95,9 @@ def _ours(fn_name, se, n_reps=N_REPS):
         from analysis.estimators import synthdid as S
 
         y, u, t, g = cols
-        r = getattr(S, fn_name)(df, outcome=y, unit=u, time=t, cohort=g, se=se, n_reps=n_reps, seed=SEED)
+        r = getattr(S, fn_name)(
+            df, outcome=y, unit=u, time=t, cohort=g, se=se, n_reps=n_reps, seed=SEED
+        )
         return {"att": r.att, "se": r.se}
 
     return prepare, run
@@ -152,7 +166,7 @@ def _pypi_synthdid(se, synth=False, n_reps=N_REPS):
         from synthdid.synthdid import Synthdid
 
         y, u, t, g = cols
-        np.random.seed(SEED)
+        np.random.seed(SEED)  # noqa: NPY002  (the package draws from the global legacy generator)
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             m = Synthdid(d, u, t, "_d", y).fit(synth=synth)
@@ -244,19 +258,48 @@ def child(a: argparse.Namespace) -> None:
         except md.PackageNotFoundError:
             pass
     Path(a.result).write_text(
-        json.dumps({"times": times, "cpu": cpu, "work_mb": work, "peak_mb": peak,
-                    "att": out.get("att"), "se": out.get("se"), "versions": vers})
+        json.dumps(
+            {
+                "times": times,
+                "cpu": cpu,
+                "work_mb": work,
+                "peak_mb": peak,
+                "att": out.get("att"),
+                "se": out.get("se"),
+                "versions": vers,
+            }
+        )
     )
 
 
 # ------------------------------------------------------------------ parent process
 def run_row(case, impl, data, repeats, timeout, python, tmp, slow, mem_limit):
     res = tmp / f"{case}-{impl.replace(' ', '_')}.json"
-    cmd = [python, str(Path(__file__).resolve()), "--child", "--case", case, "--impl", impl,
-           "--data", data["path"], "--cols", ",".join(data["cols"]), "--repeats", str(repeats),
-           "--result", str(res), "--slow", str(slow)]
-    env = dict(os.environ, PYTHONHASHSEED="0", CI=os.environ.get("CI", "1"),
-               PYTHONPATH=str(ROOT) if python == sys.executable else "")
+    cmd = [
+        python,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--case",
+        case,
+        "--impl",
+        impl,
+        "--data",
+        data["path"],
+        "--cols",
+        ",".join(data["cols"]),
+        "--repeats",
+        str(repeats),
+        "--result",
+        str(res),
+        "--slow",
+        str(slow),
+    ]
+    env = dict(
+        os.environ,
+        PYTHONHASHSEED="0",
+        CI=os.environ.get("CI", "1"),
+        PYTHONPATH=str(ROOT) if python == sys.executable else "",
+    )
     load0 = os.getloadavg()[0]
     status = R._watch(cmd, env, timeout, mem_limit)
     if status is not None:
@@ -266,8 +309,14 @@ def run_row(case, impl, data, repeats, timeout, python, tmp, slow, mem_limit):
         lines = [ln for ln in (p.stderr or "").strip().splitlines() if ln.strip()]
         return {"status": "failed: " + (lines[-1][:200] if lines else f"exit {p.returncode}")}
     r = json.loads(res.read_text())
-    r.update(status="ok", load=[load0, os.getloadavg()[0]], time=statistics.median(r["times"]),
-             cpu_time=statistics.median(r["cpu"]), work=max(r["work_mb"]), peak=max(r["peak_mb"]))
+    r.update(
+        status="ok",
+        load=[load0, os.getloadavg()[0]],
+        time=statistics.median(r["times"]),
+        cpu_time=statistics.median(r["cpu"]),
+        work=max(r["work_mb"]),
+        peak=max(r["peak_mb"]),
+    )
     return r
 
 
@@ -302,9 +351,14 @@ def write_results(path: Path, results: dict, meta: dict) -> None:
     ]
     for case, rows in results.items():
         ds, desc, _ = CASES[case]
-        L += [f"## {case}: {desc}", "", f"Data: {meta['data'][ds]}", "",
-              "| implementation | time (s) | CPU (s) | work (MB) | peak (MB) | repeats | ATT | SE | ours / peer: time | work | peak | abs ATT diff |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        L += [
+            f"## {case}: {desc}",
+            "",
+            f"Data: {meta['data'][ds]}",
+            "",
+            "| implementation | time (s) | CPU (s) | work (MB) | peak (MB) | repeats | ATT | SE | ours / peer: time | work | peak | abs ATT diff |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         o = rows.get("ours", {})
         for impl, r in rows.items():
             if r.get("status") != "ok":
@@ -342,7 +396,9 @@ def main() -> None:
     ap.add_argument("--cols")
     ap.add_argument("--result")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--slow", type=float, default=30.0, help="end a row's repeats after a slower one")
+    ap.add_argument(
+        "--slow", type=float, default=30.0, help="end a row's repeats after a slower one"
+    )
     ap.add_argument("--timeout", type=float, default=400.0, help="seconds per row")
     ap.add_argument("--mem-limit", type=float, default=8000.0)
     ap.add_argument("--peer-python", default=None, help="interpreter with PyPI synthdid 0.10.1")
@@ -369,17 +425,25 @@ def main() -> None:
                 if py is None:
                     results[case][impl] = {"status": "not run (no --peer-python)"}
                     continue
-                r = run_row(case, impl, data[ds], a.repeats, a.timeout, py, tmp, a.slow, a.mem_limit)
+                r = run_row(
+                    case, impl, data[ds], a.repeats, a.timeout, py, tmp, a.slow, a.mem_limit
+                )
                 results[case][impl] = r
                 for k, v in r.get("versions", {}).items():
-                    key = f"{k} (peer venv)" if impl in PEER_PYTHON_IMPLS and k in ("numpy", "pandas") else k
+                    key = (
+                        f"{k} (peer venv)"
+                        if impl in PEER_PYTHON_IMPLS and k in ("numpy", "pandas")
+                        else k
+                    )
                     versions.setdefault(key, v)
-                print(f"{case:28s} {impl:18s} {r.get('status')} "
-                      f"{_f(r.get('time'))} s att={_f(r.get('att'), 5)} se={_f(r.get('se'), 4)}",
-                      flush=True)
+                print(
+                    f"{case:28s} {impl:18s} {r.get('status')} "
+                    f"{_f(r.get('time'))} s att={_f(r.get('att'), 5)} se={_f(r.get('se'), 4)}",
+                    flush=True,
+                )
     meta = {
         "cmd": "python benchmarks/sdid.py " + " ".join(sys.argv[1:]),
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "elapsed": time.perf_counter() - t_start,
         "machine": R.machine_info(),
         "load_start": load_start,
@@ -389,7 +453,9 @@ def main() -> None:
         "slow": a.slow,
         "data": descs,
     }
-    Path(a.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str) + "\n")
+    Path(a.json).write_text(
+        json.dumps({"meta": meta, "results": results}, indent=1, default=str) + "\n"
+    )
     write_results(Path(a.out), results, meta)
 
 

@@ -129,8 +129,16 @@ def test_matches_diff_diff_stored_values(placebo):
     ref = json.loads((ref_dir / "synthdid_diffdiff.json").read_text())
     blk = pd.read_csv(ref_dir / "synthdid_block.csv")
     for se, want in ref["block"].items():
-        got = synthdid(blk, outcome="y", unit="unit", time="time", cohort="cohort", se=se,
-                       n_reps=ref["n_reps"], seed=ref["seed"])
+        got = synthdid(
+            blk,
+            outcome="y",
+            unit="unit",
+            time="time",
+            cohort="cohort",
+            se=se,
+            n_reps=ref["n_reps"],
+            seed=ref["seed"],
+        )
         assert got.att == pytest.approx(want["att"], rel=1e-9), se
         assert got.se == pytest.approx(want["se"], rel=1e-9), se
     p = ref["prop99_placebo_200"]
@@ -177,8 +185,20 @@ def test_cli_se_and_reps_errors_are_one_line():
         err = io.StringIO()
         with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e:
             main(
-                ["estimate", "--data", str(PROP99), "--outcome", "PacksPerCapita", "--unit",
-                 "State", "--time", "Year", "--cohort", "first_treated", *extra]
+                [
+                    "estimate",
+                    "--data",
+                    str(PROP99),
+                    "--outcome",
+                    "PacksPerCapita",
+                    "--unit",
+                    "State",
+                    "--time",
+                    "Year",
+                    "--cohort",
+                    "first_treated",
+                    *extra,
+                ]
             )
         return e.value.code, err.getvalue().strip()
 
@@ -207,8 +227,9 @@ def test_exact_without_noise(cohorts, kind):
         n_units=40, n_periods=10, cohorts=cohorts, never_share=0.5, noise_sd=0.0, seed=4
     )
     truth, per = _truth(sim)
-    res = FNS[kind](sim.data, outcome="y", unit="unit", time="time", cohort="cohort",
-                    se="jackknife")
+    res = FNS[kind](
+        sim.data, outcome="y", unit="unit", time="time", cohort="cohort", se="jackknife"
+    )
     assert res.att == pytest.approx(truth, abs=1e-8)
     by = res["group"].by.set_index("cohort")["att"]
     for c, v in per.items():
@@ -219,31 +240,54 @@ def test_exact_without_noise(cohorts, kind):
 @pytest.mark.parametrize("kind", ["sdid", "sc"])
 def test_recovers_effects_with_noise(cohorts, kind):
     sim = simulate_staggered(
-        n_units=120, n_periods=12, cohorts=cohorts, never_share=0.5, noise_sd=1.0,
-        base_effect=2.0, slope=0.25, seed=11,
+        n_units=120,
+        n_periods=12,
+        cohorts=cohorts,
+        never_share=0.5,
+        noise_sd=1.0,
+        base_effect=2.0,
+        slope=0.25,
+        seed=11,
     )
     truth, _ = _truth(sim)
-    res = FNS[kind](sim.data, outcome="y", unit="unit", time="time", cohort="cohort",
-                    se="jackknife")
+    res = FNS[kind](
+        sim.data, outcome="y", unit="unit", time="time", cohort="cohort", se="jackknife"
+    )
     assert 0 < res.se < 1
     assert abs(res.att - truth) < 4 * res.se, (res.att, truth, res.se)
     w = res.cohorts
     assert w["weight"].sum() == pytest.approx(1)
     # aggregation: treated unit-periods
-    np.testing.assert_allclose(w["weight"], w["n_treated"] * w["t_post"] / (w["n_treated"] * w["t_post"]).sum())
+    np.testing.assert_allclose(
+        w["weight"], w["n_treated"] * w["t_post"] / (w["n_treated"] * w["t_post"]).sum()
+    )
     assert res.att == pytest.approx(float(w["weight"] @ w["att"]))
 
 
 @pytest.mark.slow
 def test_staggered_bootstrap_and_placebo_run_and_cover():
     sim = simulate_staggered(
-        n_units=80, n_periods=10, cohorts=(4, 7), never_share=0.6, noise_sd=1.0,
-        base_effect=(1.0, 2.0), slope=0.0, seed=2,
+        n_units=80,
+        n_periods=10,
+        cohorts=(4, 7),
+        never_share=0.6,
+        noise_sd=1.0,
+        base_effect=(1.0, 2.0),
+        slope=0.0,
+        seed=2,
     )
     truth, _ = _truth(sim)
     for se in ("bootstrap", "placebo"):
-        res = synthdid(sim.data, outcome="y", unit="unit", time="time", cohort="cohort",
-                       se=se, n_reps=30, seed=1)
+        res = synthdid(
+            sim.data,
+            outcome="y",
+            unit="unit",
+            time="time",
+            cohort="cohort",
+            se=se,
+            n_reps=30,
+            seed=1,
+        )
         assert res.replicates.shape == (30,) and np.isfinite(res.replicates).all()
         assert 0 < res.se < 1.5 and abs(res.att - truth) < 4 * res.se, (se, res.att, res.se)
         assert res["group"].by["se"].notna().all()
@@ -259,8 +303,7 @@ def small():
 
 @pytest.mark.parametrize("kind", ["sdid", "sc", "did"])
 def test_weights_on_the_simplex(small, kind):
-    res = FNS[kind](small, outcome="y", unit="unit", time="time", cohort="cohort",
-                    se="jackknife")
+    res = FNS[kind](small, outcome="y", unit="unit", time="time", cohort="cohort", se="jackknife")
     for frame in (res.unit_weights, res.time_weights):
         assert (frame["weight"] >= 0).all()
         s = frame.groupby("cohort")["weight"].sum()
@@ -327,7 +370,9 @@ def test_bad_input_is_a_one_line_input_error(prop99, small):
         synthdid(few, **kw, se="placebo")
     with pytest.raises(InputError, match="at least 2 treated units in every cohort"):
         synthdid(prop99, **COLS, se="jackknife")
-    one_control = small[(small["cohort"] > 0) | (small["unit"] == small.loc[small["cohort"] == 0, "unit"].min())]
+    one_control = small[
+        (small["cohort"] > 0) | (small["unit"] == small.loc[small["cohort"] == 0, "unit"].min())
+    ]
     with pytest.raises(InputError, match="at least 2 never-treated"):
         synthdid(one_control, **kw)
     for bad in (treated_only, small.drop(index=[3, 17])):
@@ -344,7 +389,11 @@ def test_registry_entries_and_plot(placebo):
 
     for name, fn in (("sdid", synthdid), ("sc", synthetic_control)):
         spec = registry.get_spec(name)
-        assert spec.func is fn and spec.options["se"].choices == ("placebo", "jackknife", "bootstrap")
+        assert spec.func is fn and spec.options["se"].choices == (
+            "placebo",
+            "jackknife",
+            "bootstrap",
+        )
         assert not spec.supports("analytic_se") and not spec.supports("covariates")
     fig = synth_plot(placebo["sdid"], overlay=True)
     ax = fig.axes[0]

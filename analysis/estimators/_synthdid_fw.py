@@ -132,15 +132,28 @@ def fw_batch(
     B, n, k = A.shape
     if 1 < B <= SERIAL_MAX_B and k <= GRAM_MAX_K:  # a few problems: one at a time is faster
         parts = [
-            fw_batch(A[j : j + 1], b[j : j + 1], n_rows[j : j + 1], zeta, x0[j : j + 1],
-                     col_mask[j : j + 1], min_decrease=min_decrease, max_iter=max_iter)
+            fw_batch(
+                A[j : j + 1],
+                b[j : j + 1],
+                n_rows[j : j + 1],
+                zeta,
+                x0[j : j + 1],
+                col_mask[j : j + 1],
+                min_decrease=min_decrease,
+                max_iter=max_iter,
+            )
             for j in range(B)
         ]
         return np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     if B == 1 and k <= GRAM_MAX_K:
         x, it = _fw_single(
-            A[0, : int(n_rows[0])], b[0, : int(n_rows[0])], float(zeta), x0[0], col_mask[0],
-            min_decrease=min_decrease, max_iter=max_iter,
+            A[0, : int(n_rows[0])],
+            b[0, : int(n_rows[0])],
+            float(zeta),
+            x0[0],
+            col_mask[0],
+            min_decrease=min_decrease,
+            max_iter=max_iter,
         )
         return x[None, :], np.array([it])
     x = np.array(x0, dtype=float, copy=True)
@@ -280,8 +293,14 @@ def solve_weights(
         A, b, n_rows, zeta, x0, mask, min_decrease=min_decrease, max_iter=MAX_ITER_PRE_SPARSIFY
     )
     x2, it2 = fw_batch(
-        A, b, n_rows, zeta, _sparsify_rows(x1, mask), mask,
-        min_decrease=min_decrease, max_iter=max_iter,
+        A,
+        b,
+        n_rows,
+        zeta,
+        _sparsify_rows(x1, mask),
+        mask,
+        min_decrease=min_decrease,
+        max_iter=max_iter,
     )
     out = [x2[j, : m.shape[1] - 1].copy() for j, m in enumerate(mats)]
     return out, it1 + it2
@@ -372,7 +391,9 @@ def contrast(Y: np.ndarray, N0: int, T0: int, omega: np.ndarray, lam: np.ndarray
     return float(u @ Y @ v)
 
 
-def default_options(Y: np.ndarray, N0: int, T0: int, kind: Kind) -> tuple[Options, np.ndarray | None, np.ndarray | None]:
+def default_options(
+    Y: np.ndarray, N0: int, T0: int, kind: Kind
+) -> tuple[Options, np.ndarray | None, np.ndarray | None]:
     """R's defaults for ``synthdid_estimate`` / ``sc_estimate`` / ``did_estimate``.
 
     Returns the options and the fixed starting (or final) weights

@@ -311,9 +311,7 @@ def _jackknife(des: _Design, fits: list[fw.Fit]) -> tuple[np.ndarray, list[np.nd
     per = [[] for _ in range(K)]
     for j in range(N0):  # leave out control j
         kc = np.delete(full_c, j)
-        taus = np.array(
-            [tau_k(k, kc, np.arange(des.blocks[k].treated.size)) for k in range(K)]
-        )
+        taus = np.array([tau_k(k, kc, np.arange(des.blocks[k].treated.size)) for k in range(K)])
         overall.append(_aggregate(taus, sizes * t_post))
         for k in range(K):
             per[k].append(taus[k])
@@ -524,8 +522,18 @@ def synthdid(
         than 2 pre-treatment periods, an SE method the design cannot support.
     """
     return _estimate(
-        "synthdid_estimate", "sdid", data, outcome=outcome, unit=unit, time=time, cohort=cohort, se=se,
-        n_reps=n_reps, seed=seed, alpha=alpha, data_layer=data_layer,
+        "synthdid_estimate",
+        "sdid",
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        se=se,
+        n_reps=n_reps,
+        seed=seed,
+        alpha=alpha,
+        data_layer=data_layer,
     )
 
 
@@ -547,8 +555,18 @@ def synthetic_control(
     Same parameters and result as :func:`synthdid`; the time weights are zero.
     """
     return _estimate(
-        "sc_estimate", "sc", data, outcome=outcome, unit=unit, time=time, cohort=cohort, se=se,
-        n_reps=n_reps, seed=seed, alpha=alpha, data_layer=data_layer,
+        "sc_estimate",
+        "sc",
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        se=se,
+        n_reps=n_reps,
+        seed=seed,
+        alpha=alpha,
+        data_layer=data_layer,
     )
 
 
@@ -572,6 +590,16 @@ def did_estimate(
     TWFE coefficient on the cohort's block.
     """
     return _estimate(
-        "did_estimate", "did", data, outcome=outcome, unit=unit, time=time, cohort=cohort, se=se,
-        n_reps=n_reps, seed=seed, alpha=alpha, data_layer=data_layer,
+        "did_estimate",
+        "did",
+        data,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        se=se,
+        n_reps=n_reps,
+        seed=seed,
+        alpha=alpha,
+        data_layer=data_layer,
     )
