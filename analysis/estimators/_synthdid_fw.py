@@ -169,7 +169,19 @@ def fw_batch(
     active = np.ones(B, dtype=bool)
     iters = np.zeros(B, dtype=np.int64)
     big = np.where(col_mask, 0.0, np.inf)
+    x_out = x.copy()
+    it_out = iters.copy()
+    idx = np.arange(B)  # original problem of each row still in the batch
     for t in range(1, int(max_iter) + 1):
+        if t % 128 == 0 and active.sum() <= 0.75 * len(idx):
+            # drop the problems that have stopped (rows are independent): smaller arrays
+            x_out[idx] = x
+            it_out[idx] = iters
+            keep = np.flatnonzero(active)
+            idx, At, r, b, x = idx[keep], At[keep], r[keep], b[keep], x[keep]
+            eta, nr, big = eta[keep], nr[keep], big[keep]
+            prev, prev2, active, iters = prev[keep], prev2[keep], active[keep], iters[keep]
+            rows = np.arange(len(idx))
         hg = (At @ r[:, :, None])[:, :, 0]
         hg += eta[:, None] * x
         i = np.argmin(hg + big, axis=1)
@@ -179,7 +191,7 @@ def fw_batch(
         d_err = At[rows, i, :] - r - b  # A e_i - A x
         den = (d_err * d_err).sum(axis=1) + eta * (1.0 - 2.0 * xi + xx)
         ok = (den > 0) & active & ~((xi == 1.0) & (xx == 1.0))
-        step = np.zeros(B)
+        step = np.zeros(len(idx))
         step[ok] = np.clip(-hgd[ok] / den[ok], 0.0, 1.0)
         x *= (1.0 - step)[:, None]
         x[rows, i] += step
@@ -192,6 +204,9 @@ def fw_batch(
             active &= (prev2 - prev) > tol
             if not active.any():
                 break
+    x_out[idx] = x
+    it_out[idx] = iters
+    x, iters = x_out, it_out
     return x, iters
 
 
