@@ -232,7 +232,8 @@ def child(a: argparse.Namespace) -> None:
     df = pd.read_csv(a.data)
     u, g = cols[1], cols[3]
     units = df.drop_duplicates(u)
-    keep = set(units.loc[units[g] > 0, u][:3]) | set(units.loc[units[g] == 0, u][:12])
+    tr = units[units[g] > 0].groupby(g).head(2)  # two treated units per cohort
+    keep = set(tr[u]) | set(units.loc[units[g] == 0, u][:12])
     small = df[df[u].isin(keep)].reset_index(drop=True)
     run(prepare(small, cols), cols)  # warm-up: imports, first-call caches
     x = prepare(df, cols)
@@ -341,7 +342,7 @@ def write_results(path: Path, results: dict, meta: dict) -> None:
         "informative numbers.",
         "- **Versions:** " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         f"- **Repeats:** up to {meta['repeats']} per row (a repeat slower than {meta['slow']:.0f} s ends "
-        "the row); time = median wall time of the call after a warm-up on a 15-unit panel, fresh "
+        "the row); time = median wall time of the call after a warm-up on a panel of 12 controls and 2 treated units per cohort, fresh "
         "process per row. *work* = peak RSS during the call minus RSS before it; *peak* = process "
         "peak RSS (MB).",
         "- **Ratios** are ours / peer (time, work, peak): below 1 = ours faster / smaller.",
