@@ -319,13 +319,14 @@ def test_deterministic_given_seed():
     d = simulate_staggered(
         n_units=24, n_periods=7, cohorts=(5,), never_share=0.6, noise_sd=1.0, seed=3
     ).data
-    kw = dict(outcome="y", unit="unit", time="time", cohort="cohort", se="bootstrap", n_reps=3)
-    a = synthdid(d, **kw, seed=5)
+    kw = dict(outcome="y", unit="unit", time="time", cohort="cohort", n_reps=3)
+    a = synthdid(d, **kw, seed=5)  # default SE: R's bootstrap (several treated units)
     b = synthdid(d, **kw, seed=5)
+    assert a.info["se_type"] == "bootstrap"
     assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
     np.testing.assert_array_equal(a.replicates, b.replicates)
     # the seed drives the draws (the fixed-weight DiD makes many draws cheap)
-    kw.update(n_reps=50)
+    kw.update(n_reps=50, se="bootstrap")
     x, y, z = (did_estimate(d, **kw, seed=s) for s in (5, 5, 6))
     np.testing.assert_array_equal(x.replicates, y.replicates)
     assert x.att == z.att and x.se != z.se
@@ -353,8 +354,12 @@ def test_bad_input_is_a_one_line_input_error(prop99, small):
     treated_only = small[small["cohort"] > 0]
     with pytest.raises(InputError, match="no never-treated units"):
         synthdid(treated_only, **kw)
-    with pytest.raises(InputError, match="balanced panel"):
-        synthdid(small.drop(index=[3, 17]), **kw)
+    with pytest.warns(UserWarning, match="dropped 2 unit"):  # rows 3 and 17: units 1 and 2
+        res = did_estimate(small.drop(index=[3, 17]), **kw, se="jackknife")
+    assert res.n_units == 48 and "dropped 2 unit(s) not observed in all 9 periods" in res.notes[-1]
+    assert "1" not in set(map(str, res.unit_weights["unit"])) or 1 not in set(
+        res.unit_weights["unit"]
+    )
     early = small.copy()
     early.loc[early["cohort"] == 5, "cohort"] = 2
     with pytest.raises(InputError, match="cohort 2 has 1 pre-treatment period"):
@@ -375,7 +380,7 @@ def test_bad_input_is_a_one_line_input_error(prop99, small):
     ]
     with pytest.raises(InputError, match="at least 2 never-treated"):
         synthdid(one_control, **kw)
-    for bad in (treated_only, small.drop(index=[3, 17])):
+    for bad in (treated_only, small[small["time"] > 7]):
         with pytest.raises(InputError) as e:
             synthdid(bad, **kw)
         assert "\n" not in str(e.value)
@@ -389,11 +394,8 @@ def test_registry_entries_and_plot(placebo):
 
     for name, fn in (("sdid", synthdid), ("sc", synthetic_control)):
         spec = registry.get_spec(name)
-        assert spec.func is fn and spec.options["se"].choices == (
-            "placebo",
-            "jackknife",
-            "bootstrap",
-        )
+        assert spec.func is fn
+        assert spec.options["se"].choices == ("placebo", "jackknife", "bootstrap", None)
         assert not spec.supports("analytic_se") and not spec.supports("covariates")
     fig = synth_plot(placebo["sdid"], overlay=True)
     ax = fig.axes[0]

@@ -49,7 +49,9 @@ treated unit-periods,
 
     \hat\tau = \sum_a \frac{N_{tr,a} T_{post,a}}{\sum_b N_{tr,b} T_{post,b}} \hat\tau_a .
 
-Only never-treated units are controls (``control = "never"``).
+Only never-treated units are controls (``control = "never"``). The panel must be
+balanced: units not observed in every period (for example after rows with a
+missing outcome were dropped) are dropped with a note.
 
 Standard errors (R ``vcov.synthdid_estimate``; paper Algorithms 2-4)
 --------------------------------------------------------------------
@@ -76,6 +78,7 @@ Intervals are normal: :math:`\hat\tau \pm z_{1-\alpha/2}\widehat{SE}`.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -173,15 +176,28 @@ class _Design:
     blocks: tuple[_Block, ...]
 
 
-def _design(panel: Panel, method: str) -> _Design:
+def _design(panel: Panel, method: str) -> tuple[_Design, list[str]]:
+    """The wide outcome matrix and the cohort blocks; units not observed in every
+    period are dropped with a note (synthetic DiD needs a balanced panel)."""
     d = panel.data
     T = len(panel.times)
+    notes: list[str] = []
     if not panel.balanced:
-        raise InputError(
-            f"{method} needs a balanced panel: {panel.n_units} units x {T} periods would be "
-            f"{panel.n_units * T} rows, found {len(d)} (fill or drop the missing unit-periods)"
+        counts = np.bincount(d["uid"].to_numpy(), minlength=panel.n_units)
+        incomplete = np.flatnonzero(counts < T)
+        note = (
+            f"dropped {incomplete.size} unit(s) not observed in all {T} periods "
+            f"({method} needs a balanced panel)"
         )
-    Y = d["y"].to_numpy(dtype=float).reshape(panel.n_units, T)
+        notes.append(note)
+        warnings.warn(note, UserWarning, stacklevel=4)
+        d = d[~np.isin(d["uid"].to_numpy(), incomplete)]
+        if d.empty:
+            raise InputError(
+                f"{method} needs a balanced panel: no unit is observed in all {T} periods"
+            )
+    n_units = len(d) // T
+    Y = d["y"].to_numpy(dtype=float).reshape(n_units, T)
     g = d["cohort"].to_numpy()[::T]
     units = d["unit"].to_numpy()[::T]
     controls = np.flatnonzero(g == 0)
@@ -190,14 +206,16 @@ def _design(panel: Panel, method: str) -> _Design:
             f"{method} needs at least 2 never-treated units (cohort 0) as controls, found {controls.size}"
         )
     blocks = []
-    for a in panel.cohorts:
+    for a in np.unique(g[g > 0]):
         T0 = int((panel.times < a).sum())
         if T0 < 2:
             raise InputError(
                 f"cohort {_key(a)} has {T0} pre-treatment period(s); {method} needs at least 2"
             )
         blocks.append(_Block(float(a), np.flatnonzero(g == a), T0))
-    return _Design(Y, panel.times, units, controls, tuple(blocks))
+    if not blocks:
+        raise InputError(f"{method}: no treated unit is observed in all {T} periods")
+    return _Design(Y, panel.times, units, controls, tuple(blocks)), notes
 
 
 def _start_fit(Y: np.ndarray, N0: int, T0: int, kind: fw.Kind) -> fw.Fit:
@@ -348,20 +366,21 @@ def _estimate(
     unit: str,
     time: str,
     cohort: str,
-    se: str,
+    se: str | None,
     n_reps: int,
     seed: int,
     alpha: float,
     data_layer: str | None,
 ) -> SynthDiDResult:
-    check_option("se", se, SEType)
+    if se is not None:
+        check_option("se", se, SEType)
     n_reps = check_draws("n_reps", n_reps, minimum=2, maximum=MAX_REPS)
     seed = check_seed(seed, allow_none=False)
     alpha = check_alpha(alpha)
     panel = prepare_panel(
         data, outcome=outcome, unit=unit, time=time, cohort=cohort, require_never_treated=True
     )
-    des = _design(panel, method)
+    des, design_notes = _design(panel, method)
     N0 = des.controls.size
     T = des.Y.shape[1]
     fits = [
@@ -374,6 +393,8 @@ def _estimate(
     agg_w = sizes * t_post
     att = _aggregate(taus, agg_w)
 
+    if se is None:  # R's default (bootstrap); placebo when it is the only method
+        se = "bootstrap" if sizes.sum() >= 2 else "placebo"
     rng = np.random.default_rng(seed)
     replicates: np.ndarray | None
     if se == "placebo":
@@ -455,7 +476,7 @@ def _estimate(
         "n_cohorts": len(des.blocks),
         "n_controls": N0,
         "aggregation": "cohorts weighted by treated unit-periods (N_tr x T_post)",
-        "notes": tuple(panel.notes),
+        "notes": (*panel.notes, *design_notes),
     }
     return SynthDiDResult(
         method=method,
@@ -481,7 +502,7 @@ def synthdid(
     unit: str,
     time: str,
     cohort: str,
-    se: SEType = "placebo",
+    se: SEType | None = None,
     n_reps: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
@@ -497,8 +518,9 @@ def synthdid(
         Column names; ``cohort`` = first treated period (0/missing = never
         treated). Never-treated units are the controls.
     se
-        ``"placebo"`` (default; the only one for a single treated unit),
-        ``"bootstrap"`` or ``"jackknife"`` (R ``vcov(method = ...)``).
+        ``"placebo"``, ``"bootstrap"`` or ``"jackknife"`` (R ``vcov(method =
+        ...)``). Default ``None``: R's default ``"bootstrap"``, or ``"placebo"``
+        when there is a single treated unit (the only method that works then).
     n_reps
         Placebo / bootstrap replications (R's default 200; ignored by the jackknife).
     seed
@@ -518,7 +540,7 @@ def synthdid(
     Raises
     ------
     InputError
-        Unbalanced panel, fewer than 2 never-treated units, a cohort with fewer
+        No unit observed in every period, fewer than 2 never-treated units, a cohort with fewer
         than 2 pre-treatment periods, an SE method the design cannot support.
     """
     return _estimate(
@@ -544,7 +566,7 @@ def synthetic_control(
     unit: str,
     time: str,
     cohort: str,
-    se: SEType = "placebo",
+    se: SEType | None = None,
     n_reps: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
@@ -577,7 +599,7 @@ def did_estimate(
     unit: str,
     time: str,
     cohort: str,
-    se: SEType = "placebo",
+    se: SEType | None = None,
     n_reps: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
