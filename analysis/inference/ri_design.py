@@ -452,3 +452,28 @@ def _evaluate(
         # enumerated ones; take its statistic from its own row so it ties with itself
         observed = draws[sampler.index_of(design.codes)].reshape(observed.shape).copy()
     return observed, draws
+
+
+def design_assignments(
+    design: AssignmentDesign,
+    *,
+    exact: bool,
+    n_draws: int = 9999,
+    seed: int | None = 0,
+    block: int = 1000,
+) -> np.ndarray:
+    """The assignments that :func:`_evaluate` visits, as label values ``(R, n_units)``:
+    every distinct one in the fixed enumeration order (``exact``), or ``n_draws``
+    seeded uniform draws (the same for the same ``seed`` and ``block``)."""
+    _, rows = _evaluate(
+        design,
+        design.labels.__getitem__,
+        exact=exact,
+        n_draws=n_draws,
+        seed=seed,
+        block=block,
+        n_jobs=1,
+        backend="serial",
+        client=None,
+    )
+    return rows
