@@ -67,7 +67,7 @@ from scipy import stats
 from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import prepare_panel
-from analysis.results import Aggregate, DiDResult
+from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import comparison_group
 
 __all__ = ["event_study"]
@@ -288,6 +288,7 @@ def event_study(
         "notes": notes,
     }
     return DiDResult(
+        design=EstimationDesign(panel=panel, cluster=cluster),
         method="event",
         outcome=outcome,
         n_units=int(np.unique(codes.uid).size),

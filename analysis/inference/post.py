@@ -16,7 +16,8 @@ inference modules and returns a JSON-ready dict with the p-value and interval:
 
 The TWFE design is the one the estimator built (``DiDResult.design``, from
 :func:`analysis.estimators.twfe.regression_design`), so the coefficient equals
-``twfe(...)``'s and nothing is validated twice.
+``twfe(...)``'s and nothing is validated twice; RI starts from the result's
+prepared panel (``DiDResult.design.panel``, filled by every estimator).
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def post_inference(
 
     ``result`` (the method's :class:`~analysis.results.DiDResult`) supplies the
     prepared regression design (``result.design``) for ``cr2`` and ``wild``, so
-    the panel is neither re-validated nor the model re-built.
+    the panel is neither re-validated nor the model re-built; for ``ri`` its
+    prepared panel and its estimate (every estimator fills ``result.design``),
+    so the observed statistic is not re-fitted.
 
     Raises
     ------
@@ -153,6 +156,7 @@ def post_inference(
         n_draws=draws,
         seed=seed,
         estimator_options=opts,
+        result=result,
     )
     out = {
         "inference": "ri",
@@ -175,6 +179,7 @@ def post_inference(
             seed=seed,
             alpha=alpha,
             estimator_options=opts,
+            result=result,
         )
         out["ci"] = [float(ci.low), float(ci.high)]
     except InputError as e:

@@ -257,6 +257,32 @@ class _Prepared:
     notes: list[str]
 
 
+def _from_result(
+    result: Any,
+    data: pd.DataFrame,
+    cols: tuple[str, str, str, str | None],
+    statistic: Any,
+    strata: str | None,
+) -> tuple[pd.DataFrame, tuple[str, str, str, str | None]]:
+    """``result``'s prepared panel (``result.design.panel``) in place of ``data``, so the
+    panel is not validated again: when ``result`` carries one that kept every row of
+    ``data`` (the same units, hence the same design) and the statistic is named by
+    method; otherwise ``data`` and its column names unchanged."""
+    panel = getattr(getattr(result, "design", None), "panel", None)
+    if panel is None or not isinstance(statistic, str) or strata is not None:
+        return data, cols
+    if panel.n_obs != len(data):
+        return data, cols
+    return panel.data, ("uid", "time", "cohort", "y")
+
+
+def _reference(result: Any, stat: Any, name: str) -> float:
+    """The statistic at the observed assignment read from ``result`` (no refit)."""
+    if getattr(stat, "method", None) != result.method:
+        raise InputError(f"result is a {result.method!r} fit but the statistic is {name!r}")
+    return float(result.att) if stat.kind == "att" else float(result.att / result.se)
+
+
 def _prepare(
     data: pd.DataFrame,
     *,
@@ -272,6 +298,7 @@ def _prepare(
     estimator_options: Mapping[str, Any] | None,
     fast: bool | str,
     verify: bool,
+    result: Any = None,
 ) -> _Prepared:
     design = assignment_design(
         data, unit=unit, time=time, cohort=cohort, strata=strata, permute=permute
@@ -294,16 +321,26 @@ def _prepare(
         raise InputError(f"fast must be True, False or 'auto' (got {fast!r})")
     notes = list(design.notes)
     if fp is not None and verify:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ref = float(stat(data))
         ev = fp.evaluator([_wide(data, design, time, _outcome(data, stat))])
         got = float(fp.value(ev(design.codes[None, :]))[0])
-        if not np.isclose(got, ref, rtol=1e-8, atol=1e-10 * max(1.0, abs(ref))):
-            raise RuntimeError(
-                f"fast path {fp.name!r} gives {got!r} but the estimator gives {ref!r} on the "
-                "observed assignment; please report this bug (use fast=False meanwhile)"
-            )
+
+        def close(ref: float) -> bool:
+            return bool(np.isclose(got, ref, rtol=1e-8, atol=1e-10 * max(1.0, abs(ref))))
+
+        if result is None or not close(_reference(result, stat, name)):
+            if result is not None:
+                notes.append(
+                    "the result's estimate differs from the statistic's (other estimator "
+                    "options?); the test is of the statistic with estimator_options"
+                )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = float(stat(data))
+            if not close(ref):
+                raise RuntimeError(
+                    f"fast path {fp.name!r} gives {got!r} but the estimator gives {ref!r} on the "
+                    "observed assignment; please report this bug (use fast=False meanwhile)"
+                )
     return _Prepared(design, stat, name, use_exact, fp, reason, notes)
 
 
@@ -386,6 +423,7 @@ def randomization_test(
     backend: Literal["serial", "joblib", "dask"] = "joblib",
     client: Any = None,
     block: int = 1000,
+    result: Any = None,
 ) -> RIResult:
     """Randomisation test of a sharp null by re-assigning cohorts across units.
 
@@ -429,6 +467,12 @@ def randomization_test(
         Check the closed form against the estimator at the observed assignment.
     n_jobs, backend, client, block
         Passed to :func:`~analysis.inference.engine.run_draws`.
+    result
+        Optional :class:`~analysis.results.DiDResult` of the statistic's method
+        fitted on ``data`` with ``estimator_options``: its prepared panel
+        (``result.design.panel``) is used in place of ``data`` when the estimator
+        kept every row (no second validation; same units, same design, same
+        p-value), and its estimate replaces the verification re-fit.
 
     Returns
     -------
@@ -458,6 +502,9 @@ def randomization_test(
        (One-sided alternatives use signed comparisons.)
     """
     _check_common(alternative, n_draws, block)
+    data, (unit, time, cohort, outcome) = _from_result(
+        result, data, (unit, time, cohort, outcome), statistic, strata
+    )
     prep = _prepare(
         data,
         unit=unit,
@@ -472,6 +519,7 @@ def randomization_test(
         estimator_options=estimator_options,
         fast=fast,
         verify=verify,
+        result=result,
     )
     null = float(null)
     obs, draws = _draws(
@@ -550,13 +598,14 @@ def ri_confidence_interval(
     backend: Literal["serial", "joblib", "dask"] = "joblib",
     client: Any = None,
     block: int = 1000,
+    result: Any = None,
 ) -> RIInterval:
     """Confidence interval for a constant effect by inverting randomisation tests.
 
     Parameters
     ----------
     data, outcome, unit, time, cohort, statistic, strata, permute, n_draws, seed,
-    exact, max_exact, estimator_options, fast, verify, n_jobs, backend, client, block
+    exact, max_exact, estimator_options, fast, verify, n_jobs, backend, client, block, result
         As in :func:`randomization_test`.
     alpha
         Level; the interval has coverage :math:`1-\\alpha` under constant effects.
@@ -605,6 +654,9 @@ def ri_confidence_interval(
     is :math:`10^{-3}` times the scale.
     """
     _check_common(alternative, n_draws, block)
+    data, (unit, time, cohort, outcome) = _from_result(
+        result, data, (unit, time, cohort, outcome), statistic, strata
+    )
     alpha = check_alpha(alpha)
     alpha = float(alpha)
     prep = _prepare(
@@ -621,6 +673,7 @@ def ri_confidence_interval(
         estimator_options=estimator_options,
         fast=fast,
         verify=verify,
+        result=result,
     )
     kw = dict(
         time=time,
