@@ -103,9 +103,7 @@ def post_inference(
     if kind == "ri":
         registry.get_spec(method, "ri", what="--inference ri")
 
-    if kind == "cr2":
-        from analysis.inference.crve import ols_cluster
-
+    if kind in ("cr2", "wild"):
         y, X, clusters, fe = _twfe_design(
             data,
             outcome=outcome,
@@ -116,6 +114,9 @@ def post_inference(
             cluster=cluster,
             result=result,
         )
+    if kind == "cr2":
+        from analysis.inference.crve import ols_cluster
+
         res = ols_cluster(y, X, clusters, fe=fe, kind="CR2")
         lo, hi = res.conf_int(alpha=alpha)[0]
         return {
@@ -131,16 +132,6 @@ def post_inference(
     if kind == "wild":
         from analysis.inference.wild import wild_cluster_bootstrap
 
-        y, X, clusters, fe = _twfe_design(
-            data,
-            outcome=outcome,
-            unit=unit,
-            time=time,
-            cohort=cohort,
-            covariates=covariates,
-            cluster=cluster,
-            result=result,
-        )
         w = wild_cluster_bootstrap(y, X, clusters, 0, fe=fe, B=draws, seed=seed, alpha=alpha)
         return {"inference": "wild", **w.to_dict()}
     from analysis.inference.ri import randomization_test, ri_confidence_interval

@@ -131,6 +131,14 @@ def _multinomial(counts: np.ndarray) -> int:
     return out
 
 
+def _count_assignments(codes: np.ndarray, strata: np.ndarray) -> int:
+    """:math:`\\prod_s n_s! / \\prod_g n_{sg}!`: distinct label arrangements within strata."""
+    out = 1
+    for k in np.unique(strata):
+        out *= _multinomial(np.bincount(codes[strata == k]))
+    return int(out)
+
+
 def _unit_constant(frame: pd.DataFrame, col: str, role: str, name: str, unit: str) -> None:
     nun = frame.groupby("u", sort=False)[col].nunique(dropna=False)
     if (nun > 1).any():
@@ -228,9 +236,6 @@ def assignment_design(
             for c in uniq
         )
     s_codes = np.asarray(s_codes, dtype=np.int64)
-    n_assign = 1
-    for s in range(len(s_names)):
-        n_assign *= _multinomial(np.bincount(codes[s_codes == s]))
     return AssignmentDesign(
         units=np.asarray(units),
         labels=labels.astype(np.float64),
@@ -240,7 +245,7 @@ def assignment_design(
         strata_column=strata,
         permute=permute,
         row_unit=np.asarray(row_unit, dtype=np.int64),
-        n_assignments=int(n_assign),
+        n_assignments=_count_assignments(codes, s_codes),
         notes=tuple(notes),
     )
 
@@ -286,9 +291,6 @@ def treatment_design(
             raise InputError("strata must give a non-missing stratum for every unit")
         s_codes, names = pd.factorize(s, sort=True)
         s_names = tuple(names)
-    n_assign = 1
-    for k in range(len(s_names)):
-        n_assign *= _multinomial(np.bincount(codes[s_codes == k]))
     return AssignmentDesign(
         units=np.arange(n),
         labels=labels.astype(np.float64),
@@ -298,7 +300,7 @@ def treatment_design(
         strata_column=(strata_column or "strata") if strata is not None else None,
         permute="treatment",
         row_unit=np.arange(n, dtype=np.int64),
-        n_assignments=int(n_assign),
+        n_assignments=_count_assignments(codes, s_codes),
     )
 
 

@@ -42,7 +42,7 @@ across the outcome family. Data layer: real.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -105,6 +105,22 @@ class StudySample:
     def n_units(self) -> int:
         return len(self.data)
 
+    def without_prefecture(self, prefecture: int) -> StudySample:
+        """The sample without one prefecture's units (noted in ``dropped``)."""
+        d = self.data[self.data["prefecture"] != prefecture].reset_index(drop=True)
+        return replace(self, data=d, dropped=(*self.dropped, f"prefecture {prefecture} left out"))
+
+
+def _drop_pre_baseline(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Drop the units treated before the baseline census (treated in both periods)."""
+    pre = df["cohort"].between(1, BASELINE)
+    if not pre.any():
+        return df, []
+    note = f"dropped {int(pre.sum())} unit(s) treated before the {BASELINE} baseline: " + ", ".join(
+        df.loc[pre, "name"]
+    )
+    return df.loc[~pre], [note]
+
 
 def build_sample(
     rule: TreatmentRule = DEFAULT_RULE,
@@ -134,14 +150,7 @@ def build_sample(
         if year > 0:
             cohort.loc[cbu_of.loc[code]] = year
     df["cohort"] = cohort
-    dropped: list[str] = []
-    pre = df["cohort"].between(1, BASELINE)
-    if pre.any():
-        dropped.append(
-            f"dropped {int(pre.sum())} unit(s) treated before the {BASELINE} baseline: "
-            + ", ".join(df.loc[pre, "name"])
-        )
-        df = df.loc[~pre]
+    df, dropped = _drop_pre_baseline(df)
     enclave = df["cohort"].between(BASELINE + 1, rule.cutoff).astype(int)
     if comparison == "mountain":
         df = df.loc[df["mountain26"]].assign(treated=enclave[df["mountain26"]])
@@ -499,15 +508,10 @@ def leave_one_prefecture_out(
     """FD estimates dropping one prefecture at a time (where treated and controls remain)."""
     rows = []
     for p in sorted(sample.data["prefecture"].unique()):
-        d = sample.data[sample.data["prefecture"] != p].reset_index(drop=True)
+        sub = sample.without_prefecture(p)
+        d = sub.data
         if d["treated"].sum() == 0 or d["treated"].sum() == len(d):
             continue
-        sub = StudySample(
-            data=d,
-            rule=sample.rule,
-            comparison=sample.comparison,
-            dropped=(*sample.dropped, f"prefecture {p} left out"),
-        )
         for o in outcomes:
             fd = fd_regression(sub, o)
             rows.append(
@@ -577,14 +581,7 @@ def three_census_sample(
         )
     df["cohort"] = by_unit.max().reindex(df.index).fillna(0).astype("int64")
     df = df.loc[df["mountain26"]]
-    dropped: list[str] = []
-    pre = df["cohort"].between(1, BASELINE)
-    if pre.any():
-        dropped.append(
-            f"dropped {int(pre.sum())} unit(s) treated before the {BASELINE} baseline: "
-            + ", ".join(df.loc[pre, "name"])
-        )
-        df = df.loc[~pre]
+    df, dropped = _drop_pre_baseline(df)
     df["treated"] = df["cohort"].between(BASELINE + 1, rule.cutoff).astype(int)
     df = df.rename_axis("cbu").reset_index().sort_values("cbu", kind="mergesort")
     return StudySample(
@@ -638,9 +635,7 @@ def pretrend_table(rule: TreatmentRule = DEFAULT_RULE) -> pd.DataFrame:
     ):
         s = three_census_sample(start, end, rule, pop)
         # start-of-period log population as the baseline covariate
-        s = StudySample(
-            data=s.data, rule=s.rule, comparison=s.comparison, dropped=s.dropped, baseline=start
-        )
+        s = replace(s, baseline=start)
         rows.append({"period": label, **_inference_row(s, PRE_COVARIATES)})
     return pd.DataFrame(rows)
 
@@ -720,14 +715,7 @@ def drop_prefecture_table(
     single county's deviation from its comparison counties: no p-value is
     reported for it (none is valid with one treated unit).
     """
-    d = sample.data[sample.data["prefecture"] != prefecture].reset_index(drop=True)
-    sub = StudySample(
-        data=d,
-        rule=sample.rule,
-        comparison=sample.comparison,
-        dropped=(*sample.dropped, f"prefecture {prefecture} left out"),
-        baseline=sample.baseline,
-    )
+    sub = sample.without_prefecture(prefecture)
     rows = []
     for o in outcomes:
         full = fd_regression(sample, o).beta
@@ -774,11 +762,7 @@ def lopo_table(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES) -> pd.
         rows = base["dropped_prefecture"] == p
         if (base.loc[rows, "n_treated"] < 2).any():
             continue
-        d = sample.data[sample.data["prefecture"] != p].reset_index(drop=True)
-        sub = StudySample(
-            data=d, rule=sample.rule, comparison=sample.comparison, dropped=sample.dropped
-        )
-        ri = randomization_inference(sub, outcomes)
+        ri = randomization_inference(sample.without_prefecture(p), outcomes)
         base.loc[rows, "p_ri"] = base.loc[rows, "outcome"].map(
             dict(zip(outcomes, ri.p_values, strict=True))
         )
@@ -1086,7 +1070,7 @@ def write_outputs(paper_dir=None) -> dict[str, float]:
 
     pop3 = census.three_census_population()
     s_post = three_census_sample(BASELINE, ENDLINE, sample.rule, pop3)
-    s_post = StudySample(s_post.data, s_post.rule, s_post.comparison, s_post.dropped, BASELINE)
+    s_post = replace(s_post, baseline=BASELINE)
     s_pre = three_census_sample(PRE_BASELINE, BASELINE, sample.rule, pop3)
     models = {
         "(1) 2010-2020": fd_fit(sample, "log_pop"),
