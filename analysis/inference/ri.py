@@ -255,6 +255,17 @@ class _Prepared:
     fast: _FastPath | None
     fast_reason: str
     notes: list[str]
+    data: pd.DataFrame
+    time: str
+    cohort: str
+    outcome: str | None
+    engine: dict[str, Any]  # n_draws, seed, block, n_jobs, backend, client
+
+    def describe(self) -> str:
+        """The design sentence with how the assignments were visited."""
+        e = self.engine
+        how = "exact enumeration" if self.exact else f"Monte Carlo with {e['n_draws']} draws"
+        return self.design.describe() + f"; {how}" + ("" if self.exact else f" (seed {e['seed']})")
 
 
 def _from_result(
@@ -298,8 +309,14 @@ def _prepare(
     estimator_options: Mapping[str, Any] | None,
     fast: bool | str,
     verify: bool,
-    result: Any = None,
+    result: Any,
+    alternative: str,
+    **engine: Any,
 ) -> _Prepared:
+    _check_common(alternative, engine["n_draws"], engine["block"])
+    data, (unit, time, cohort, outcome) = _from_result(
+        result, data, (unit, time, cohort, outcome), statistic, strata
+    )
     design = assignment_design(
         data, unit=unit, time=time, cohort=cohort, strata=strata, permute=permute
     )
@@ -341,36 +358,23 @@ def _prepare(
                     f"fast path {fp.name!r} gives {got!r} but the estimator gives {ref!r} on the "
                     "observed assignment; please report this bug (use fast=False meanwhile)"
                 )
-    return _Prepared(design, stat, name, use_exact, fp, reason, notes)
+    return _Prepared(
+        design, stat, name, use_exact, fp, reason, notes, data, time, cohort, outcome, engine
+    )
 
 
 def _outcome(data: pd.DataFrame, stat: Any) -> np.ndarray:
     return pd.to_numeric(data[stat.outcome], errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _draws(
-    prep: _Prepared,
-    data: pd.DataFrame,
-    *,
-    time: str,
-    cohort: str,
-    outcome: str | None,
-    null: float,
-    with_d: bool,
-    n_draws: int,
-    seed: int | None,
-    block: int,
-    n_jobs: int,
-    backend: str,
-    client: Any,
-) -> tuple[np.ndarray, np.ndarray]:
+def _draws(prep: _Prepared, *, null: float, with_d: bool) -> tuple[np.ndarray, np.ndarray]:
     """Observed statistic(s) and draws.
 
     Fast path: the evaluator's columns for Y and, if ``with_d``, for the observed
     D taken as outcome, from which ``prep.fast.value(cols, tau)`` gives the statistic
     at any null ``tau``. Re-fit: one column, the statistic at ``null``.
     """
-    design = prep.design
+    design, data, time, outcome = prep.design, prep.data, prep.time, prep.outcome
     t = pd.to_numeric(data[time]).to_numpy()
     if prep.fast is not None:
         fp = prep.fast
@@ -385,18 +389,8 @@ def _draws(
                 raise InputError("testing a non-zero constant effect needs outcome=...")
             d = data.copy()
             d[outcome] = pd.to_numeric(d[outcome]) - null * _treatment_rows(design, t)
-        evaluator = _RefitEvaluator(d, cohort, design.labels, design.row_unit, prep.stat)
-    return _evaluate(
-        design,
-        evaluator,
-        exact=prep.exact,
-        n_draws=n_draws,
-        seed=seed,
-        block=block,
-        n_jobs=n_jobs,
-        backend=backend,
-        client=client,
-    )
+        evaluator = _RefitEvaluator(d, prep.cohort, design.labels, design.row_unit, prep.stat)
+    return _evaluate(design, evaluator, exact=prep.exact, **prep.engine)
 
 
 # =========================================================================== public API
@@ -501,10 +495,6 @@ def randomization_test(
        :math:`p = (1 + \\#\\{r: |T^*_r| \\ge |T^{obs}|\\})/(1 + R)`.
        (One-sided alternatives use signed comparisons.)
     """
-    _check_common(alternative, n_draws, block)
-    data, (unit, time, cohort, outcome) = _from_result(
-        result, data, (unit, time, cohort, outcome), statistic, strata
-    )
     prep = _prepare(
         data,
         unit=unit,
@@ -520,16 +510,7 @@ def randomization_test(
         fast=fast,
         verify=verify,
         result=result,
-    )
-    null = float(null)
-    obs, draws = _draws(
-        prep,
-        data,
-        time=time,
-        cohort=cohort,
-        outcome=outcome,
-        null=null,
-        with_d=prep.fast is not None and null != 0.0,
+        alternative=alternative,
         n_draws=n_draws,
         seed=seed,
         block=block,
@@ -537,6 +518,8 @@ def randomization_test(
         backend=backend,
         client=client,
     )
+    null = float(null)
+    obs, draws = _draws(prep, null=null, with_d=prep.fast is not None and null != 0.0)
     if prep.fast is not None:
         t_obs = float(prep.fast.value(obs, null)[0])
         t_draws = prep.fast.value(draws, null)
@@ -555,12 +538,7 @@ def randomization_test(
         n_draws=int(t_draws.size),
         exact=prep.exact,
         draws=t_draws,
-        design=prep.design.describe()
-        + (
-            "; exact enumeration"
-            if prep.exact
-            else f"; Monte Carlo with {n_draws} draws (seed {seed})"
-        ),
+        design=prep.describe(),
         alternative=alternative,
         p_value_convention=conv,
         n_assignments=prep.design.n_assignments,
@@ -653,12 +631,7 @@ def ri_confidence_interval(
     re-fitted each evaluation costs ``n_draws`` fits and the default ``xtol``
     is :math:`10^{-3}` times the scale.
     """
-    _check_common(alternative, n_draws, block)
-    data, (unit, time, cohort, outcome) = _from_result(
-        result, data, (unit, time, cohort, outcome), statistic, strata
-    )
-    alpha = check_alpha(alpha)
-    alpha = float(alpha)
+    alpha = float(check_alpha(alpha))
     prep = _prepare(
         data,
         unit=unit,
@@ -674,11 +647,7 @@ def ri_confidence_interval(
         fast=fast,
         verify=verify,
         result=result,
-    )
-    kw = dict(
-        time=time,
-        cohort=cohort,
-        outcome=outcome,
+        alternative=alternative,
         n_draws=n_draws,
         seed=seed,
         block=block,
@@ -688,7 +657,7 @@ def ri_confidence_interval(
     )
     n_eval = 0
     if prep.fast is not None:
-        obs, draws = _draws(prep, data, null=0.0, with_d=True, **kw)
+        obs, draws = _draws(prep, null=0.0, with_d=True)
         a_obs, b_obs = float(obs[0]), float(obs[1])
         if abs(b_obs) < 1e-12:
             raise InputError("the statistic does not respond to a constant effect (B = 0)")
@@ -709,14 +678,14 @@ def ri_confidence_interval(
 
         def pfun(tau: float) -> tuple[float, np.ndarray]:
             if tau not in cache:
-                o, d = _draws(prep, data, null=tau, with_d=False, **kw)
+                o, d = _draws(prep, null=tau, with_d=False)
                 cache[tau] = (_p_value(float(o[0]), d[:, 0], alternative, prep.exact), d[:, 0])
             return cache[tau]
 
         if estimate is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                est = float(prep.stat(data))
+                est = float(prep.stat(prep.data))
         else:
             est = float(estimate)
         rel = 1e-3
@@ -764,9 +733,6 @@ def ri_confidence_interval(
         warnings.warn(
             "root search hit max_evaluations; bounds are approximate", UserWarning, stacklevel=2
         )
-    desc = prep.design.describe() + (
-        "; exact enumeration" if prep.exact else f"; Monte Carlo with {n_draws} draws (seed {seed})"
-    )
     return RIInterval(
         estimate=float(est),
         low=float(low),
@@ -776,7 +742,7 @@ def ri_confidence_interval(
         p_at_estimate=float(p_est),
         n_draws=int(dr_est.size),
         exact=prep.exact,
-        design=desc,
+        design=prep.describe(),
         statistic=prep.stat_name,
         seed=None if prep.exact else seed,
         fast_path=prep.fast.name if prep.fast is not None else None,
