@@ -42,6 +42,7 @@ across the outcome family. Data layer: real.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -349,20 +350,23 @@ def dr_did(sample: StudySample, outcome: str, covariates: tuple[str, ...] = DEFA
     Uses the registry's ``cs`` (:func:`analysis.estimators.cs.callaway_santanna`)
     on the two-period panel (one cohort, never-treated comparison), so the
     estimate is the DRDID panel estimator with analytic influence-function
-    standard errors.
+    standard errors. Two periods leave no pre-treatment ATT(g,t): the
+    estimator's warning that there is no pre-trend test is expected here.
     """
     panel = two_period_panel(sample, outcome, covariates)
-    return estimators.get_spec("cs").func(
-        panel,
-        outcome="y",
-        unit="cbu",
-        time="year",
-        cohort="cohort",
-        covariates=tuple(f"{c}_{BASELINE}" for c in covariates),
-        control="never",
-        est_method="dr",
-        data_layer="real (census)",
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="no pre-treatment ATT", category=UserWarning)
+        return estimators.get_spec("cs").func(
+            panel,
+            outcome="y",
+            unit="cbu",
+            time="year",
+            cohort="cohort",
+            covariates=tuple(f"{c}_{BASELINE}" for c in covariates),
+            control="never",
+            est_method="dr",
+            data_layer="real (census)",
+        )
 
 
 # ------------------------------------------------------------------ the study
@@ -401,21 +405,12 @@ def main_table(
     ri = ri or randomization_inference(sample, outcomes, covariates)
     rows = []
     for k, o in enumerate(outcomes):
-        fd = fd_regression(sample, o, covariates)
-        w = wild_p(sample, o, covariates)
         dr = dr_did(sample, o, covariates)
         ctrl = sample.data.loc[sample.data["treated"] == 0, f"d_{o}"]
         rows.append(
             {
                 "outcome": o,
-                "beta": fd.beta,
-                "se_hc1": fd.se_hc1,
-                "p_hc1": fd.p_hc1,
-                "se_cr1": fd.se_cr1,
-                "p_cr1": fd.p_cr1,
-                "p_wild": w.p_value,
-                "wild_ci_low": w.ci[0],
-                "wild_ci_high": w.ci[1],
+                **_fd_wild_row(sample, o, covariates)[0],
                 "p_ri": float(ri.p_values[k]),
                 "dr_att": dr.att,
                 "dr_se": dr.se,
@@ -593,12 +588,13 @@ def three_census_sample(
     )
 
 
-def _inference_row(sample: StudySample, covariates: tuple[str, ...]) -> dict[str, float]:
-    """The main table's estimator and inference for ``d_log_pop`` of one sample."""
-    fd = fd_regression(sample, "log_pop", covariates)
-    w = wild_p(sample, "log_pop", covariates)
-    ri = randomization_inference(sample, ("log_pop",), covariates)
-    return {
+def _fd_wild_row(
+    sample: StudySample, outcome: str, covariates: tuple[str, ...]
+) -> tuple[dict[str, float], FDEstimate]:
+    """The FD coefficient with its HC1, CR1 and wild-bootstrap inference (table columns)."""
+    fd = fd_regression(sample, outcome, covariates)
+    w = wild_p(sample, outcome, covariates)
+    row = {
         "beta": fd.beta,
         "se_hc1": fd.se_hc1,
         "p_hc1": fd.p_hc1,
@@ -607,6 +603,16 @@ def _inference_row(sample: StudySample, covariates: tuple[str, ...]) -> dict[str
         "p_wild": w.p_value,
         "wild_ci_low": w.ci[0],
         "wild_ci_high": w.ci[1],
+    }
+    return row, fd
+
+
+def _inference_row(sample: StudySample, covariates: tuple[str, ...]) -> dict[str, float]:
+    """The main table's estimator and inference for ``d_log_pop`` of one sample."""
+    row, fd = _fd_wild_row(sample, "log_pop", covariates)
+    ri = randomization_inference(sample, ("log_pop",), covariates)
+    return {
+        **row,
         "p_ri": float(ri.p_values[0]),
         "ri_exact": bool(ri.exact),
         "ri_n_assignments": ri.n_draws,
