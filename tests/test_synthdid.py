@@ -362,8 +362,11 @@ def test_bad_input_is_a_one_line_input_error(prop99, small):
     )
     early = small.copy()
     early.loc[early["cohort"] == 5, "cohort"] = 2
-    with pytest.raises(InputError, match="cohort 2 has 1 pre-treatment period"):
-        synthdid(early, **kw)
+    with pytest.warns(UserWarning, match=r"cohort\(s\) 2 \(\d+ unit\(s\), 1 pre-period\) left out"):
+        res = did_estimate(early, **kw, se="jackknife")
+    assert list(res.cohorts["cohort"]) == [7] and "left out" in res.notes[-1]
+    with pytest.raises(InputError, match="needs at least 2 pre-treatment periods"):
+        synthdid(early[early["cohort"] != 7], **kw)
     with pytest.raises(InputError, match="se must be one of"):
         synthdid(small, **kw, se="hc1")
     with pytest.raises(InputError, match="n_reps"):

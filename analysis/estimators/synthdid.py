@@ -51,7 +51,9 @@ treated unit-periods,
 
 Only never-treated units are controls (``control = "never"``). The panel must be
 balanced: units not observed in every period (for example after rows with a
-missing outcome were dropped) are dropped with a note.
+missing outcome were dropped) are dropped with a note. A cohort with fewer than
+two pre-treatment periods has no pre-treatment first difference (so no
+:math:`\hat\sigma`, as in R) and is left out with a note.
 
 Standard errors (R ``vcov.synthdid_estimate``; paper Algorithms 2-4)
 --------------------------------------------------------------------
@@ -108,6 +110,10 @@ _TITLES = {
 @dataclass(frozen=True)
 class SynthDiDResult(DiDResult):
     """A :class:`~analysis.results.DiDResult` with the synthetic-DiD weights.
+
+    ``n_units`` / ``n_obs`` count the balanced panel the estimator worked on
+    (including the units of a cohort left out for having fewer than two
+    pre-treatment periods: see ``notes`` and ``cohorts``).
 
     Attributes (besides those of ``DiDResult``)
     -------------------------------------------
@@ -205,15 +211,25 @@ def _design(panel: Panel, method: str) -> tuple[_Design, list[str]]:
         raise InputError(
             f"{method} needs at least 2 never-treated units (cohort 0) as controls, found {controls.size}"
         )
-    blocks = []
+    blocks, short = [], []
     for a in np.unique(g[g > 0]):
         T0 = int((panel.times < a).sum())
-        if T0 < 2:
-            raise InputError(
-                f"cohort {_key(a)} has {T0} pre-treatment period(s); {method} needs at least 2"
-            )
+        if T0 < 2:  # no first difference before adoption: sigma, hence zeta, undefined
+            short.append(f"{_key(a)} ({int((g == a).sum())} unit(s), {T0} pre-period)")
+            continue
         blocks.append(_Block(float(a), np.flatnonzero(g == a), T0))
+    if short and blocks:
+        note = (
+            f"cohort(s) {', '.join(short)} left out: {method} needs at least 2 "
+            "pre-treatment periods"
+        )
+        notes.append(note)
+        warnings.warn(note, UserWarning, stacklevel=4)
     if not blocks:
+        if short:
+            raise InputError(
+                f"cohort(s) {', '.join(short)}: {method} needs at least 2 pre-treatment periods"
+            )
         raise InputError(f"{method}: no treated unit is observed in all {T} periods")
     return _Design(Y, panel.times, units, controls, tuple(blocks)), notes
 
@@ -481,8 +497,8 @@ def _estimate(
     return SynthDiDResult(
         method=method,
         outcome=outcome,
-        n_units=int(N0 + sizes.sum()),
-        n_obs=int((N0 + sizes.sum()) * T),
+        n_units=des.Y.shape[0],
+        n_obs=des.Y.shape[0] * T,
         att_gt=None,
         aggregates={"simple": Aggregate("simple", att, se_all), "group": group},
         info=info,
