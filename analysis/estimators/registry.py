@@ -308,8 +308,12 @@ register(
         "bacon",
         "analysis.estimators.bacon:bacon",
         "Goodman-Bacon (2021) decomposition of static TWFE",
-        _ALL_FE,
-        notes={"weights": "R bacondecomp has no observation weights to validate against"},
+        _ALL_FE - {"analytic_se"},
+        notes={
+            "weights": "R bacondecomp has no observation weights to validate against",
+            "analytic_se": "a decomposition: its simple ATT is static TWFE's coefficient with "
+            "TWFE's CR1 SE, so Monte Carlo studies that compare estimators take twfe instead",
+        },
     )
 )
 
