@@ -52,6 +52,7 @@ class _Design:
     notes: list[str] = field(default_factory=list)
     n_dropped_unbalanced: int = 0
     long: _Long | None = None
+    panel: object = None  # the validated panel (prepare_panel), for DiDResult.design
 
     @property
     def n(self) -> int:
@@ -182,7 +183,9 @@ def _build_design(
     incomplete = present & (counts < n_t)
     n_drop = int(incomplete.sum())
     if n_drop and panel_handling == "unbalanced":
-        return _long_design(df, times, glist, covariates, cluster, notes, n_drop)
+        long_design = _long_design(df, times, glist, covariates, cluster, notes, n_drop)
+        long_design.panel = panel
+        return long_design
     if n_drop:
         _warn(
             notes,
@@ -233,6 +236,7 @@ def _build_design(
             raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
 
     return _Design(
+        panel=panel,
         y=y,
         x=x,
         x_static=x_static,
