@@ -58,3 +58,25 @@ def test_absorbed_regressor_detected():
     d2 = d.copy()
     d2[:10, 2] = True  # staggered: identified
     assert twfe_balanced(y, d2, np.arange(50), 50) is not None
+
+
+def test_bjs_simple_request_equals_full_fit(panel):
+    """BJS ``estimands="simple"`` (one weight column) gives the full fit's overall ATT
+    bit for bit and its SE to 1e-12 (reference: the default ``estimands="all"``)."""
+    import warnings
+
+    from analysis.errors import InputError
+    from analysis.estimators.bjs import bjs_imputation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = bjs_imputation(panel, **KW)
+        simple = bjs_imputation(panel, **KW, estimands="simple")
+        simple_cl = bjs_imputation(panel, **KW, cluster="cluster", estimands="simple")
+        full_cl = bjs_imputation(panel, **KW, cluster="cluster")
+    assert simple.att == full.att
+    assert simple.se == pytest.approx(full.se, rel=1e-12)
+    assert simple_cl.se == pytest.approx(full_cl.se, rel=1e-12)
+    assert set(simple.aggregates) == {"simple"} and simple.pretest is None
+    with pytest.raises(InputError, match="estimands"):
+        bjs_imputation(panel, **KW, estimands="dynamic")
