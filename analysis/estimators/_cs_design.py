@@ -296,6 +296,7 @@ def _wide_design(arr: PanelArrays, covariates: tuple[str, ...], cluster: str | N
         units=units,
         notes=list(arr.notes),
         n_dropped_unbalanced=0,
+        panel=arr.to_panel(),  # the frame wraps the arrays (no copy of the input)
     )
 
 
