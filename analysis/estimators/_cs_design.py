@@ -52,6 +52,7 @@ class _Design:
     notes: list[str] = field(default_factory=list)
     n_dropped_unbalanced: int = 0
     long: _Long | None = None
+    w: np.ndarray | None = None  # unit sampling weights (None = unweighted)
 
     @property
     def n(self) -> int:
@@ -94,6 +95,7 @@ def _build_design(
     control: str,
     anticipation: int,
     panel_handling: str = "balance",
+    weights: str | None = None,
 ) -> _Design:
     panel = prepare_panel(
         data,
@@ -104,6 +106,8 @@ def _build_design(
         covariates=covariates,
         cluster=cluster,
         require_never_treated=(control == "never"),
+        weights=weights,
+        weights_unit_level=True,
     )
     notes: list[str] = list(panel.notes)
     df = panel.data
@@ -177,7 +181,7 @@ def _build_design(
     incomplete = present & (counts < n_t)
     n_drop = int(incomplete.sum())
     if n_drop and panel_handling == "unbalanced":
-        return _long_design(df, times, glist, covariates, cluster, notes, n_drop)
+        return _long_design(df, times, glist, covariates, cluster, notes, n_drop, weights)
     if n_drop:
         _warn(
             notes,
@@ -238,6 +242,7 @@ def _build_design(
         units=units,
         notes=notes,
         n_dropped_unbalanced=n_drop,
+        w=df["_weight"].to_numpy(dtype=np.float64)[::n_t] if weights else None,
     )
 
 
@@ -249,6 +254,7 @@ def _long_design(
     cluster: str | None,
     notes: list[str],
     n_incomplete: int,
+    weights: str | None = None,
 ) -> _Design:
     """Keep every observed row (R ``allow_unbalanced_panel = TRUE``)."""
     _warn(
@@ -295,4 +301,5 @@ def _long_design(
             y=df["y"].to_numpy(dtype=np.float64),
             x=x,
         ),
+        w=df["_weight"].to_numpy(dtype=np.float64)[first] if weights else None,
     )

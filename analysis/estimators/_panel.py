@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis import validation
 from analysis.errors import InputError
+
+
+def _role(col: str, outcome: str, unit: str, time: str, cohort: str) -> str:
+    return {outcome: "outcome", unit: "unit", time: "time", cohort: "cohort"}[col]
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Panel:
     n_units: int
     balanced: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
+    weights: str | None = None  # the weights column (its values are in data["_weight"])
 
     @property
     def n_obs(self) -> int:
@@ -102,6 +108,8 @@ def prepare_panel(
     cluster: str | None = None,
     require_never_treated: bool = False,
     require_comparison: bool = True,
+    weights: str | None = None,
+    weights_unit_level: bool = False,
 ) -> Panel:
     """Validate and standardise a long panel.
 
@@ -122,6 +130,13 @@ def prepare_panel(
     require_comparison
         Raise if there is no untreated comparison at all (neither never-treated
         units nor units treated after the first post-period of another cohort).
+    weights
+        Optional column of observation weights (numeric, finite, non-negative,
+        not all zero; :func:`analysis.validation.check_weights`). Stored as
+        column ``_weight``; rows with weight zero are dropped with a note (fixest).
+    weights_unit_level
+        Require the weights to be constant within unit (sampling weights of
+        units, as R ``did``'s ``weightsname``).
 
     Raises
     ------
@@ -135,8 +150,13 @@ def prepare_panel(
     covariates = tuple(c for c in covariates if c)
     if len(set(covariates)) != len(covariates):
         raise InputError("covariates listed more than once")
+    if weights is not None and not isinstance(weights, str):
+        raise InputError(f"weights must be a column name (got {weights!r})")
     _require_columns(
-        data, [outcome, unit, time, cohort, *covariates] + ([cluster] if cluster else [])
+        data,
+        [outcome, unit, time, cohort, *covariates]
+        + ([cluster] if cluster else [])
+        + ([weights] if weights else []),
     )
     if len({outcome, unit, time, cohort}) < 4:
         raise InputError("outcome, unit, time and cohort must be four different columns")
@@ -211,6 +231,24 @@ def prepare_panel(
                 "clusters must nest units"
             )
         df[cluster] = cl.to_numpy()[order]
+    if weights:
+        if weights in (outcome, unit, time, cohort):
+            role = _role(weights, outcome, unit, time, cohort)
+            raise InputError(f"weights column {weights!r} is also the {role} column")
+        wv = validation.check_weights(data[weights].to_numpy(), weights)[order]
+        if weights_unit_level:
+            wvar = np.minimum.reduceat(wv, starts) != np.maximum.reduceat(wv, starts)
+            if wvar.any():
+                first_u = uniques[uid[starts[int(np.flatnonzero(wvar)[0])]]]
+                raise InputError(
+                    f"weights column {weights!r} varies within {int(wvar.sum())} unit(s) "
+                    f"(first: {unit}={first_u!r}); this estimator needs unit-level weights"
+                )
+        df["_weight"] = wv
+        zero = wv == 0
+        if zero.any():
+            notes.append(f"dropped {int(zero.sum())} row(s) with weight zero")
+            df = df.loc[~zero]
 
     # Rows with a missing outcome or covariate cannot be used; say so.
     miss = np.isnan(df["y"].to_numpy())
@@ -278,4 +316,5 @@ def prepare_panel(
         n_units=n_units,
         balanced=balanced,
         notes=tuple(notes),
+        weights=weights or None,
     )

@@ -110,6 +110,21 @@ versions passed the per-cell cohort vector and understated that one SE).
 Cells that could not be estimated (``NA``) are dropped from the aggregations
 with a warning (R's ``na.rm = TRUE``).
 
+Sampling weights
+----------------
+With ``weights`` (R ``did``'s ``weightsname``; unit-level, time-invariant)
+every 2x2 estimator is ``DRDID``'s with ``i.weights`` :math:`w_i`: the means
+become weighted means, the comparison-group regression weighted least
+squares, the propensity score a weighted logit, and each influence function
+carries the factor :math:`w_i` (without covariates
+:math:`\psi_i = n\,w_i[D_i(\Delta Y_i - \bar{\Delta Y}^w_{D=1})/\sum_j w_jD_j
+- C_i(\Delta Y_i - \bar{\Delta Y}^w_{C=1})/\sum_j w_jC_j]`). The cohort shares of
+the aggregations are :math:`\hat p_g = n^{-1}\sum_i w_i 1\{G_i = g\}` and the
+weight influence function is :math:`w_i 1\{G_i = g\} - \hat p_g` (R ``aggte``'s
+``weights.ind``). Every quantity is invariant to the scale of the weights,
+so they are not normalised; units with weight zero are dropped with a note
+(they contribute nothing to any sum).
+
 Multiplier bootstrap
 --------------------
 With ``n_boot`` set, one set of Rademacher multipliers per cluster (R
@@ -307,7 +322,10 @@ def _aggregations(
     times = design.times
     glist = design.glist
     n_g = glist.size
-    pg = np.array([np.mean(design.g == c) for c in glist])
+    if design.w is None:
+        pg = np.array([np.mean(design.g == c) for c in glist])
+    else:  # R aggte: pg = mean(w * 1{G = g}) with the sampling weights
+        pg = np.array([np.mean(design.w * (design.g == c)) for c in glist])
     cg = np.array([c.g for c in cells])
     ct = times[np.array([c.t for c in cells])].astype(np.float64)
     e = ct - cg
@@ -438,6 +456,7 @@ def callaway_santanna(
     balance_event: int | None = None,
     panel_handling: PanelHandling = "balance",
     boot_weights: Literal["rademacher", "mammen"] = "rademacher",
+    weights: str | None = None,
 ) -> DiDResult:
     """Callaway-Sant'Anna group-time ATTs and their aggregations (R ``did``).
 
@@ -485,6 +504,12 @@ def callaway_santanna(
         ``allow_unbalanced_panel = TRUE``).
     boot_weights
         Multiplier distribution: ``"rademacher"`` (R) or ``"mammen"``.
+    weights
+        Column of unit sampling weights (R ``did``'s ``weightsname``): constant
+        within unit, non-negative, finite. They enter the 2x2 estimators (the
+        ``DRDID`` ``i.weights``: weighted means, weighted least squares,
+        weighted logit), their influence functions and the cohort shares of
+        the aggregations (module docstring, "Sampling weights").
 
     Returns
     -------
@@ -534,6 +559,7 @@ def callaway_santanna(
         control=control,
         anticipation=anticipation,
         panel_handling=panel_handling,
+        weights=weights,
     )
     notes = design.notes
     n = design.n
@@ -562,6 +588,8 @@ def callaway_santanna(
     z = np.empty((n, k + n_g))
     z[:, :k] = psi
     z[:, k:] = design.g[:, None] == glist[None, :]
+    if design.w is not None:  # the weight influence function is w_i 1{G_i = g} - p_g
+        z[:, k:] *= design.w[:, None]
     sz = cluster_sums(z, clusters)
     gram = sz.T @ sz
     v_all = amat.T @ gram @ amat / float(n) ** 2
@@ -716,6 +744,7 @@ def callaway_santanna(
         "max_event": max_event,
         "balance_event": balance_event,
         "data_layer": data_layer,
+        "weights": weights,
         "n_periods": int(design.times.size),
         "cohorts": [int(c) for c in glist],
         "notes": list(notes),

@@ -242,7 +242,8 @@ register(
         "cs",
         "analysis.estimators.cs:callaway_santanna",
         "Callaway & Sant'Anna (2021)",
-        _ALL_FE | {"group_time", "dynamic", "calendar", "ri", "power", "power_ri", "honest"},
+        _ALL_FE
+        | {"group_time", "dynamic", "calendar", "ri", "power", "power_ri", "honest", "weights"},
         ri_closed_form="analysis.estimators.cs:ri_closed_form",
         ri_closed_form_options={
             "control",
