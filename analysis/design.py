@@ -263,10 +263,16 @@ class AbsorbedFit:
     H: np.ndarray
     n_obs: int
     n_units_in_sample: int
+    weights: np.ndarray | None = None
 
     @property
     def coef_kept(self) -> np.ndarray:
         return self.coef[self.keep]
+
+    @property
+    def score_resid(self) -> np.ndarray:
+        """Residuals as they enter the scores: :math:`\\omega_{it}\\hat e_{it}` (WLS) or :math:`\\hat e_{it}`."""
+        return self.resid if self.weights is None else self.weights * self.resid
 
     def predict(self, uid: np.ndarray, S: sp.spmatrix | None, X: np.ndarray | None) -> np.ndarray:
         """Fitted values :math:`\\hat\\alpha_i + z_{it}'\\hat\\theta` for any rows (NaN if unit absent)."""
@@ -320,8 +326,9 @@ def fit_absorbed(
     S: sp.spmatrix | None = None,
     X: np.ndarray | None = None,
     tol: float = 1e-9,
+    weights: np.ndarray | None = None,
 ) -> AbsorbedFit:
-    """OLS of ``y`` on unit effects (absorbed), sparse dummies ``S`` and dense ``X``.
+    """OLS (or WLS) of ``y`` on unit effects (absorbed), sparse dummies ``S`` and dense ``X``.
 
     Parameters
     ----------
@@ -333,7 +340,18 @@ def fit_absorbed(
         Sparse dummy block (n x p_s), e.g. time dummies and event-time dummies.
     X
         Dense covariate block (n x p_x).
+    weights
+        Optional analytic weights :math:`\\omega_{it} > 0` (fixest ``weights=``,
+        Stata ``[aweight]``): weighted least squares. Everything above holds with
+        weighted sums -- :math:`D'\\Omega D` is the diagonal of the unit weight
+        totals, :math:`H = Z'\\Omega Z - (D'\\Omega Z)'(D'\\Omega D)^{-1}(D'\\Omega Z)`
+        and the unit means are weighted means; the scores are
+        :math:`z_{it}\\omega_{it}\\hat e_{it}` (:attr:`AbsorbedFit.score_resid`).
+        ``unit_counts`` then holds the unit weight totals. ``None`` is the
+        unweighted fit, computed exactly as before.
     """
+    if weights is not None:
+        return _fit_absorbed_weighted(y, uid, n_units, S, X, tol, np.asarray(weights, float))
     y = np.asarray(y, dtype=float)
     uid = np.asarray(uid, dtype=np.int64)
     nobs = y.size
@@ -379,6 +397,55 @@ def fit_absorbed(
         H=H,
         n_obs=nobs,
         n_units_in_sample=int((counts > 0).sum()),
+    )
+
+
+def _fit_absorbed_weighted(y, uid, n_units, S, X, tol, w) -> AbsorbedFit:
+    """:func:`fit_absorbed` with analytic weights ``w`` (weighted least squares)."""
+    y = np.asarray(y, dtype=float)
+    uid = np.asarray(uid, dtype=np.int64)
+    nobs = y.size
+    S = sp.csr_matrix((nobs, 0)) if S is None else sp.csr_matrix(S)
+    X = np.zeros((nobs, 0)) if X is None else np.asarray(X, dtype=float).reshape(nobs, -1)
+    wsum = np.bincount(uid, weights=w, minlength=n_units).astype(float)
+    inv = np.divide(1.0, wsum, out=np.zeros(n_units), where=wsum > 0)
+    ybar = np.bincount(uid, weights=w * y, minlength=n_units) * inv
+    yt = y - ybar[uid]
+    Sw = S.multiply(w[:, None]).tocsr()
+    Ssum = sparse_group_sums(uid, n_units, Sw)
+    Xsum = group_sums(uid, n_units, X * w[:, None]) if X.shape[1] else np.zeros((n_units, 0))
+    Xt = X - (Xsum * inv[:, None])[uid] if X.shape[1] else X
+    Xtw = Xt * w[:, None]
+    H_SS = _dense(Sw.T @ S) - (Ssum * inv[:, None]).T @ Ssum
+    H_SX = _dense(Sw.T @ Xt)
+    H_XX = Xtw.T @ Xt
+    H = np.block([[H_SS, H_SX], [H_SX.T, H_XX]])
+    H = (H + H.T) / 2
+    b = np.concatenate([_dense(Sw.T @ yt).ravel(), Xtw.T @ yt])
+    keep = _select_columns(H, tol)
+    Hk = H[np.ix_(keep, keep)]
+    bread = np.linalg.inv(Hk) if keep.any() else np.zeros((0, 0))
+    bread = (bread + bread.T) / 2
+    coef = np.full(H.shape[0], np.nan)
+    coef[keep] = bread @ b[keep]
+    c0 = np.nan_to_num(coef, nan=0.0)
+    ps = S.shape[1]
+    fitted_z = (S @ c0[:ps] if ps else np.zeros(nobs)) + (X @ c0[ps:] if X.shape[1] else 0.0)
+    alpha = np.bincount(uid, weights=w * (y - fitted_z), minlength=n_units) * inv
+    alpha[wsum == 0] = np.nan
+    return AbsorbedFit(
+        coef=coef,
+        keep=keep,
+        bread=bread,
+        alpha=alpha,
+        resid=y - alpha[uid] - fitted_z,
+        unit_counts=wsum,
+        unit_sums_S=Ssum,
+        unit_sums_X=Xsum,
+        H=H,
+        n_obs=nobs,
+        n_units_in_sample=int((wsum > 0).sum()),
+        weights=w,
     )
 
 

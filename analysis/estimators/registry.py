@@ -278,7 +278,7 @@ register(
         "bjs",
         "analysis.estimators.bjs:bjs_imputation",
         "Borusyak, Jaravel & Spiess (2024)",
-        _ALL_FE | {"dynamic", "ri", "power", "honest"},
+        _ALL_FE | {"dynamic", "ri", "power", "honest", "weights"},
         power_closed_form="analysis.estimators.bjs:power_closed_form",
         notes={
             "power_ri": "RI for BJS has no closed form and would need n_sims x ri_draws re-fits"
