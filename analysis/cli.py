@@ -227,6 +227,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         "n_boot": ("--bootstrap", args.bootstrap),
         "seed": ("--seed", args.seed),
         "alpha": ("--alpha", args.alpha),
+        "weights": ("--weights", args.weights),
+        "se": ("--se", args.se),
     }
     for name, (flag, value) in optional.items():
         if value is None:
@@ -238,6 +240,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         kwargs[name] = value
     if "data_layer" in params:
         kwargs["data_layer"] = args.data_layer
+    if args.weights and args.inference:
+        raise InputError(f"--inference {args.inference} does not take --weights")
     registry.validate_options(args.method, {k: v for k, v in kwargs.items() if k in params})
     _check_columns(df, args, tuple(kwargs.get("covariates") or ()))
     with warnings.catch_warnings(record=True) as caught:
@@ -494,6 +498,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="estimation method of the 2x2 comparisons where the method has one (cs: dr / ipw / reg)",
     )
     e.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
+    e.add_argument(
+        "--weights",
+        default=None,
+        metavar="COL",
+        help="observation-weights column ("
+        + ", ".join(registry.methods("weights"))
+        + "; cs: unit-level sampling weights)",
+    )
+    e.add_argument(
+        "--se",
+        default=None,
+        help="standard-error type where the method has a choice (twfe, event: "
+        "iid / hc1 / cr1 / cr2; default cr1)",
+    )
     e.add_argument(
         "--bootstrap", type=int, default=None, metavar="N", help="multiplier-bootstrap draws"
     )

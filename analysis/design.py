@@ -107,6 +107,10 @@ from analysis.errors import InputError
 SSC_PRESETS: tuple[str, ...] = ("fixest", "stata", "linearmodels", "none")
 SSCName = Literal["fixest", "stata", "linearmodels", "none"]
 
+#: Standard-error types of the regression estimators (TWFE, event study); see
+#: :func:`absorbed_vcov`. ``"cr1"`` is the default everywhere.
+SEType = Literal["iid", "hc1", "cr1", "cr2"]
+
 
 # --------------------------------------------------------------------------- absorption
 def indicator_matrix(codes: np.ndarray, n_cols: int) -> sp.csr_matrix:
@@ -174,11 +178,25 @@ def group_mean(A: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     return out / cnt[:, None]
 
 
-def within(A: np.ndarray, codes: np.ndarray | None, n_groups: int) -> np.ndarray:
-    """Exact one-way within transformation: ``A`` minus its group means (a copy)."""
+def within(
+    A: np.ndarray, codes: np.ndarray | None, n_groups: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Exact one-way within transformation: ``A`` minus its group means (a copy).
+
+    With ``weights`` the group means are weighted means (the within
+    transformation of weighted least squares).
+    """
     if codes is None:
         return A.copy()
-    return A - group_mean(A, codes, n_groups)[codes]
+    if weights is None:
+        return A - group_mean(A, codes, n_groups)[codes]
+    w = np.asarray(weights, dtype=float)
+    tot = np.bincount(codes, weights=w, minlength=n_groups)
+    inv = np.divide(1.0, tot, out=np.zeros(n_groups), where=tot > 0)
+    if A.ndim == 1:
+        return A - (np.bincount(codes, weights=w * A, minlength=n_groups) * inv)[codes]
+    m = group_sums(codes, n_groups, A * w[:, None]) * inv[:, None]
+    return A - m[codes]
 
 
 def demean_two_way(y: np.ndarray) -> np.ndarray:
@@ -585,6 +603,87 @@ def panel_ssc_factor(ssc: str, *, n: int, k: int, n_units: int, n_times: int, G:
     if ssc not in ("fixest", "linearmodels"):
         raise InputError(f"ssc must be 'fixest' or 'linearmodels', not {ssc!r}")
     return ssc_factor(ssc, n=n, k=k, G=G, fe_levels=(n_units, n_times), fe_nested=(True, False))
+
+
+def absorbed_vcov(
+    fit: AbsorbedFit,
+    S: sp.spmatrix | None,
+    X: np.ndarray | None,
+    se: str,
+    *,
+    cl: np.ndarray,
+    n_cl: int,
+    ssc: str,
+    k: int,
+    n_units: int,
+    n_times: int,
+    uid: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    r"""Covariance of the kept coefficients of an absorbed (unit + time effects) fit.
+
+    With bread :math:`B = H^{-1}` (:attr:`AbsorbedFit.bread`), scores
+    :math:`s_{it} = z_{it}\omega_{it}\hat e_{it}` (:math:`\omega = 1` unweighted) and
+    :math:`K = p + N` the number of all estimated parameters (the :math:`p` kept
+    columns of ``[S, X]`` -- time dummies and regressors -- plus the :math:`N`
+    unit effects):
+
+    ``"iid"``
+        :math:`\hat V = \hat\sigma^2 B`, :math:`\hat\sigma^2 = \sum\omega\hat e^2/(n-K)`
+        (fixest ``vcov="iid"``, Stata ``reghdfe`` default, statsmodels WLS
+        ``nonrobust`` with the dummies, linearmodels ``cov_type="unadjusted"``).
+    ``"hc1"``
+        :math:`\hat V = rac{n}{n-K} Big(\sum_{it} s_{it}s_{it}'ig)B` (fixest
+        ``"hetero"``, Stata ``, robust``, statsmodels ``HC1`` with the dummies,
+        linearmodels ``cov_type="robust"``).
+    ``"cr1"``
+        :math:`\hat V = c\,Big(\sum_g s_g s_g'ig)B` with the CR1 factor :math:`c`
+        of :func:`panel_ssc_factor` for ``ssc`` (the package default, unchanged).
+
+    ``uid`` (the unit codes of the rows) is required for ``"hc1"``. ``ssc``
+    only applies to ``"cr1"``. CR2 needs the within-cluster hat
+    matrices and is computed by :func:`analysis.inference.crve.ols_cluster`
+    (the estimators call it directly).
+    """
+    e = fit.score_resid
+    n = fit.n_obs
+    if se == "cr1":
+        scores = cluster_scores(cl, n_cl, S, X, e)[:, fit.keep]
+        factor = panel_ssc_factor(ssc, n=n, k=k, n_units=n_units, n_times=n_times, G=n_cl)
+        return sandwich(fit.bread, scores, factor), factor
+    K = int(fit.keep.sum()) + int(fit.n_units_in_sample)
+    if n - K <= 0:
+        raise InputError(f"no residual degrees of freedom for se={se!r}: n = {n}, K = {K}")
+    if se == "iid":
+        w = 1.0 if fit.weights is None else fit.weights
+        sigma2 = float(np.sum(w * fit.resid**2)) / (n - K)
+        V = sigma2 * fit.bread
+        return (V + V.T) / 2, sigma2
+    if se == "hc1":
+        # per-observation scores need the unit-demeaned regressors (the unit
+        # term no longer drops out as it does within clusters nesting units)
+        Z = np.hstack(
+            [
+                _dense(S) if S is not None else np.zeros((n, 0)),
+                X if X is not None else np.zeros((n, 0)),
+            ]
+        )
+        cnt = fit.unit_counts
+        inv = np.divide(1.0, cnt, out=np.zeros_like(cnt), where=cnt > 0)
+        means = _dense(fit._unit_block()) * inv[:, None]
+        scores = ((Z - means[uid]) * e[:, None])[:, fit.keep]
+        factor = n / (n - K)
+        return sandwich(fit.bread, scores, factor), factor
+    raise InputError(f"absorbed_vcov: se must be 'iid', 'hc1' or 'cr1' (got {se!r})")
+
+
+def se_label(se: str, cluster: str) -> str:
+    """The ``info["se_type"]`` text of each SE type (``cr1`` keeps the historical text)."""
+    return {
+        "iid": "iid (homoskedastic; all parameters incl. fixed effects in the df)",
+        "hc1": "HC1 heteroskedasticity-robust (n/(n-K), K incl. fixed effects)",
+        "cr1": f"CR1 clustered by {cluster}",
+        "cr2": f"CR2 (Bell-McCaffrey) clustered by {cluster}",
+    }[se]
 
 
 # --------------------------------------------------------------------------- validation

@@ -356,3 +356,117 @@ def test_bjs_recovers_the_weighted_average_effect():
     assert _quiet(bjs_imputation, df, **KW).aggregates["simple"].att == pytest.approx(
         tau.mean(), abs=1e-10
     )
+
+
+# --------------------------------------------------------------------------- TWFE / event
+def test_twfe_weights_match_linearmodels_panelols_clustered():
+    """Reference: linearmodels PanelOLS(weights=w), clustered, fixest factor (1e-8 rel).
+
+    PanelOLS ``fit(cov_type="clustered", debiased=False, auto_df=False,
+    count_effects=False, group_debias=True)`` scales by (G/(G-1))(n-1)/n; times
+    n/(n-K), K = k + T, it is fixest's CR1 (analysis.estimators.twfe docstring).
+    """
+    from linearmodels.panel import PanelOLS
+
+    from analysis.estimators.twfe import twfe
+
+    df = _panel()
+    df["D"] = ((df["cohort"] > 0) & (df["time"] >= df["cohort"])).astype(float)
+    df["wt"] = df["wi"] + 0.1 * df["time"]  # observation-level (time-varying) weights
+    idx = pd.MultiIndex.from_arrays([df["unit"], df["time"]])
+    res = PanelOLS(
+        pd.Series(df["y"].to_numpy(), index=idx),
+        pd.DataFrame({"D": df["D"].to_numpy(), "x": df["x"].to_numpy()}, index=idx),
+        weights=pd.Series(df["wt"].to_numpy(), index=idx),
+        entity_effects=True,
+        time_effects=True,
+    ).fit(
+        cov_type="clustered",
+        clusters=pd.DataFrame({"c": df["unit"].to_numpy()}, index=idx),
+        debiased=False,
+        auto_df=False,
+        count_effects=False,
+        group_debias=True,
+    )
+    n, K = len(df), 2 + df["time"].nunique()
+    r = twfe(df, **KW, covariates=("x",), weights="wt")
+    c = r.coefficients.set_index("term")
+    np.testing.assert_allclose(c.loc[["D", "x"], "estimate"], res.params, rtol=1e-10)
+    np.testing.assert_allclose(
+        c.loc[["D", "x"], "se"], res.std_errors * np.sqrt(n / (n - K)), rtol=1e-8
+    )
+    assert r.info["est_method"] == "wls" and r.info["weights"] == "wt"
+
+
+@pytest.mark.parametrize("method", ["twfe", "event"])
+def test_regression_integer_weights_equal_duplicated_units(method):
+    """Property: integer weights = duplicated units (coefficients, 1e-10)."""
+    from analysis.estimators.event import event_study
+    from analysis.estimators.twfe import twfe
+
+    fn = {"twfe": twfe, "event": event_study}[method]
+    df = _panel()
+    rw = _quiet(fn, df, **KW, covariates=("x",), weights="wi")
+    rd = _quiet(fn, _duplicate(df, "wi"), **KW, covariates=("x",))
+    np.testing.assert_allclose(
+        rw.coefficients["estimate"], rd.coefficients["estimate"], rtol=0, atol=1e-10
+    )
+
+
+def test_event_study_recovers_weighted_effects_by_event_time():
+    """Known truth: one cohort, noise-free, effects 1 (weight 3) / 3 (weight 1) at every
+    event time -> each post coefficient is the weighted mean effect, leads are 0 (1e-10)."""
+    from analysis.estimators.event import event_study
+
+    df = _panel(noise=0.0, beta_x=0.0)
+    df = df[df["cohort"].isin([0, 4])]  # one cohort: the event study is a clean DiD
+    r = _quiet(event_study, df, **KW, window=(-3, 2), weights="w")
+    tr = df[(df["cohort"] == 4)].drop_duplicates("unit")
+    tau = np.where(tr["kind"] == 1, 3.0, 1.0)
+    want = np.sum(tr["w"] * tau) / tr["w"].sum()
+    post = r.aggregates["dynamic"].by.query("event >= 0")["att"].to_numpy()
+    np.testing.assert_allclose(post, want, rtol=0, atol=1e-10)
+    pre = r.aggregates["dynamic"].by.query("event < 0")["att"].to_numpy()
+    np.testing.assert_allclose(pre, 0.0, atol=1e-10)
+
+
+# --------------------------------------------------------------------------- CLI / registry
+def test_registry_declares_weights_and_cli_passes_them(tmp_path):
+    """--weights COL reaches keyword ``weights``; methods without it refuse the flag."""
+    import subprocess
+    import sys
+
+    from analysis.estimators import registry
+
+    for m in ("cs", "twfe", "event", "sa", "bjs", "gardner"):
+        spec = registry.get_spec(m)
+        assert spec.supports("weights") == spec.accepts("weights"), m
+    df = _panel()
+    path = tmp_path / "p.csv"
+    df.to_csv(path, index=False)
+    base = [sys.executable, "-m", "analysis.cli", "estimate", "--data", str(path)]
+    base += ["--outcome", "y", "--unit", "unit", "--time", "time", "--cohort", "cohort"]
+    out = subprocess.run(
+        [*base, "--method", "cs", "--weights", "wi", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    doc = json.loads(out.stdout)
+    want = _quiet(callaway_santanna, df, **KW, weights="wi").aggregates["simple"].att
+    assert doc["aggregates"]["simple"]["att"] == pytest.approx(want, abs=1e-12)
+    bad = subprocess.run(
+        [*base, "--method", "cs", "--weights", "nope"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nope" in bad.stderr
+    se = subprocess.run(
+        [*base, "--method", "twfe", "--se", "hc1", "--weights", "wi", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(se.stdout)["se_type"].startswith("HC1")
+    bad_se = subprocess.run(
+        [*base, "--method", "twfe", "--se", "hc9"], capture_output=True, text=True
+    )
+    assert bad_se.returncode == 2 and "se must be one of" in bad_se.stderr

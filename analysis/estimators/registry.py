@@ -222,7 +222,7 @@ register(
         "twfe",
         "analysis.estimators.twfe:twfe",
         "static two-way fixed effects",
-        _ALL_FE | {"regression", "ri", "power", "power_ri", "power_wild"},
+        _ALL_FE | {"regression", "ri", "power", "power_ri", "power_wild", "weights"},
         ri_closed_form="analysis.estimators.twfe:ri_closed_form",
         ri_closed_form_options={"cluster", "ssc", "alpha", "data_layer", "covariates"},
         ri_closed_form_t=True,
@@ -234,7 +234,7 @@ register(
         "event",
         "analysis.estimators.event:event_study",
         "dynamic TWFE event study",
-        _ALL_FE | {"dynamic", "honest"},
+        _ALL_FE | {"dynamic", "honest", "weights"},
     )
 )
 register(
