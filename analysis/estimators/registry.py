@@ -270,7 +270,7 @@ register(
         "sa",
         "analysis.estimators.sa:sun_abraham",
         "Sun & Abraham (2021)",
-        _ALL_FE | {"dynamic", "honest"},
+        _ALL_FE | {"dynamic", "honest", "weights"},
     )
 )
 register(
@@ -290,7 +290,7 @@ register(
         "gardner",
         "analysis.estimators.gardner:gardner",
         "Gardner (2021) two-stage DiD",
-        _ALL_FE | {"dynamic"},
+        _ALL_FE | {"dynamic", "weights"},
     )
 )
 
