@@ -431,45 +431,46 @@ def test_event_study_recovers_weighted_effects_by_event_time():
 
 
 # --------------------------------------------------------------------------- CLI / registry
-def test_registry_declares_weights_and_cli_passes_them(tmp_path):
-    """--weights COL reaches keyword ``weights``; methods without it refuse the flag."""
-    import subprocess
-    import sys
+def _cli(args):
+    """The CLI in-process: (exit status, stdout, stderr)."""
+    import contextlib
+    import io
 
+    from analysis.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_registry_declares_weights_and_cli_passes_them(tmp_path):
+    """--weights COL reaches keyword ``weights``; --se reaches ``se``; bad values exit 2."""
     from analysis.estimators import registry
 
     for m in ("cs", "twfe", "event", "sa", "bjs", "gardner"):
         spec = registry.get_spec(m)
-        assert spec.supports("weights") == spec.accepts("weights"), m
+        assert spec.supports("weights") and spec.accepts("weights"), m
     df = _panel()
     path = tmp_path / "p.csv"
     df.to_csv(path, index=False)
-    base = [sys.executable, "-m", "analysis.cli", "estimate", "--data", str(path)]
-    base += ["--outcome", "y", "--unit", "unit", "--time", "time", "--cohort", "cohort"]
-    out = subprocess.run(
-        [*base, "--method", "cs", "--weights", "wi", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    doc = json.loads(out.stdout)
+    base = ["estimate", "--data", str(path), "--outcome", "y", "--unit", "unit"]
+    base += ["--time", "time", "--cohort", "cohort"]
+    code, out, _ = _cli([*base, "--method", "cs", "--weights", "wi", "--json"])
+    assert code == 0
     want = _quiet(callaway_santanna, df, **KW, weights="wi").aggregates["simple"].att
-    assert doc["aggregates"]["simple"]["att"] == pytest.approx(want, abs=1e-12)
-    bad = subprocess.run(
-        [*base, "--method", "cs", "--weights", "nope"], capture_output=True, text=True
-    )
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nope" in bad.stderr
-    se = subprocess.run(
-        [*base, "--method", "twfe", "--se", "hc1", "--weights", "wi", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(se.stdout)["se_type"].startswith("HC1")
-    bad_se = subprocess.run(
-        [*base, "--method", "twfe", "--se", "hc9"], capture_output=True, text=True
-    )
-    assert bad_se.returncode == 2 and "se must be one of" in bad_se.stderr
+    assert json.loads(out)["aggregates"]["simple"]["att"] == pytest.approx(want, abs=1e-12)
+    code, _, err = _cli([*base, "--method", "cs", "--weights", "nope"])
+    assert code == 2 and "Traceback" not in err and "'nope'" in err
+    code, out, _ = _cli([*base, "--method", "twfe", "--se", "hc1", "--weights", "wi", "--json"])
+    assert code == 0 and json.loads(out)["se_type"].startswith("HC1")
+    code, _, err = _cli([*base, "--method", "twfe", "--se", "hc9"])
+    assert code == 2 and "se must be one of" in err
+    code, _, err = _cli([*base, "--method", "cs", "--se", "hc1"])
+    assert code == 2 and "--se does not apply to method 'cs'" in err
 
 
 # --------------------------------------------------------------------------- SA
