@@ -329,6 +329,8 @@ class DiDResult:
                 k: (_num(v) if isinstance(v, (int, float, np.number)) else v)
                 for k, v in self.pretest.items()
             }
+        if self.info.get("weights"):
+            out["weights"] = self.info["weights"]
         out["provenance"] = dict(provenance or {})
         return out
 
@@ -346,8 +348,10 @@ class DiDResult:
                 cl=(f", clustered by {self.info['cluster']}" if self.info.get("cluster") else ""),
             ),
             f"Data layer: {self.info.get('data_layer', 'unspecified')}",
-            "",
         ]
+        if self.info.get("weights"):
+            lines.append(f"Weights: {self.info['weights']}")
+        lines.append("")
         tidy = self.tidy()
         show = tidy[tidy["aggregation"] != "att_gt"] if len(tidy) > 40 else tidy
         cols = ["aggregation", "term", "estimate", "std_error", "conf_low", "conf_high"]

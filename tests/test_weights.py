@@ -601,3 +601,16 @@ def test_gardner_weights_properties():
     rw = _quiet(gardner, df, **KW, covariates=("x",), weights="wi")
     rd = _quiet(gardner, _duplicate(df, "wi"), **KW, covariates=("x",))
     np.testing.assert_allclose(_values(rw)[0], _values(rd)[0], rtol=0, atol=1e-10)
+
+
+def test_weights_are_named_in_json_summary_and_tables():
+    """Every output names the weights column; unweighted outputs are unchanged (no key)."""
+    from analysis.estimators.twfe import twfe
+    from analysis.report.tables import design_notes
+
+    df = _panel()
+    rw = _quiet(twfe, df, **KW, weights="wi")
+    r0 = _quiet(twfe, df, **KW)
+    assert rw.to_dict()["weights"] == "wi" and "weights" not in r0.to_dict()
+    assert "Weights: wi" in rw.summary() and "Weights" not in r0.summary()
+    assert "Weights: wi." in " ".join(design_notes(rw))

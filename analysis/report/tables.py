@@ -217,7 +217,8 @@ def design_notes(result) -> list[str]:
         f"Estimator: {result.method}"
         + (f" ({info['est_method']})" if info.get("est_method") else "")
         + f". Comparison group: {info.get('control', 'n/a')}.",
-        f"Standard errors: {se}.",
+        f"Standard errors: {se}."
+        + (f" Weights: {info['weights']}." if info.get("weights") else ""),
         f"Data layer: {info.get('data_layer') or 'unspecified'}. "
         f"Units: {result.n_units}; observations: {result.n_obs}.",
     ]
