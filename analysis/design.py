@@ -17,7 +17,11 @@ module, so that each of these is written once:
   (``PanelOLS(...).fit(cov_type="clustered")``) and ``"none"`` (CR0);
 * **Wald tests** -- :func:`wald_test`, one policy for every pre-trend or joint
   test (R ``did``'s): a singular covariance gives ``NaN`` with a note and a
-  warning that says why, never a pseudo-inverse.
+  warning that says why, never a pseudo-inverse;
+* **weights and SE types** -- :func:`fit_absorbed` and :func:`within` take
+  analytic weights (weighted least squares, weighted within transformation);
+  :func:`absorbed_vcov` gives the ``iid``, ``hc1`` and ``cr1`` covariances of an
+  absorbed fit (``cr2`` is :func:`analysis.inference.crve.ols_cluster`).
 
 This module sits below both :mod:`analysis.estimators` and
 :mod:`analysis.inference` (it imports neither).

@@ -49,7 +49,10 @@ Summaries
     :math:`F(df, G-1)`).
 
 Standard errors are clustered (unit by default) with the ``ssc`` conventions of
-:func:`~analysis.estimators.twfe.twfe`. The unit effects are absorbed exactly
+:func:`~analysis.estimators.twfe.twfe`; ``se`` and ``weights`` are those of
+:func:`~analysis.estimators.twfe.twfe` (``iid``, ``hc1``, ``cr1``, ``cr2``;
+analytic weights), and the ``dynamic`` covariance handed to HonestDiD is the
+chosen one. The unit effects are absorbed exactly
 (:mod:`analysis.estimators._fe`), so no dense dummy matrix is built.
 """
 

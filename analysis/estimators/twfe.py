@@ -8,9 +8,15 @@ Model
     y_{it} = \\alpha_i + \\lambda_t + \\beta D_{it} + x_{it}'\\gamma + \\varepsilon_{it},
     \\qquad D_{it} = 1\\{g_i > 0,\\ t \\ge g_i\\},
 
-estimated by :class:`linearmodels.panel.PanelOLS` with ``entity_effects=True``
-and ``time_effects=True``; standard errors are clustered (by unit unless a
-``cluster`` column is given).
+estimated with the unit effects absorbed exactly (or by
+:class:`linearmodels.panel.PanelOLS` with ``entity_effects=True`` and
+``time_effects=True``); standard errors are clustered (by unit unless a
+``cluster`` column is given) by default. ``se`` chooses ``"cr1"`` (default),
+``"cr2"`` (Bell-McCaffrey, :func:`analysis.inference.crve.ols_cluster`),
+``"hc1"`` or ``"iid"`` (formulas: :func:`analysis.design.absorbed_vcov`);
+``weights`` gives weighted least squares with analytic weights (fixest
+``weights=``, Stata ``[aweight]``; ``n`` in every small-sample factor counts
+observations, not weights, as fixest).
 
 With staggered adoption and heterogeneous or dynamic effects :math:`\\beta` is a
 weighted average of all 2x2 comparisons, including "forbidden" ones that use
