@@ -630,9 +630,8 @@ def test_cs_weighted_multiplier_bootstrap():
 
 def test_event_study_weighted_cr2_with_covariates_and_never_only():
     """Event study: CR2 with a covariate on the never-only sample (dense CR2, 1e-8 rel)."""
-    from analysis.estimators.event import event_study
-
     import tests.test_se_types as st
+    from analysis.estimators.event import event_study
 
     df = _panel()
     r = _quiet(
