@@ -2,6 +2,10 @@
 
 Exit status: 0 success; 2 bad input (one line on stderr naming the problem);
 1 an internal error (a bug: the traceback is kept).
+
+Notes (drops, recodings, warnings of the estimator) are printed once: on stderr
+as ``enclave: note: ...`` lines, except the ones the text summary on stdout
+already lists; the JSON output carries all of them in its ``notes`` list.
 """
 
 from __future__ import annotations
@@ -43,6 +47,18 @@ MAX_BOOTSTRAP = 100_000
 #: covariate: beyond it, squares and cross-products of residuals overflow or underflow
 #: in double precision (inf or 0 standard errors). Rescale such a column.
 MAX_MAGNITUDE = 1e60
+
+
+def _int_pair(text: str) -> tuple[int, int]:
+    """``"LO,HI"`` -> ``(LO, HI)`` (``--window``)."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        lo, hi = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected two integers LO,HI such as -5,5 (got {text!r})"
+        ) from None
+    return lo, hi
 
 
 def _count_in(flag: str, value: int | None, limit: int, why: str) -> None:
@@ -229,6 +245,14 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         "alpha": ("--alpha", args.alpha),
         "weights": ("--weights", args.weights),
         "se": ("--se", args.se),
+        "window": ("--window", args.window),
+        "ref_period": ("--ref-period", args.ref_period),
+        "bin_width": ("--bins", args.bins),
+        "bin_endpoints": ("--no-bin-endpoints", False if args.no_bin_endpoints else None),
+        "never_only": ("--never-only", True if args.never_only else None),
+        "always_treated": ("--always-treated", "include" if args.always_treated else None),
+        "horizons": ("--horizons", args.horizons),
+        "pretrends": ("--pretrends", args.pretrends),
     }
     for name, (flag, value) in optional.items():
         if value is None:
@@ -238,6 +262,11 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         if name not in params:
             raise InputError(f"option {flag} does not apply to method {args.method!r}")
         kwargs[name] = value
+    if kwargs.pop("never_only", None):
+        # --never-only is --control never (the event study's deprecated keyword is not used)
+        if kwargs.get("control", "never") != "never":
+            raise InputError(f"--never-only contradicts --control {kwargs['control']}")
+        kwargs["control"] = "never"
     if "data_layer" in params:
         kwargs["data_layer"] = args.data_layer
     if args.weights and args.inference:
@@ -247,9 +276,11 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = est(df, **kwargs)
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            sys.stderr.write(f"enclave: note: {w.message}\n")
+    # each note once; the text summary (stdout) lists the result's notes itself
+    shown = set(res.notes) if not (args.json or args.output) else set()
+    for msg in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+        if msg not in shown:
+            sys.stderr.write(f"enclave: note: {msg}\n")
     extra = None
     if args.inference:
         from analysis.inference.post import post_inference
@@ -518,6 +549,64 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=_seed, default=None, help="non-negative integer")
     e.add_argument(
         "--alpha", type=float, default=None, help="significance level of intervals (default 0.05)"
+    )
+    e.add_argument(
+        "--window",
+        type=_int_pair,
+        default=None,
+        metavar="LO,HI",
+        help="window of event times, e.g. --window=-5,5 (write '=' before a negative LO)"
+        + " (event study)",
+    )
+    e.add_argument(
+        "--ref-period",
+        dest="ref_period",
+        type=int,
+        default=None,
+        metavar="K",
+        help="reference (omitted) event time, negative (default -1)" + " (event study)",
+    )
+    e.add_argument(
+        "--bins",
+        type=int,
+        default=None,
+        metavar="WIDTH",
+        help="group event times into bins of WIDTH periods, anchored at the onset and the "
+        "reference (which stays alone)" + " (event study)",
+    )
+    e.add_argument(
+        "--no-bin-endpoints",
+        dest="no_bin_endpoints",
+        action="store_true",
+        help="do not pool leads/lags beyond the window into the end bins (they get no dummy)"
+        + " (event study)",
+    )
+    e.add_argument(
+        "--never-only",
+        dest="never_only",
+        action="store_true",
+        help="compare with never-treated units only (= --control never)" + " (event study)",
+    )
+    e.add_argument(
+        "--always-treated",
+        dest="always_treated",
+        action="store_true",
+        help="keep units treated at or before the first period (in the binned end-point lags)"
+        + " (event study)",
+    )
+    e.add_argument(
+        "--horizons",
+        type=int,
+        default=None,
+        metavar="H",
+        help="report event-time effects for horizons 0..H only" + " (imputation)",
+    )
+    e.add_argument(
+        "--pretrends",
+        type=int,
+        default=None,
+        metavar="K",
+        help="K leads in the pre-trend test (default all; 0 = no test)" + " (imputation)",
     )
     e.add_argument(
         "--data-layer",

@@ -179,6 +179,11 @@ class DiDResult:
         :class:`EstimationDesign`: the prepared panel (and, for regressions, the
         design) that ``--inference``, HonestDiD and RI start from. Not part of
         ``to_dict``/``tidy`` and not compared.
+    notes
+        Every drop, recoding and warning the estimator issued, one sentence
+        each, in the order issued (each was also a ``UserWarning``). Read from
+        ``info["notes"]`` when not given; duplicates are kept once. The
+        ``notes`` list of ``to_dict`` and the end of :meth:`summary`.
     """
 
     method: str
@@ -192,10 +197,18 @@ class DiDResult:
     coefficients: pd.DataFrame | None = None
     pretest: Mapping[str, Any] | None = None
     design: EstimationDesign | None = field(default=None, repr=False, compare=False)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if "simple" not in self.aggregates:
             raise ValueError("every result carries a 'simple' aggregate")
+        given = (self.notes,) if isinstance(self.notes, str) else tuple(self.notes or ())
+        from_info = self.info.get("notes") or ()
+        if isinstance(from_info, str):
+            from_info = (from_info,)
+        object.__setattr__(
+            self, "notes", tuple(dict.fromkeys(str(n) for n in (*from_info, *given)))
+        )
         object.__setattr__(
             self, "att_gt", _frozen_frame(self.att_gt, ["cohort", "time", "att", "se"])
         )
@@ -331,6 +344,7 @@ class DiDResult:
             }
         if self.info.get("weights"):
             out["weights"] = self.info["weights"]
+        out["notes"] = list(self.notes)
         out["provenance"] = dict(provenance or {})
         return out
 
@@ -363,6 +377,10 @@ class DiDResult:
                 f"{p.get('name', 'Pre-trend test')}: stat = {p.get('stat', float('nan')):.4f}, "
                 f"df = {p.get('df')}, p = {p.get('p_value', float('nan')):.4f}"
             )
+        if self.notes:
+            lines.append("")
+            lines.append("Notes:")
+            lines.extend(f"  - {n}" for n in self.notes)
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pragma: no cover - convenience

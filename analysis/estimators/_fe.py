@@ -36,19 +36,25 @@ from analysis.design import (  # noqa: F401 - re-exported: the estimators' histo
 from analysis.design import panel_ssc_factor as ssc_factor  # noqa: F401
 from analysis.design import wald_test as _wald
 from analysis.errors import InputError
+from analysis.estimators._panel import note
 
 
-def wald_test(b: np.ndarray, V: np.ndarray) -> tuple[float, int, float]:
+def wald_test(
+    b: np.ndarray, V: np.ndarray, notes: list[str] | None = None
+) -> tuple[float, int, float]:
     """Chi-square Wald statistic of ``b = 0`` over the identified (finite) coefficients.
 
     The policy is :func:`analysis.design.wald_test`'s (R ``did``'s): a singular
-    covariance gives ``NaN`` and a ``UserWarning`` saying why.
+    covariance gives ``NaN`` and a ``UserWarning`` saying why; with ``notes``
+    the same sentence is also appended there (the result's ``notes``).
     """
     b = np.asarray(b, dtype=float)
     ok = np.isfinite(b)
     if not ok.any():
         return float("nan"), 0, float("nan")
-    w = _wald(b[ok], np.asarray(V)[np.ix_(ok, ok)], warn=True)
+    w = _wald(b[ok], np.asarray(V)[np.ix_(ok, ok)], warn=notes is None)
+    if w.note is not None and notes is not None:
+        note(notes, f"Wald test not computed: {w.note}", stacklevel=3)
     return w.stat, w.df, w.p_value
 
 

@@ -12,7 +12,10 @@ Conventions
 * ``time`` must be integer-valued (years, quarters as integers, ...).
 * Units whose cohort is at or before the first observed period (treated in
   every observed period) have no untreated pre-period; they are dropped with a
-  note, as R ``did`` does.
+  note, as R ``did`` does, unless the estimator can use them
+  (``keep_always_treated=True``: the event study's binned end-point lags).
+* Every note is also a ``UserWarning`` (:func:`note`); estimators copy
+  :attr:`Panel.notes` into their result's ``notes``.
 """
 
 from __future__ import annotations
@@ -59,6 +62,23 @@ class Panel:
     @property
     def n_obs(self) -> int:
         return len(self.data)
+
+
+def note(notes: list[str], msg: str, *, stacklevel: int = 3) -> None:
+    """Record ``msg`` for the result's ``notes`` and issue it as a ``UserWarning``.
+
+    The one way an estimator reports a drop, a recoding or a degenerate test:
+    the user sees the warning at run time and finds the same sentence in the
+    result (``DiDResult.notes``, the ``notes`` list of the JSON output).
+    """
+    notes.append(msg)
+    warnings.warn(msg, UserWarning, stacklevel=stacklevel)
+
+
+def _cohort_list(values: np.ndarray) -> str:
+    """``"2031"`` or ``"2030, 2031"`` (at most five cohorts named)."""
+    u = [str(int(v)) for v in np.unique(values)]
+    return ", ".join(u[:5]) + (", ..." if len(u) > 5 else "")
 
 
 def _require_columns(df: pd.DataFrame, cols: Sequence[str]) -> None:
@@ -110,6 +130,7 @@ def prepare_panel(
     require_comparison: bool = True,
     weights: str | None = None,
     weights_unit_level: bool = False,
+    keep_always_treated: bool = False,
 ) -> Panel:
     """Validate and standardise a long panel.
 
@@ -137,6 +158,9 @@ def prepare_panel(
     weights_unit_level
         Require the weights to be constant within unit (sampling weights of
         units, as R ``did``'s ``weightsname``).
+    keep_always_treated
+        Keep units treated at or before the first period (with a note) instead
+        of dropping them; only for estimators that can use them.
 
     Raises
     ------
@@ -264,18 +288,27 @@ def prepare_panel(
     early = (df["cohort"] > 0) & (df["cohort"] <= tmin)
     if early.any():
         n_u = df.loc[early, "unit"].nunique()
-        notes.append(
-            f"dropped {n_u} unit(s) treated at or before the first period {tmin} "
-            "(no untreated pre-period)"
-        )
-        df = df.loc[~early]
+        which = _cohort_list(df.loc[early, "cohort"].to_numpy())
+        if keep_always_treated:
+            notes.append(
+                f"kept {n_u} unit(s) treated at or before the first period {tmin} "
+                f"(cohort(s) {which}; always treated in the sample)"
+            )
+        else:
+            notes.append(
+                f"dropped {n_u} unit(s) treated at or before the first period {tmin} "
+                f"(cohort(s) {which}; no untreated pre-period)"
+            )
+            df = df.loc[~early]
     tmax = int(df["time"].max())
     late = df["cohort"] > tmax
     if late.any():
         # Treated only after the sample ends: they are untreated throughout.
         n_u = df.loc[late, "unit"].nunique()
+        which = _cohort_list(df.loc[late, "cohort"].to_numpy())
         notes.append(
-            f"{n_u} unit(s) first treated after the last period {tmax} are coded never treated"
+            f"{n_u} unit(s) first treated after the last period {tmax} (cohort(s) {which}) "
+            "are coded never treated"
         )
         df.loc[late, "cohort"] = 0.0
 

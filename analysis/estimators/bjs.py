@@ -87,7 +87,7 @@ import scipy.sparse as sp
 
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import prepare_panel
+from analysis.estimators._panel import note, prepare_panel
 from analysis.results import Aggregate, DiDResult
 
 __all__ = ["bjs_imputation", "power_closed_form"]
@@ -171,8 +171,9 @@ def bjs_imputation(
     tr = codes.treated & fs.identified
     n_lost = int((codes.treated & ~fs.identified).sum())
     if n_lost:
-        notes.append(
-            f"{n_lost} treated observation(s) cannot be imputed (unit or period never untreated); dropped"
+        note(
+            notes,
+            f"{n_lost} treated observation(s) cannot be imputed (unit or period never untreated); dropped",
         )
     if not tr.any():
         raise InputError(
@@ -344,9 +345,10 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes, om=None):
     keep = fit.keep
     lk = keep[nT : nT + len(lead_vals)]
     if not lk.all():
-        notes.append(
+        note(
+            notes,
             f"pre-trend lead(s) {[lead_vals[j] for j in range(len(lead_vals)) if not lk[j]]} "
-            "not identified (collinear with unit and time effects) and dropped"
+            "not identified (collinear with unit and time effects) and dropped",
         )
     if not lk.any():
         return None
@@ -371,7 +373,7 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes, om=None):
     b = fit.coef_kept[idx]
     Vb = V[np.ix_(idx, idx)]
     psi = np.sqrt(factor) * (sc @ fit.bread)[:, idx]  # per-cluster influence of the leads
-    stat, df, p = _fe.wald_test(b, Vb)
+    stat, df, p = _fe.wald_test(b, Vb, notes)
     frame = pd.DataFrame({"event": vals, "att": b, "se": np.sqrt(np.diag(Vb))})
     pretest = {
         "name": f"BJS pre-trend Wald test ({len(vals)} leads on untreated obs)",

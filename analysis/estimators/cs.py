@@ -666,7 +666,7 @@ def callaway_santanna(
             pretest["note"] = wt.note
             _warn(notes, f"pre-trend test not computed: {wt.note}")
     else:
-        notes.append("no pre-treatment ATT(g,t) to test")
+        _warn(notes, "no pre-treatment ATT(g,t) to test")
 
     # assemble results
     att_gt = pd.DataFrame(

@@ -14,7 +14,9 @@ with window :math:`W = \\{\\underline e, \\dots, \\bar e\\}`, reference period
 dummy equal to zero. With ``bin_endpoints=True`` (default)
 :math:`b(e) = \\min(\\max(e, \\underline e), \\bar e)`: every lead/lag beyond the
 window is pooled into the end bins, so each treated observation except the
-reference period carries a dummy.
+reference period carries a dummy. With ``bin_width > 1``, :math:`b` further maps
+each event time to its bin and :math:`e` runs over the bin labels (section
+*Bins of event time* below).
 
 ``bin_endpoints=False`` and ``never_only=False``
     observations outside the window keep all dummies at zero (fixest's
@@ -25,6 +27,50 @@ reference period carries a dummy.
     observations outside the window are dropped (with ``bin_endpoints=False``)
     and never-treated units are required. With binned end-points no treated
     observation is outside the window, so only the requirement changes.
+
+Bins of event time (``bin_width``)
+----------------------------------
+With ``bin_width = w > 1`` the event times are grouped into bins of ``w``
+consecutive periods, one coefficient per bin (the effect is assumed constant
+within a bin). The bins are anchored at the treatment onset and at the
+reference period, so that no bin mixes pre- and post-treatment periods and the
+reference period :math:`r` is always a bin of its own:
+
+* post-treatment: :math:`\\{0,\\dots,w-1\\}, \\{w,\\dots,2w-1\\}, \\dots`;
+* leads below the reference: :math:`\\{r-1,\\dots,r-w\\}, \\{r-w-1,\\dots\\}, \\dots`;
+* leads between the reference and the onset (only when :math:`r < -1`):
+  :math:`\\{-1,\\dots,-w\\}, \\dots`, stopping at :math:`r+1`.
+
+Each bin is labelled (the ``event`` of ``dynamic``) by its member closest to the
+onset: with :math:`r=-1, w=2` the labels are :math:`\\dots,-4,-2,0,2,4,\\dots`
+for :math:`\\{-4,-5\\}, \\{-2,-3\\}, \\{0,1\\}, \\{2,3\\}, \\{4,5\\}`. Binning is
+applied after the window: with binned end-points the first and last bins also
+pool every lead/lag beyond the window (they may be narrower than ``w`` inside
+the window when the window is not a multiple of ``w``); without, observations
+outside the window keep zero dummies as above. ``info["event_bins"]`` lists
+the members of every bin.
+
+Other conventions. fixest's ``i(rel, bin = "bin::w")`` (and ``sunab(...,
+bin.rel = "bin::w")``) groups :math:`\\lfloor e/w \\rfloor w` -- bins anchored at
+event time 0 and labelled by their lowest member: identical to ours for
+:math:`e \\ge 0`, but for :math:`w=2` it puts :math:`-1` with :math:`-2` (so the
+reference is no longer its own bin) where we keep :math:`\\{-1\\}` alone and
+group :math:`\\{-2,-3\\}`. Stata's ``eventdd`` (``accum``) and ``xtevent`` pool
+only the end-points; we know of no Stata command that bins interior event
+times by width.
+
+Always-treated units (``always_treated``)
+-----------------------------------------
+Units treated at or before the first observed period have no untreated
+period. ``"drop"`` (default, as R ``did`` and fixest's ``sunab``) drops them
+with a note. ``"include"`` keeps them; all their observations are post-treatment
+and, with binned end-points, fall in the lag bins (for units treated long
+before the sample, the last bin only, which the unit effect then absorbs): they
+identify the time effects under the assumption that the effect in those bins
+is constant over calendar time -- Goodman-Bacon's (2021) "already treated"
+comparisons. Without binned end-points their observations beyond the window
+would carry no dummy and act as untreated controls, so ``"include"`` requires
+``bin_endpoints=True`` (``InputError`` otherwise).
 
 Without never-treated units and with every relative period dummied, the
 event-time profile is identified only up to a linear trend (Borusyak, Jaravel
@@ -70,11 +116,14 @@ from scipy import stats
 from analysis.design import SEType, absorbed_vcov, se_label
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import prepare_panel
+from analysis.estimators._panel import note, prepare_panel
 from analysis.results import Aggregate, DiDResult
-from analysis.validation import comparison_group
+from analysis.validation import check_int, check_option, comparison_group
 
-__all__ = ["event_study"]
+__all__ = ["AlwaysTreated", "event_bins", "event_study"]
+
+#: What to do with units treated at or before the first period (module docstring).
+AlwaysTreated = Literal["drop", "include"]
 
 
 def event_study(
@@ -89,6 +138,8 @@ def event_study(
     window: tuple[int, int] = (-5, 5),
     bin_endpoints: bool = True,
     ref_period: int = -1,
+    bin_width: int = 1,
+    always_treated: AlwaysTreated = "drop",
     never_only: bool | None = None,
     ssc: Literal["fixest", "linearmodels"] = "fixest",
     control: Literal["never", "notyet"] | None = None,
@@ -115,6 +166,12 @@ def event_study(
         Pool leads/lags beyond the window into the end bins (module docstring).
     ref_period
         Omitted event time, inside the window and negative.
+    bin_width
+        Width of the event-time bins (default 1: one dummy per event time);
+        bins anchored at the onset and the reference (module docstring).
+    always_treated
+        ``"drop"`` (default) or ``"include"`` units treated at or before the
+        first period; ``"include"`` needs ``bin_endpoints=True``.
     control
         Comparison group (the package's one vocabulary): ``"notyet"`` (default:
         never-treated and not-yet-treated observations, implicitly) or
@@ -155,6 +212,13 @@ def event_study(
         control = old
     control = comparison_group(control, ("never", "notyet"), default="notyet")
     never_only = control == "never"
+    width = check_int("bin_width", bin_width, 1)
+    check_option("always_treated", always_treated, AlwaysTreated)
+    if always_treated == "include" and bin_endpoints is not True:
+        raise InputError(
+            "always_treated='include' needs bin_endpoints=True: without binned end-points "
+            "the always-treated units' lags beyond the window are not identified"
+        )
     panel = prepare_panel(
         data,
         outcome=outcome,
@@ -165,6 +229,7 @@ def event_study(
         cluster=cluster,
         require_never_treated=bool(never_only),
         weights=weights,
+        keep_always_treated=always_treated == "include",
     )
     _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
     _fe.check_choice("se", se, SEType)
@@ -196,13 +261,15 @@ def event_study(
             rows = inside
             n_drop = int((~inside).sum())
             if n_drop:
-                notes.append(
-                    f"dropped {n_drop} treated observation(s) outside the window {lo}..{hi}"
+                note(
+                    notes,
+                    f"dropped {n_drop} treated observation(s) outside the window {lo}..{hi}",
                 )
     if not rows.all():
         d = d.loc[rows].reset_index(drop=True)
         codes = _fe.panel_codes(_subpanel(panel, d))
         eb = eb[rows]
+    eb, bins = event_bins(eb, lo=lo, hi=hi, ref=ref, width=width, pooled=bool(bin_endpoints))
     has_never = bool((codes.cohort == 0).any())
 
     present = sorted({int(v) for v in np.unique(eb[np.isfinite(eb)])} - {ref})
@@ -221,15 +288,15 @@ def event_study(
     nT = Td.shape[1]
     kept = fit.keep
     if not kept[:nT].all():
-        notes.append("some time effects are not identified and were dropped")
+        note(notes, "some time effects are not identified and were dropped")
     ev_keep = kept[nT : nT + len(order)]
     dropped_ev = [order[j] for j in range(len(order)) if not ev_keep[j]]
     if dropped_ev:
         why = (
             "" if has_never else " (no never-treated units: profile identified only up to a trend)"
         )
-        notes.append(
-            f"event time(s) {dropped_ev} not identified and dropped as extra reference{why}"
+        note(
+            notes, f"event time(s) {dropped_ev} not identified and dropped as extra reference{why}"
         )
     if not ev_keep.any():
         raise InputError("no event-time coefficient is identified in this panel")
@@ -280,10 +347,11 @@ def event_study(
     leads = ~post
     pretest = None
     if leads.any():
-        W, df, p = _fe.wald_test(b[leads], Vb[np.ix_(leads, leads)])
+        W, df, p = _fe.wald_test(b[leads], Vb[np.ix_(leads, leads)], notes)
         fstat = W / df if df else float("nan")
+        lead_ev = np.array(ev_sorted)[leads]
         pretest = {
-            "name": f"joint Wald test of leads = 0 (event {min(np.array(ev_sorted)[leads])}..-2)",
+            "name": f"joint Wald test of leads = 0 (event {min(lead_ev)}..{max(lead_ev)})",
             "stat": W,
             "df": df,
             "p_value": p,
@@ -320,7 +388,14 @@ def event_study(
         "reference_period": ref,
         "window": [lo, hi],
         "bin_endpoints": bool(bin_endpoints),
-        "simple_definition": "equal-weight average of post-period event coefficients (0..hi)",
+        "bin_width": width,
+        "event_bins": {v: bins[v] for v in ev_sorted},
+        "always_treated": always_treated,
+        "simple_definition": (
+            "equal-weight average of post-period event coefficients (0..hi)"
+            if width == 1
+            else f"equal-weight average of the post-period bin coefficients (bins of {width})"
+        ),
         "dynamic_note": "reference period omitted from 'dynamic' (zero by construction)",
         "covariates": covs,
         "data_layer": data_layer or "unspecified",
@@ -340,6 +415,57 @@ def event_study(
         coefficients=coefs,
         pretest=pretest,
     )
+
+
+def event_bins(
+    e: np.ndarray, *, lo: int, hi: int, ref: int, width: int = 1, pooled: bool = True
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Bin labels of event times ``e`` (NaN: no dummy) and each bin's members.
+
+    ``e`` holds event times already restricted to the window (``NaN`` outside
+    it, or clipped to it when ``pooled``: then the end bins are labelled as
+    open, ``"..lo"`` / ``"hi.."``). The bins are those of the module
+    docstring: anchored at the onset (post) and at ``ref`` (leads), ``ref``
+    alone, each labelled by its member closest to event time 0.
+
+    Returns
+    -------
+    labels
+        Float array like ``e``: the bin label of each observation (``ref`` for
+        the reference period, ``NaN`` where ``e`` is ``NaN``).
+    members
+        ``label -> "a..b"`` (``"a"`` for a single period) for every bin in the window.
+    """
+    e = np.asarray(e, dtype=float)
+    w = int(width)
+
+    def label(v: np.ndarray) -> np.ndarray:
+        out = np.full(v.shape, np.nan)
+        post = v >= 0
+        out[post] = np.floor(v[post] / w) * w
+        below = v < ref
+        out[below] = (ref - 1) - np.floor(((ref - 1) - v[below]) / w) * w
+        mid = (v > ref) & (v < 0)
+        out[mid] = -1 - np.floor((-1 - v[mid]) / w) * w
+        out[v == ref] = ref
+        return out
+
+    grid = np.arange(lo, hi + 1, dtype=float)
+    glab = label(grid)
+    members: dict[int, str] = {}
+    for lab in np.unique(glab):
+        m = grid[glab == lab]
+        a, b = int(m.min()), int(m.max())
+        if pooled and a == lo:
+            members[int(lab)] = f"..{b}"
+        elif pooled and b == hi:
+            members[int(lab)] = f"{a}.."
+        else:
+            members[int(lab)] = str(a) if a == b else f"{a}..{b}"
+    ok = np.isfinite(e)
+    out = np.full(e.shape, np.nan)
+    out[ok] = label(e[ok])
+    return out, members
 
 
 def _subpanel(panel, d: pd.DataFrame):

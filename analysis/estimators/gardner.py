@@ -73,7 +73,7 @@ import scipy.sparse as sp
 
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import prepare_panel
+from analysis.estimators._panel import note, prepare_panel
 from analysis.results import Aggregate, DiDResult
 
 __all__ = ["gardner"]
@@ -143,8 +143,9 @@ def gardner(
     rows = fs.identified
     n_lost = int((~rows).sum())
     if n_lost:
-        notes.append(
-            f"{n_lost} observation(s) without a stage-1 prediction (unit or period never untreated); dropped"
+        note(
+            notes,
+            f"{n_lost} observation(s) without a stage-1 prediction (unit or period never untreated); dropped",
         )
     if not (rows & codes.treated).any():
         raise InputError("no treated observation has a stage-1 prediction")
@@ -167,7 +168,7 @@ def gardner(
     leads = ~post
     pretest = None
     if leads.any():
-        stat, df, p = _fe.wald_test(b_e[leads], V_e[np.ix_(leads, leads)])
+        stat, df, p = _fe.wald_test(b_e[leads], V_e[np.ix_(leads, leads)], notes)
         pretest = {
             "name": "joint Wald test of stage-2 leads = 0",
             "stat": stat,

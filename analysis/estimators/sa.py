@@ -72,7 +72,7 @@ import scipy.sparse as sp
 
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import prepare_panel
+from analysis.estimators._panel import note, prepare_panel
 from analysis.results import Aggregate, DiDResult
 from analysis.validation import comparison_group
 
@@ -157,9 +157,10 @@ def sun_abraham(
         g = np.where(d["cohort"].to_numpy() == gmax, 0.0, d["cohort"].to_numpy())
         if has_never:
             g = np.where(d["cohort"].to_numpy() == 0, 0.0, g)
-        notes.append(
+        note(
+            notes,
             f"control = last-treated cohort {int(gmax)} (with never-treated units if any); "
-            f"periods >= {int(gmax)} dropped"
+            f"periods >= {int(gmax)} dropped",
         )
         d = d.assign(cohort=g)
     times = np.sort(d["time"].unique())
@@ -199,7 +200,7 @@ def sun_abraham(
     ic_keep = kept[nT : nT + len(cells)]
     if not ic_keep.all():
         bad = cells.loc[~ic_keep, ["g", "e"]].astype(int).to_records(index=False).tolist()
-        notes.append(f"cohort x event cell(s) {bad[:5]} not identified and dropped")
+        note(notes, f"cohort x event cell(s) {bad[:5]} not identified and dropped")
     scores = _fe.cluster_scores(cl, n_cl, S, X, fit.score_resid)[:, kept]
     k = int(kept[nT:].sum())
     factor = _fe.ssc_factor(
@@ -243,7 +244,7 @@ def sun_abraham(
     leads = ev < 0
     pretest = None
     if leads.any():
-        Wst, df, p = _fe.wald_test(nu[leads], Vnu[np.ix_(leads, leads)])
+        Wst, df, p = _fe.wald_test(nu[leads], Vnu[np.ix_(leads, leads)], notes)
         pretest = {"name": "joint Wald test of IW leads = 0", "stat": Wst, "df": df, "p_value": p}
 
     cov_rows = []
