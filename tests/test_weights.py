@@ -660,18 +660,18 @@ def test_event_study_weighted_cr2_with_covariates_and_never_only():
 
 
 # --------------------------------------------------------------------------- pyfixest
-PYFIXEST = json.loads((REF / "weights_pyfixest.json").read_text())
+PEERS = json.loads((REF / "weights_peers.json").read_text())
 
 
 @pytest.mark.parametrize("se", ["iid", "hc1", "cr1"])
 def test_weighted_twfe_matches_pyfixest(se):
     """Reference: pyfixest 0.60 feols(weights="wt", vcov=iid|hetero|CRV1), the fixest
-    port (stored by generate_weights_pyfixest.py): estimates 1e-10, SEs 1e-8 relative."""
+    port (stored by generate_weights_peers.py): estimates 1e-10, SEs 1e-8 relative."""
     from analysis.estimators.twfe import twfe
 
     df = pd.read_csv(REF / "weights_panel.csv")
     r = twfe(df, **KW, covariates=("x",), weights="wt", se=se)
-    ref = PYFIXEST["results"]["twfe"][se]
+    ref = PEERS["results"]["twfe"][se]
     c = r.coefficients.set_index("term")
     for term in ("D", "x"):
         assert c.loc[term, "estimate"] == pytest.approx(ref["coef"][term], abs=1e-10)
@@ -685,6 +685,26 @@ def test_weighted_gardner_matches_pyfixest_did2s():
 
     df = pd.read_csv(REF / "weights_panel.csv")
     r = _quiet(gardner, df, **KW, weights="wt")
-    ref = PYFIXEST["results"]["did2s"]
+    ref = PEERS["results"]["did2s"]
     assert r.aggregates["simple"].att == pytest.approx(ref["coef"], abs=1e-4)
     assert r.aggregates["simple"].se == pytest.approx(ref["se"], rel=1e-4)
+
+
+def test_weighted_bjs_matches_diff_diff():
+    """Reference: diff-diff 3.13 ImputationDiD with SurveyDesign(weights="wu"): estimates
+    1e-9 (its iterative solver: ~1e-11); SEs 1e-2 relative after removing its survey
+    G/(G-1) factor (notes in weights_peers.json)."""
+    from analysis.estimators.bjs import bjs_imputation
+
+    df = pd.read_csv(REF / "weights_panel.csv")
+    df["wu"] = (df["unit"] % 3 + 1).astype(float)
+    r = _quiet(bjs_imputation, df, **KW, weights="wu")
+    ref = PEERS["results"]["bjs_diff_diff"]
+    G = df["unit"].nunique()
+    adj = np.sqrt(G / (G - 1))
+    assert r.aggregates["simple"].att == pytest.approx(ref["overall"]["att"], abs=1e-9)
+    assert r.aggregates["simple"].se * adj == pytest.approx(ref["overall"]["se"], rel=1e-2)
+    by = r.aggregates["dynamic"].by.set_index("event")
+    for e, v in ref["event"].items():
+        assert by.loc[int(e), "att"] == pytest.approx(v["att"], abs=1e-9)
+        assert by.loc[int(e), "se"] * adj == pytest.approx(v["se"], rel=1e-2)
