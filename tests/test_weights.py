@@ -10,12 +10,17 @@ Three kinds of evidence, stated per test:
   standard errors 1e-8 relative (observed agreement ~1e-12). Weighted
   regressions (TWFE, event study, imputation first stages) are checked against
   ``statsmodels`` WLS with explicit dummies and ``linearmodels`` PanelOLS with
-  ``weights=`` (1e-8 relative).
+  ``weights=`` (1e-8 relative), and against stored peer values
+  (``tests/reference/weights_peers.json``, ``generate_weights_peers.py``):
+  pyfixest 0.60 ``feols(weights=)`` iid/hetero/CRV1 (1e-8) and ``did2s(weights=)``
+  (1e-4, its iterative fixed effects), diff-diff 3.13 weighted ``ImputationDiD``
+  (estimates 1e-9; SEs 1e-2 after its survey G/(G-1) factor). Weighted BJS,
+  SA and Gardner variances are also recomputed from explicit dense matrices.
 * **known truth** -- noise-free panels with unit-specific effects we set: the
   weighted estimators recover the weighted average effect exactly (1e-10).
-* **properties** -- all-ones weights give the unweighted result bit for bit
-  (``==``; the unweighted code path is untouched) or to 1e-12; integer weights
-  give the point estimates of duplicating units (1e-10).
+* **properties** -- all-ones weights give the unweighted result to 1e-12;
+  integer weights give the point estimates of duplicating units (1e-10); zero
+  weights equal dropping the rows.
 """
 
 from __future__ import annotations
