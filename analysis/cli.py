@@ -224,12 +224,15 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     _check_out_dir(args.out)
     df = read_table(args.data)
     params = inspect.signature(est).parameters
+    if (args.cohort is None) == (args.treatment is None):
+        raise InputError("give one of --cohort (first treated period) or --treatment (a 0/1 dummy)")
     kwargs: dict[str, Any] = {
         "outcome": args.outcome,
         "unit": args.unit,
         "time": args.time,
-        "cohort": args.cohort,
     }
+    if args.cohort is not None:
+        kwargs["cohort"] = args.cohort
     optional = {
         "control": ("--control", args.control),
         "est_method": ("--est-method", args.est_method),
@@ -240,6 +243,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             else None,
         ),
         "cluster": ("--cluster", args.cluster),
+        "treatment": ("--treatment", args.treatment),
         "n_boot": ("--bootstrap", args.bootstrap),
         "seed": ("--seed", args.seed),
         "alpha": ("--alpha", args.alpha),
@@ -507,7 +511,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--unit", required=True, help="unit identifier column")
     e.add_argument("--time", required=True, help="time period column (integer periods)")
     e.add_argument(
-        "--cohort", required=True, help="first treated period; 0 or empty = never treated"
+        "--cohort",
+        default=None,
+        help="first treated period; 0 or empty = never treated (required unless --treatment)",
+    )
+    e.add_argument(
+        "--treatment",
+        default=None,
+        metavar="COL",
+        help="absorbing 0/1 treatment dummy instead of --cohort (methods: "
+        + ", ".join(m for m in registry.methods() if registry.get_spec(m).accepts("treatment"))
+        + ")",
     )
     e.add_argument(
         "--method",

@@ -175,6 +175,11 @@ class DiDResult:
         methods (covariates, event-time coefficients).
     pretest
         Optional pre-trend test: mapping with ``stat``, ``df``, ``p_value``, ``name``.
+    decomposition
+        Optional decomposition of the reported coefficient (the Bacon
+        decomposition): a mapping of scalars (``twfe``, ``weighted_sum``, ...)
+        and a ``components`` frame (``type, treated_cohort, control_cohort,
+        estimate, weight``); serialised under ``decomposition`` by ``to_dict``.
     design
         :class:`EstimationDesign`: the prepared panel (and, for regressions, the
         design) that ``--inference``, HonestDiD and RI start from. Not part of
@@ -196,6 +201,7 @@ class DiDResult:
     att_gt_crit: float | None = None
     coefficients: pd.DataFrame | None = None
     pretest: Mapping[str, Any] | None = None
+    decomposition: Mapping[str, Any] | None = None
     design: EstimationDesign | None = field(default=None, repr=False, compare=False)
     notes: tuple[str, ...] = ()
 
@@ -220,6 +226,12 @@ class DiDResult:
             )
         if self.pretest is not None:
             object.__setattr__(self, "pretest", MappingProxyType(dict(self.pretest)))
+        if self.decomposition is not None:
+            dec = {
+                k: (v.reset_index(drop=True).copy() if isinstance(v, pd.DataFrame) else v)
+                for k, v in self.decomposition.items()
+            }
+            object.__setattr__(self, "decomposition", MappingProxyType(dec))
         object.__setattr__(self, "n_units", int(self.n_units))
         object.__setattr__(self, "n_obs", int(self.n_obs))
 
@@ -344,6 +356,22 @@ class DiDResult:
             }
         if self.info.get("weights"):
             out["weights"] = self.info["weights"]
+        if self.decomposition is not None:
+            dec: dict[str, Any] = {}
+            for k, v in self.decomposition.items():
+                if isinstance(v, pd.DataFrame):
+                    dec[k] = [
+                        {
+                            c: (_num(x) if isinstance(x, (float, np.floating)) else _key(x))
+                            for c, x in row.items()
+                        }
+                        for row in v.to_dict("records")
+                    ]
+                elif isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
+                    dec[k] = _num(v)
+                else:
+                    dec[k] = v
+            out["decomposition"] = dec
         out["notes"] = list(self.notes)
         out["provenance"] = dict(provenance or {})
         return out
@@ -377,6 +405,14 @@ class DiDResult:
                 f"{p.get('name', 'Pre-trend test')}: stat = {p.get('stat', float('nan')):.4f}, "
                 f"df = {p.get('df')}, p = {p.get('p_value', float('nan')):.4f}"
             )
+        if self.decomposition is not None:
+            lines.append("")
+            lines.append("Decomposition:")
+            for k, v in self.decomposition.items():
+                if isinstance(v, pd.DataFrame):
+                    lines.append(v.to_string(index=False, float_format=lambda x: f"{x: .4f}"))
+                elif v is not None:
+                    lines.append(f"  {k}: {v: .6f}" if isinstance(v, float) else f"  {k}: {v}")
         if self.notes:
             lines.append("")
             lines.append("Notes:")

@@ -293,6 +293,23 @@ register(
         _ALL_FE | {"dynamic", "weights"},
     )
 )
+register(
+    EstimatorSpec(
+        "etwfe",
+        "analysis.estimators.etwfe:etwfe",
+        "extended TWFE, Wooldridge (2021) / R etwfe",
+        _ALL_FE | {"group_time", "dynamic", "calendar"},
+    )
+)
+register(
+    EstimatorSpec(
+        "bacon",
+        "analysis.estimators.bacon:bacon",
+        "Goodman-Bacon (2021) decomposition of static TWFE",
+        _ALL_FE,
+        notes={"weights": "R bacondecomp has no observation weights to validate against"},
+    )
+)
 
 
 # --------------------------------------------------------------------------- queries
