@@ -41,83 +41,18 @@ Analysis = Callable[[Path | None], dict[str, float]]
 
 # ------------------------------------------------------------------ analyses
 def claims_audit(paper_dir: Path | None) -> dict[str, float]:
-    """Audit of the paper's claims: ``tables/claims_audit.*``."""
-    from analysis.report.tables import write_table
-    from analysis.studies.claims_audit import AuditContext, audit_claims, audit_numbers
+    """Audit of the paper's claims (the study module owns its table and words)."""
+    from analysis.studies import claims_audit as ca
 
-    ctx = AuditContext()
-    audit = audit_claims(ctx)
-    if paper_dir is not None:
-        show = audit[
-            ["claim_id", "section", "quantity", "value", "unit", "year", "status", "evidence"]
-        ]
-        write_table(
-            show,
-            paper_dir / "tables",
-            "claims_audit",
-            caption="Quantitative claims of the seed paper and what offline evidence says about them",
-            notes=[
-                "Data layer: real (the paper's own numbers, cited bulletin figures, 2010/2020 censuses).",
-                "Status rules are defined in analysis/studies/claims_audit.py.",
-            ],
-            digits={"value": 2, "year": 0},
-        )
-    return audit_numbers(audit, ctx)
+    return ca.write_outputs(paper_dir)
 
 
 def census_descriptive(paper_dir: Path | None) -> dict[str, float]:
-    """Mountain 26 vs the rest of Zhejiang, 2010 and 2020 censuses."""
-    from analysis.report.figures import group_change_plot, save_figure, structure_plot
-    from analysis.report.tables import write_table
-    from analysis.studies.census_descriptive import (
-        cbu_panel,
-        comparison_table,
-        descriptive_numbers,
-        employment_structure,
-        group_aggregates,
-    )
+    """Mountain 26 vs the rest of Zhejiang, 2010 and 2020 censuses (the study module
+    owns its tables, figures, numbers and words)."""
+    from analysis.studies import census_descriptive as cdesc
 
-    panel = cbu_panel()
-    table = comparison_table(panel)
-    agg = group_aggregates(panel)
-    if paper_dir is not None:
-        import matplotlib.pyplot as plt
-
-        write_table(
-            table,
-            paper_dir / "tables",
-            "census_comparison",
-            caption="The 26 mountain counties and the rest of Zhejiang in the 2010 and 2020 censuses",
-            notes=[
-                "Data layer: real (6th and 7th population censuses, county tables; MIT-licensed copies).",
-                "Group aggregates over consistent-boundary units ("
-                f"{int(agg.loc[(agg['group'] == 'Mountain 26') & (agg['year'] == 2020), 'n_units'].iloc[0])}"
-                " mountain, "
-                f"{int(agg.loc[(agg['group'] != 'Mountain 26') & (agg['year'] == 2020), 'n_units'].iloc[0])}"
-                " other; 苍南 incl. 龙港).",
-                "* Shares of the long-form (~10%) sample of the employed; 2010 and 2020 "
-                "classifications matched at section / major-group level.",
-            ],
-            digits=2,
-        )
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-        for ax, (var, lab) in zip(
-            axes,
-            [
-                ("urbanisation", "urbanisation rate"),
-                ("edu_years", "mean years of schooling (6+)"),
-                ("professional_share", "professional & technical share*"),
-            ],
-            strict=True,
-        ):
-            group_change_plot(panel, var, lab, ax=ax)
-        fig.suptitle("County-level distributions, consistent-boundary units (real census data)")
-        save_figure(fig, paper_dir / "figures", "census_distributions")
-        fig, ax = plt.subplots(figsize=(8, 3.2))
-        structure_plot(employment_structure(panel), ax=ax)
-        ax.set_title("Employment structure (real census, long-form sample)")
-        save_figure(fig, paper_dir / "figures", "census_employment_structure")
-    return descriptive_numbers(table, agg)
+    return cdesc.write_outputs(paper_dir)
 
 
 def census_did(paper_dir: Path | None) -> dict[str, float]:

@@ -17,6 +17,7 @@ from analysis.data.treatment import (
     TreatmentRule,
     first_enclave_year,
 )
+from analysis.inference.ri_design import design_assignments, treatment_design
 from analysis.studies import census_did as cd
 
 
@@ -123,7 +124,7 @@ def test_ri_is_exact_and_matches_brute_force(sample):
     # observed coefficient equals the regression coefficient
     assert ri.observed[0] == pytest.approx(cd.fd_regression(sample, "edu_years").beta, abs=1e-12)
     # brute force on a random subset of assignments: Frisch-Waugh draws equal full OLS refits
-    A, _ = cd.assignments(25, 5)
+    A = design_assignments(treatment_design(sample.data["treated"]), exact=True)
     rng = np.random.default_rng(0)
     y, X, names = cd.design_matrix(sample, "edu_years")
     j = names.index("treated")
@@ -141,7 +142,9 @@ def test_ri_is_exact_and_matches_brute_force(sample):
 def test_stratified_assignments_hold_counts_within_strata():
     treated = np.array([1, 0, 0, 1, 0, 1, 0, 0])
     strata = np.array([0, 0, 0, 1, 1, 2, 2, 2])
-    A, exact = cd.stratified_assignments(treated, strata)
+    des = treatment_design(treated, strata)
+    exact = des.n_assignments <= cd.RI_SETTINGS["exact_limit"]
+    A = design_assignments(des, exact=exact)
     assert exact and len(A) == 3 * 2 * 3
     for s in (0, 1, 2):
         assert (A[:, strata == s].sum(axis=1) == treated[strata == s].sum()).all()
@@ -149,8 +152,10 @@ def test_stratified_assignments_hold_counts_within_strata():
 
 
 def test_monte_carlo_assignments_are_seeded():
-    a, ex = cd.assignments(60, 10, exact_limit=10, n_draws=500, seed=3)
-    b, _ = cd.assignments(60, 10, exact_limit=10, n_draws=500, seed=3)
+    des = treatment_design(np.repeat([1, 0], [10, 50]))
+    ex = des.n_assignments <= 10
+    a = design_assignments(des, exact=ex, n_draws=500, seed=3)
+    b = design_assignments(des, exact=ex, n_draws=500, seed=3)
     assert not ex and np.array_equal(a, b) and (a.sum(axis=1) == 10).all()
 
 

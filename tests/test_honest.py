@@ -705,3 +705,27 @@ def test_clf_coverage_simulation():
         lo, hi = rm_confidence_set(bb, S, K, T, 1.0, lf_sims=20_000, seed=int(rng.integers(1e9)))
         cover_rm += lo <= tau[K] <= hi
     assert cover_rm / n_rm >= 0.92
+
+
+def test_breakdown_is_a_decimal_lattice_point_stable_under_noise():
+    """The breakdown is snapped to k * 10**(floor(log10 M*) - 5): perturbing the
+    interval end points by 1e-11 (the size of cross-CPU solver differences) must
+    not move it, whereas the unsnapped Brent root moves with its path."""
+    from analysis.inference.honest._api import _snap_breakdown
+
+    bd = sd_result().breakdown
+    e = math.floor(math.log10(bd)) - 5
+    k = round(bd / 10.0**e)
+    assert bd == float(f"{k}e{e}")
+    b, S = medicaid_event_study()
+
+    def noisy(shift):
+        def interval(m):
+            r = flci(b, S, K, T, m)
+            return (r.lb + shift, r.ub + shift)
+
+        return interval
+
+    for shift in (-1e-11, 1e-11):
+        assert _snap_breakdown(bd * (1 + 3e-6), 0.0, 1.0, noisy(shift)) == bd
+        assert _snap_breakdown(bd * (1 - 3e-6), 0.0, 1.0, noisy(shift)) == bd

@@ -419,3 +419,29 @@ def test_wcr_size_close_to_nominal_where_cr1_over_rejects():
     assert 0.03 <= rate_wcr <= 0.085, rate_wcr
     assert rate_cr1 >= 0.09, rate_cr1
     assert rate_cr1 > rate_wcr + 0.03, (rate_cr1, rate_wcr)
+
+
+def test_interval_margin_follows_the_tie_rule():
+    """The test-inversion margin counts a draw within the tie tolerance of |t| as
+    at least as extreme, exactly as the p-value does (analysis.inference.ties):
+    a last-bit perturbation of a tied draw must not flip acceptance. Without the
+    rule the margin was -3e-13 on whole stretches of r and the census event-study
+    interval end moved from 0.3376 to 0.3275 with the CPU."""
+    import numpy as np
+
+    from analysis.inference.wild import _acceptance, _p_value
+
+    t = 1.7
+    base = np.array([0.1, -0.4, 2.5, -3.0, 0.9, 1.2, -0.2, 0.3, -0.8, 0.05])
+    for bit in (-1e-14, 0.0, 1e-14):
+        ts = base.copy()
+        ts[0] = -t * (1 + bit)  # ties with |t| up to the last bits
+        B = ts.size
+        # need = floor(0.2 * 10) + 1 = 3 draws with |t*| >= |t|: 2.5, -3.0 and the tie
+        m = _acceptance(t, ts, np.empty(0), "symmetric", 0.2, B)
+        assert m >= 0
+        assert _p_value(t, ts, "symmetric") == 0.3 > 0.2
+        for tail_t in (t, -t):
+            m_eq = _acceptance(tail_t, np.concatenate([ts, -ts]), np.empty(0), "equal-tailed", 0.2, 2 * B)
+            p_eq = _p_value(tail_t, np.concatenate([ts, -ts]), "equal-tailed")
+            assert (m_eq >= 0) == (p_eq > 0.2)

@@ -53,6 +53,7 @@ class _Design:
     n_dropped_unbalanced: int = 0
     long: _Long | None = None
     w: np.ndarray | None = None  # unit sampling weights (None = unweighted)
+    panel: object = None  # the validated panel (prepare_panel), for DiDResult.design
 
     @property
     def n(self) -> int:
@@ -181,7 +182,9 @@ def _build_design(
     incomplete = present & (counts < n_t)
     n_drop = int(incomplete.sum())
     if n_drop and panel_handling == "unbalanced":
-        return _long_design(df, times, glist, covariates, cluster, notes, n_drop, weights)
+        long_design = _long_design(df, times, glist, covariates, cluster, notes, n_drop, weights)
+        long_design.panel = panel
+        return long_design
     if n_drop:
         _warn(
             notes,
@@ -232,6 +235,7 @@ def _build_design(
             raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
 
     return _Design(
+        panel=panel,
         y=y,
         x=x,
         x_static=x_static,

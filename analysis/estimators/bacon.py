@@ -578,6 +578,7 @@ def bacon(
         "notes": notes,
     }
     return DiDResult(
+        design=tw.design,  # the TWFE regression it decomposes, on the same units
         method="bacon",
         outcome=outcome,
         n_units=b.info["n_units"],

@@ -88,7 +88,7 @@ import scipy.sparse as sp
 from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import note, prepare_panel
-from analysis.results import Aggregate, DiDResult
+from analysis.results import Aggregate, DiDResult, EstimationDesign
 
 __all__ = ["bjs_imputation", "power_closed_form"]
 
@@ -276,6 +276,7 @@ def bjs_imputation(
         "notes": notes,
     }
     return DiDResult(
+        design=EstimationDesign(panel=panel, cluster=cluster),
         method="bjs",
         outcome=outcome,
         n_units=panel.n_units,

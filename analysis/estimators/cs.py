@@ -210,7 +210,7 @@ from analysis.inference.multiplier import (
     sup_t_critical_value,
 )
 from analysis.inference.vcov import cluster_sums, wald_test
-from analysis.results import Aggregate, DiDResult
+from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import check_alpha, check_int, check_option, comparison_group
 
 Control = Literal["never", "notyet"]
@@ -750,6 +750,7 @@ def callaway_santanna(
         "notes": list(notes),
     }
     return DiDResult(
+        design=EstimationDesign(panel=design.panel, cluster=cluster_eff),
         method="cs",
         outcome=outcome,
         n_units=n,

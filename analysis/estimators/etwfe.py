@@ -90,7 +90,7 @@ import scipy.sparse as sp
 from analysis import design
 from analysis.errors import InputError
 from analysis.estimators._panel import note, prepare_panel
-from analysis.results import Aggregate, DiDResult
+from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import check_alpha, check_option, comparison_group
 
 __all__ = ["etwfe"]
@@ -394,6 +394,7 @@ def etwfe(
         "notes": notes,
     }
     return DiDResult(
+        design=EstimationDesign(panel=panel, cluster=cluster),
         method="etwfe",
         outcome=outcome,
         n_units=int(d["uid"].nunique()),

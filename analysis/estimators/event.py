@@ -117,7 +117,7 @@ from analysis.design import SEType, absorbed_vcov, se_label
 from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import note, prepare_panel
-from analysis.results import Aggregate, DiDResult
+from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import check_int, check_option, comparison_group
 
 __all__ = ["AlwaysTreated", "event_bins", "event_study"]
@@ -402,6 +402,7 @@ def event_study(
         "notes": notes,
     }
     return DiDResult(
+        design=EstimationDesign(panel=panel, cluster=cluster),
         method="event",
         outcome=outcome,
         n_units=int(np.unique(codes.uid).size),

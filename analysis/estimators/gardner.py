@@ -74,7 +74,7 @@ import scipy.sparse as sp
 from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import note, prepare_panel
-from analysis.results import Aggregate, DiDResult
+from analysis.results import Aggregate, DiDResult, EstimationDesign
 
 __all__ = ["gardner"]
 
@@ -202,6 +202,7 @@ def gardner(
         "notes": notes,
     }
     return DiDResult(
+        design=EstimationDesign(panel=panel, cluster=cluster),
         method="gardner",
         outcome=outcome,
         n_units=panel.n_units,

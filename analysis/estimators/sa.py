@@ -73,7 +73,7 @@ import scipy.sparse as sp
 from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import note, prepare_panel
-from analysis.results import Aggregate, DiDResult
+from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import comparison_group
 
 __all__ = ["sun_abraham"]
@@ -298,6 +298,7 @@ def sun_abraham(
         "notes": notes,
     }
     return DiDResult(
+        design=EstimationDesign(panel=panel, cluster=cluster),
         method="sa",
         outcome=outcome,
         n_units=int(np.unique(uid).size),

@@ -16,7 +16,8 @@ inference modules and returns a JSON-ready dict with the p-value and interval:
 
 The TWFE design is the one the estimator built (``DiDResult.design``, from
 :func:`analysis.estimators.twfe.regression_design`), so the coefficient equals
-``twfe(...)``'s and nothing is validated twice.
+``twfe(...)``'s and nothing is validated twice; RI starts from the result's
+prepared panel (``DiDResult.design.panel``, filled by every estimator).
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def post_inference(
 
     ``result`` (the method's :class:`~analysis.results.DiDResult`) supplies the
     prepared regression design (``result.design``) for ``cr2`` and ``wild``, so
-    the panel is neither re-validated nor the model re-built.
+    the panel is neither re-validated nor the model re-built; for ``ri`` its
+    prepared panel and its estimate (every estimator fills ``result.design``),
+    so the observed statistic is not re-fitted.
 
     Raises
     ------
@@ -100,9 +103,7 @@ def post_inference(
     if kind == "ri":
         registry.get_spec(method, "ri", what="--inference ri")
 
-    if kind == "cr2":
-        from analysis.inference.crve import ols_cluster
-
+    if kind in ("cr2", "wild"):
         y, X, clusters, fe = _twfe_design(
             data,
             outcome=outcome,
@@ -113,6 +114,9 @@ def post_inference(
             cluster=cluster,
             result=result,
         )
+    if kind == "cr2":
+        from analysis.inference.crve import ols_cluster
+
         res = ols_cluster(y, X, clusters, fe=fe, kind="CR2")
         lo, hi = res.conf_int(alpha=alpha)[0]
         return {
@@ -128,16 +132,6 @@ def post_inference(
     if kind == "wild":
         from analysis.inference.wild import wild_cluster_bootstrap
 
-        y, X, clusters, fe = _twfe_design(
-            data,
-            outcome=outcome,
-            unit=unit,
-            time=time,
-            cohort=cohort,
-            covariates=covariates,
-            cluster=cluster,
-            result=result,
-        )
         w = wild_cluster_bootstrap(y, X, clusters, 0, fe=fe, B=draws, seed=seed, alpha=alpha)
         return {"inference": "wild", **w.to_dict()}
     from analysis.inference.ri import randomization_test, ri_confidence_interval
@@ -153,6 +147,7 @@ def post_inference(
         n_draws=draws,
         seed=seed,
         estimator_options=opts,
+        result=result,
     )
     out = {
         "inference": "ri",
@@ -175,6 +170,7 @@ def post_inference(
             seed=seed,
             alpha=alpha,
             estimator_options=opts,
+            result=result,
         )
         out["ci"] = [float(ci.low), float(ci.high)]
     except InputError as e:

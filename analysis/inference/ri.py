@@ -137,14 +137,18 @@ Journal of Economics* 134(2), 557-598.
 Wu, J. and Ding, P. (2021). Randomization tests for weak null hypotheses in
 randomized experiments. *JASA* 116(536), 1898-1913.
 
-Module size
------------
-About 1,200 lines on purpose: the test, its Monte Carlo / exact engines, the
-closed-form evaluators and the test-inversion interval share the prepared
-outcome variants and the tie policy, and the interval re-runs the test's own
-draws. The assignment design and its samplers, which stand alone, are in
-:mod:`analysis.inference.ri_design`; the closed forms themselves are the
-estimators' (registry ``ri_closed_form``).
+Modules
+-------
+This module holds the panel test, its interval and the glue between them; the
+rest of the package's one randomisation-inference implementation is split by job
+and re-exported here: :mod:`~analysis.inference.ri_design` (the design, its
+Monte Carlo and exact samplers, evaluation over the engine's blocks),
+:mod:`~analysis.inference.ri_statistics` (named statistics and their closed-form
+evaluators; the closed forms themselves are the estimators', registry
+``ri_closed_form``), :mod:`~analysis.inference.ri_result` (results, p-value
+conventions) and :mod:`~analysis.inference.ri_regression` (the cross-sectional /
+first-difference regression coefficient on shared assignments for a family of
+outcomes, :func:`regression_randomization_test`).
 """
 
 from __future__ import annotations
@@ -152,27 +156,56 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from analysis.design import demean_two_way, panel_ssc_factor
 from analysis.errors import InputError
-from analysis.estimators import registry
-from analysis.inference.engine import run_draws
 from analysis.inference.ri_design import (  # noqa: F401 - re-exported
+    DEFAULT_MAX_EXACT,
+    HARD_MAX_EXACT,
     PERMUTES,
     AssignmentDesign,
     PermutationSampler,
     Permute,
     _enumeration_sampler,
+    _evaluate,
     _fmt_int,
+    _ri_block,
+    _use_exact,
     assignment_design,
+    treatment_design,
 )
-from analysis.inference.ri_design import PermutationSampler as _PermutationSampler
+from analysis.inference.ri_design import PermutationSampler as _PermutationSampler  # noqa: F401
+from analysis.inference.ri_regression import (  # noqa: F401 - re-exported
+    _RegressionEvaluator,
+    regression_randomization_test,
+)
+from analysis.inference.ri_result import (  # noqa: F401 - re-exported
+    ALTERNATIVES,
+    P_VALUE_CONVENTIONS,
+    Alternative,
+    RIFamily,
+    RIInterval,
+    RIResult,
+    _check_common,
+    _convention,
+    _nan_note,
+    _p_value,
+)
+from analysis.inference.ri_statistics import (  # noqa: F401 - re-exported
+    EstimatorStatistic,
+    _fast_path,
+    _FastPath,
+    _LinearEvaluator,
+    _resolve_statistic,
+    _treatment_rows,
+    _TwfeTEvaluator,
+    _wide,
+    method_statistics,
+)
 from analysis.inference.ties import TIE_RTOL, count_at_least, count_at_most  # noqa: F401
 from analysis.validation import check_alpha
 
@@ -181,169 +214,16 @@ __all__ = [
     "EstimatorStatistic",
     "RIInterval",
     "RIResult",
+    "RIFamily",
     "assignment_design",
     "randomization_test",
+    "regression_randomization_test",
     "ri_confidence_interval",
+    "treatment_design",
 ]
 
-Alternative = Literal["two-sided", "greater", "less"]
-ALTERNATIVES = ("two-sided", "greater", "less")
-#: Enumerate every assignment when there are at most this many (``exact="auto"``).
-DEFAULT_MAX_EXACT = 100_000
-#: Hard cap for ``exact=True``.
-HARD_MAX_EXACT = 1_000_000
 
-P_VALUE_CONVENTIONS = {
-    "exact": "exact: p = #{a in A: |T(a)| >= |T_obs|} / |A| over all |A| assignments "
-    "(the observed one included)",
-    "mc": "Monte Carlo: p = (1 + #{r: |T*_r| >= |T_obs|}) / (1 + R), the observed "
-    "assignment counted as one draw",
-}
-
-
-# =========================================================================== statistics
-def method_statistics() -> tuple[str, ...]:
-    """Statistic names accepted by ``statistic=``: every estimator of the registry with
-    the ``ri`` capability (its simple ATT) and the same name + ``_t`` (ATT / SE)."""
-    names = registry.methods("ri")
-    return (*names, *(f"{m}_t" for m in names))
-
-
-def _estimator(method: str) -> Callable[..., Any]:
-    return registry.get_spec(method, "ri", what="randomisation inference").func
-
-
-@dataclass(frozen=True)
-class EstimatorStatistic:
-    """``statistic(data) -> float`` from a package estimator.
-
-    Parameters
-    ----------
-    method
-        ``"twfe"``, ``"cs"`` or ``"bjs"``.
-    kind
-        ``"att"`` (the simple ATT) or ``"t"`` (ATT / SE).
-    outcome, unit, time, cohort
-        Column names passed to the estimator.
-    options
-        Further keyword arguments of the estimator, as ``(name, value)`` pairs.
-    """
-
-    method: str
-    kind: str
-    outcome: str
-    unit: str
-    time: str
-    cohort: str
-    options: tuple[tuple[str, Any], ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.method + ("_t" if self.kind == "t" else "")
-
-    def __call__(self, data: pd.DataFrame) -> float:
-        fn = _estimator(self.method)
-        res = fn(
-            data,
-            outcome=self.outcome,
-            unit=self.unit,
-            time=self.time,
-            cohort=self.cohort,
-            **dict(self.options),
-        )
-        return float(res.att) if self.kind == "att" else float(res.att / res.se)
-
-
-def _resolve_statistic(
-    statistic: str | Callable[[pd.DataFrame], float],
-    *,
-    outcome: str | None,
-    unit: str,
-    time: str,
-    cohort: str,
-    estimator_options: Mapping[str, Any] | None,
-) -> tuple[Callable[[pd.DataFrame], float], str]:
-    if isinstance(statistic, str):
-        allowed = method_statistics()
-        if statistic not in allowed:
-            raise InputError(
-                f"statistic must be a callable or one of {', '.join(allowed)} (got {statistic!r})"
-            )
-        if outcome is None:
-            raise InputError(f"statistic {statistic!r} needs the outcome column (outcome=...)")
-        t = statistic not in registry.REGISTRY and statistic.endswith("_t")
-        method = statistic[:-2] if t else statistic
-        opts = tuple(sorted((estimator_options or {}).items()))
-        return (
-            EstimatorStatistic(method, "t" if t else "att", outcome, unit, time, cohort, opts),
-            statistic,
-        )
-    if not callable(statistic):
-        raise InputError("statistic must be a callable statistic(data) -> float or a method name")
-    if estimator_options:
-        raise InputError("estimator_options apply only to statistics named by method")
-    return statistic, getattr(statistic, "__name__", type(statistic).__name__)
-
-
-def _treatment_rows(design: AssignmentDesign, times: np.ndarray) -> np.ndarray:
-    """Observed treatment dummy D_it for every data row."""
-    g = design.labels[design.codes][design.row_unit]
-    return ((g > 0) & (times >= g)).astype(np.float64)
-
-
-# --------------------------------------------------------------------------- evaluators
-@dataclass(frozen=True)
-class _LinearEvaluator:
-    """Statistics of the form sum_i Q[i, a_i], one Q per outcome variant."""
-
-    q: np.ndarray  # (m, n_units, n_labels)
-
-    def __call__(self, codes: np.ndarray) -> np.ndarray:
-        ar = np.arange(codes.shape[1])[None, :]
-        return np.stack([qm[ar, codes].sum(axis=1) for qm in self.q], axis=1)
-
-
-@dataclass(frozen=True)
-class _TwfeTEvaluator:
-    r"""Pieces of the TWFE t-statistic per assignment.
-
-    With :math:`h_k` the two-way demeaned treatment profile of label :math:`k`
-    (fixed by the label counts), the coefficient is :math:`A = \sum_i Q_{i,a_i}`
-    and the cluster score of unit :math:`i` is
-    :math:`s_i = P_{i,a_i} - A\,\|h_{a_i}\|^2` with :math:`P = \ddot Y h'`.
-    Returns ``(A, S0)`` with :math:`S0 = \sum_c (\sum_{i \in c} s_i)^2`, or, with
-    the treatment as a second outcome variant (``b`` pieces),
-    ``(A, B, S0, S1, S2)`` so that the statistic at the null :math:`\tau` is
-    :math:`(A - \tau B)\,den / \sqrt{c\,(S0 - 2\tau S1 + \tau^2 S2)}`.
-    """
-
-    q: np.ndarray  # (m, n_units, n_labels)
-    p: np.ndarray  # (m, n_units, n_labels)
-    nk: np.ndarray  # (n_labels,)
-    cl: np.ndarray  # (n_units, n_clusters) indicator
-
-    def __call__(self, codes: np.ndarray) -> np.ndarray:
-        ar = np.arange(codes.shape[1])[None, :]
-        nkg = self.nk[codes]
-        cols, scores = [], []
-        for qm, pm in zip(self.q, self.p, strict=True):
-            a = qm[ar, codes].sum(axis=1)
-            cols.append(a)
-            scores.append((pm[ar, codes] - a[:, None] * nkg) @ self.cl)
-        if len(scores) == 1:
-            return np.column_stack([cols[0], np.einsum("rc,rc->r", scores[0], scores[0])])
-        sa, sb = scores
-        return np.column_stack(
-            [
-                cols[0],
-                cols[1],
-                np.einsum("rc,rc->r", sa, sa),
-                np.einsum("rc,rc->r", sa, sb),
-                np.einsum("rc,rc->r", sb, sb),
-            ]
-        )
-
-
+# =========================================================================== evaluators
 @dataclass(frozen=True)
 class _RefitEvaluator:
     """Re-assign the cohort column and call the statistic, draw by draw."""
@@ -365,311 +245,6 @@ class _RefitEvaluator:
         return out
 
 
-def _ri_block(rng: np.random.Generator, size: int, *, sampler: Any, evaluator: Any) -> np.ndarray:
-    return evaluator(sampler(rng, size))
-
-
-# --------------------------------------------------------------------------- fast paths
-@dataclass(frozen=True)
-class _FastPath:
-    r"""Closed-form statistic over assignments (module docstring, "Fast paths").
-
-    ``kind="linear"``: statistic :math:`\sum_i Z_i' w_{a_i}` with ``Z`` the
-    outcome (two-way demeaned when ``demean``); ``kind="twfe_t"``: the TWFE
-    t-statistic from the pieces of :class:`_TwfeTEvaluator`.
-    """
-
-    name: str
-    weights: np.ndarray  # (n_labels, T): linear statistic = sum_i Z_i . weights[a_i]
-    demean: bool  # two-way demean Y before applying the weights (TWFE)
-    kind: str = "linear"
-    h: np.ndarray | None = None  # (n_labels, T) demeaned treatment profiles (twfe_t)
-    den: float = 1.0
-    factor: float = 1.0
-    cl: np.ndarray | None = None  # (n_units, n_clusters)
-
-    def q(self, wide: np.ndarray) -> np.ndarray:
-        z = demean_two_way(wide) if self.demean else wide
-        return z @ self.weights.T
-
-    def evaluator(self, wides: list[np.ndarray]) -> Any:
-        qs = np.stack([self.q(w) for w in wides])
-        if self.kind == "linear":
-            return _LinearEvaluator(qs)
-        assert self.h is not None and self.cl is not None
-        ps = np.stack([demean_two_way(w) @ self.h.T for w in wides])
-        return _TwfeTEvaluator(qs, ps, (self.h**2).sum(axis=1), self.cl)
-
-    def value(self, cols: np.ndarray, tau: float = 0.0) -> np.ndarray:
-        """Statistic at the null ``tau`` from the evaluator's columns."""
-        cols = np.atleast_2d(cols)
-        if self.kind == "linear":
-            return cols[:, 0] if tau == 0.0 else cols[:, 0] - tau * cols[:, 1]
-        if cols.shape[1] == 2:
-            num, ss = cols[:, 0], cols[:, 1]
-        else:
-            num = cols[:, 0] - tau * cols[:, 1]
-            ss = cols[:, 2] - 2.0 * tau * cols[:, 3] + tau * tau * cols[:, 4]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return num * self.den / np.sqrt(self.factor * np.maximum(ss, 0.0))
-
-    @staticmethod
-    def effect(cols: np.ndarray, tau: float) -> np.ndarray:
-        r"""The effect-scale part :math:`A - \tau B` (the coefficient or ATT)."""
-        cols = np.atleast_2d(cols)
-        return cols[:, 0] - tau * cols[:, 1]
-
-
-def _wide(
-    data: pd.DataFrame, design: AssignmentDesign, time: str, values: np.ndarray
-) -> np.ndarray | None:
-    """(n_units x T) matrix of ``values`` in design order, or None if unbalanced."""
-    t = pd.to_numeric(data[time]).to_numpy()
-    times, t_idx = np.unique(t, return_inverse=True)
-    n, nt = design.n_units, times.size
-    if len(data) != n * nt:
-        return None
-    flat = design.row_unit * nt + t_idx
-    if np.unique(flat).size != flat.size:
-        return None
-    out = np.empty(n * nt)
-    out[flat] = values
-    return out.reshape(n, nt)
-
-
-def _fast_path(
-    stat: Callable[[pd.DataFrame], float],
-    data: pd.DataFrame,
-    design: AssignmentDesign,
-    time: str,
-) -> tuple[_FastPath | None, str]:
-    """A closed-form evaluator of ``stat`` over assignments, or (None, reason).
-
-    The closed forms are the estimators' own (``ri_closed_form`` in the
-    registry entry, kept in the estimator's module).
-    """
-    if not isinstance(stat, EstimatorStatistic):
-        return None, "user-supplied statistic"
-    spec = registry.REGISTRY.get(stat.method)
-    closed_form = None if spec is None else spec.ri_fast()
-    if spec is None or closed_form is None:
-        return None, f"no closed form for {stat.method!r}"
-    if stat.kind != "att" and not spec.ri_closed_form_t:
-        return None, f"the {stat.method} t-statistic is re-fitted"
-    opts = dict(stat.options)
-    extra = set(opts) - spec.ri_closed_form_options
-    if extra:
-        return None, f"options {sorted(extra)} are not covered by the fast path"
-    if opts.get("covariates"):
-        return None, "covariates"
-    if int(opts.get("anticipation", 0)) != 0:
-        return None, "anticipation > 0"
-    y = pd.to_numeric(data[stat.outcome], errors="coerce").to_numpy(dtype=np.float64)
-    if not np.isfinite(y).all():
-        return None, "missing outcome values"
-    t = pd.to_numeric(data[time]).to_numpy()
-    times = np.unique(t)
-    if not np.allclose(times, np.round(times)):
-        return None, "non-integer time"
-    wide = _wide(data, design, time, y)
-    if wide is None:
-        return None, "unbalanced panel"
-    labels = design.labels
-    if ((labels > 0) & (labels <= times[0])).any():
-        return None, "units treated in the first period (dropped by the estimator)"
-    counts = np.bincount(design.codes, minlength=labels.size).astype(np.float64)
-    cf = closed_form(labels, counts, times, opts)
-    if isinstance(cf, str):
-        return None, cf
-    if stat.kind == "att":
-        return _FastPath(cf.name, cf.weights, cf.demean), ""
-    # t-statistic: the coefficient's CR1 cluster scores (clusters nest units)
-    cluster = opts.get("cluster")
-    if cluster is not None and cluster != stat.unit:
-        if cluster not in data.columns or data[cluster].isna().any():
-            return None, "cluster column missing or incomplete"
-        first = np.zeros(design.n_units, dtype=np.int64)
-        first[design.row_unit[::-1]] = np.arange(design.row_unit.size)[::-1]
-        cl_codes, _ = pd.factorize(data[cluster].to_numpy()[first])
-        if pd.Series(data[cluster].to_numpy()).groupby(design.row_unit).nunique().max() > 1:
-            return None, "clusters do not nest units"
-    else:
-        cl_codes = np.arange(design.n_units)
-    G = int(cl_codes.max()) + 1
-    if G < 2:
-        return None, "fewer than two clusters"
-    cl = np.zeros((design.n_units, G))
-    cl[np.arange(design.n_units), cl_codes] = 1.0
-    T = times.size
-    factor = panel_ssc_factor(
-        opts.get("ssc", "fixest"), n=design.n_units * T, k=1, n_units=design.n_units, n_times=T, G=G
-    )
-    return _FastPath(
-        cf.name_t,
-        cf.weights,
-        cf.demean,
-        kind="twfe_t",
-        h=cf.h,
-        den=cf.den,
-        factor=factor,
-        cl=cl,
-    ), ""
-
-
-# =========================================================================== results
-@dataclass(frozen=True)
-class RIResult:
-    """Result of a randomisation test.
-
-    Attributes
-    ----------
-    statistic
-        Name of the statistic.
-    observed
-        Statistic at the observed assignment (under the null ``null``).
-    p_value
-        Randomisation p-value (convention in ``p_value_convention``).
-    n_draws
-        Number of assignments evaluated besides the observed one (Monte Carlo:
-        ``R``; exact: all :math:`|\\mathcal{A}|`, the observed one included).
-    exact
-        Whether every assignment was enumerated.
-    draws
-        The statistic at each evaluated assignment (read-only).
-    design
-        Description of the randomisation design.
-    alternative
-        ``"two-sided"`` (:math:`|T^*| \\ge |T|`), ``"greater"`` or ``"less"``.
-    p_value_convention
-        The formula used.
-    n_assignments
-        Number of distinct assignments.
-    null
-        The constant effect :math:`\\tau_0` of the sharp null.
-    seed
-        Seed of the draws (``None`` for exact enumeration, which is not random).
-    fast_path
-        The closed-form evaluator used, or ``None`` when the statistic was re-fitted.
-    notes
-        Recodings and remarks.
-    """
-
-    statistic: str
-    observed: float
-    p_value: float
-    n_draws: int
-    exact: bool
-    draws: np.ndarray
-    design: str
-    alternative: str
-    p_value_convention: str
-    n_assignments: int
-    null: float = 0.0
-    seed: int | None = None
-    fast_path: str | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        d = np.array(self.draws, dtype=np.float64, copy=True)
-        d.setflags(write=False)
-        object.__setattr__(self, "draws", d)
-
-    @property
-    def mc_se(self) -> float:
-        """Monte Carlo standard error of the p-value (0 for exact enumeration)."""
-        if self.exact:
-            return 0.0
-        return math.sqrt(self.p_value * (1.0 - self.p_value) / max(self.n_draws, 1))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "statistic": self.statistic,
-            "observed": self.observed,
-            "p_value": self.p_value,
-            "alternative": self.alternative,
-            "null": self.null,
-            "exact": self.exact,
-            "n_draws": self.n_draws,
-            "n_assignments": str(self.n_assignments)
-            if self.n_assignments > 2**53
-            else self.n_assignments,
-            "p_value_convention": self.p_value_convention,
-            "design": self.design,
-            "seed": self.seed,
-            "fast_path": self.fast_path,
-        }
-
-    def summary(self) -> str:
-        kind = (
-            "exact enumeration"
-            if self.exact
-            else f"Monte Carlo, {self.n_draws} draws, seed {self.seed}"
-        )
-        return "\n".join(
-            [
-                f"Randomisation test of H0: constant effect = {self.null:g} ({self.alternative})",
-                f"Statistic: {self.statistic} = {self.observed:.6g}",
-                f"p-value: {self.p_value:.4f} ({kind}"
-                + ("" if self.exact else f"; MC s.e. {self.mc_se:.4f}")
-                + ")",
-                f"Convention: {self.p_value_convention}",
-                f"Design: {self.design}",
-            ]
-        )
-
-    def __str__(self) -> str:  # pragma: no cover - convenience
-        return self.summary()
-
-
-@dataclass(frozen=True)
-class RIInterval:
-    """Confidence set for a constant effect by inverting randomisation tests.
-
-    Attributes
-    ----------
-    estimate
-        Point estimate (the :math:`\\tau` at which the statistic is zero for the
-        fast paths; the observed statistic or the value given otherwise).
-    low, high
-        Bounds: the :math:`\\tau` where the p-value falls to ``alpha``
-        (``-inf``/``inf`` for the open side of a one-sided interval).
-    alpha
-        Level of the tests inverted (coverage ``1 - alpha``).
-    alternative
-        Alternative of the inverted tests.
-    p_at_estimate
-        p-value of the null :math:`\\tau_0 =` ``estimate``.
-    n_draws, exact, design, statistic, seed, fast_path
-        As in :class:`RIResult`.
-    xtol
-        Bisection tolerance on :math:`\\tau`.
-    n_evaluations
-        Number of p-value evaluations used by the root search.
-    """
-
-    estimate: float
-    low: float
-    high: float
-    alpha: float
-    alternative: str
-    p_at_estimate: float
-    n_draws: int
-    exact: bool
-    design: str
-    statistic: str
-    seed: int | None
-    fast_path: str | None
-    xtol: float
-    n_evaluations: int
-
-    @property
-    def ci(self) -> tuple[float, float]:
-        return (self.low, self.high)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
 # =========================================================================== engine glue
 @dataclass
 class _Prepared:
@@ -680,6 +255,43 @@ class _Prepared:
     fast: _FastPath | None
     fast_reason: str
     notes: list[str]
+    data: pd.DataFrame
+    time: str
+    cohort: str
+    outcome: str | None
+    engine: dict[str, Any]  # n_draws, seed, block, n_jobs, backend, client
+
+    def describe(self) -> str:
+        """The design sentence with how the assignments were visited."""
+        e = self.engine
+        how = "exact enumeration" if self.exact else f"Monte Carlo with {e['n_draws']} draws"
+        return self.design.describe() + f"; {how}" + ("" if self.exact else f" (seed {e['seed']})")
+
+
+def _from_result(
+    result: Any,
+    data: pd.DataFrame,
+    cols: tuple[str, str, str, str | None],
+    statistic: Any,
+    strata: str | None,
+) -> tuple[pd.DataFrame, tuple[str, str, str, str | None]]:
+    """``result``'s prepared panel (``result.design.panel``) in place of ``data``, so the
+    panel is not validated again: when ``result`` carries one that kept every row of
+    ``data`` (the same units, hence the same design) and the statistic is named by
+    method; otherwise ``data`` and its column names unchanged."""
+    panel = getattr(getattr(result, "design", None), "panel", None)
+    if panel is None or not isinstance(statistic, str) or strata is not None:
+        return data, cols
+    if panel.n_obs != len(data):
+        return data, cols
+    return panel.data, ("uid", "time", "cohort", "y")
+
+
+def _reference(result: Any, stat: Any, name: str) -> float:
+    """The statistic at the observed assignment read from ``result`` (no refit)."""
+    if getattr(stat, "method", None) != result.method:
+        raise InputError(f"result is a {result.method!r} fit but the statistic is {name!r}")
+    return float(result.att) if stat.kind == "att" else float(result.att / result.se)
 
 
 def _prepare(
@@ -697,7 +309,14 @@ def _prepare(
     estimator_options: Mapping[str, Any] | None,
     fast: bool | str,
     verify: bool,
+    result: Any,
+    alternative: str,
+    **engine: Any,
 ) -> _Prepared:
+    _check_common(alternative, engine["n_draws"], engine["block"])
+    data, (unit, time, cohort, outcome) = _from_result(
+        result, data, (unit, time, cohort, outcome), statistic, strata
+    )
     design = assignment_design(
         data, unit=unit, time=time, cohort=cohort, strata=strata, permute=permute
     )
@@ -711,19 +330,7 @@ def _prepare(
     )
     if design.n_assignments <= 1:
         raise InputError("the design admits a single assignment: nothing to permute")
-    if exact == "auto":
-        use_exact = design.n_assignments <= max_exact
-    elif exact is True:
-        if design.n_assignments > HARD_MAX_EXACT:
-            raise InputError(
-                f"exact enumeration of {_fmt_int(design.n_assignments)} assignments is not "
-                f"feasible (limit {HARD_MAX_EXACT:,}); use Monte Carlo (exact=False)"
-            )
-        use_exact = True
-    elif exact is False:
-        use_exact = False
-    else:
-        raise InputError(f"exact must be True, False or 'auto' (got {exact!r})")
+    use_exact = _use_exact(design, exact, max_exact)
     fp, reason = (None, "fast=False") if fast is False else _fast_path(stat, data, design, time)
     if fast is True and fp is None:
         raise InputError(f"no fast path for this statistic: {reason}")
@@ -731,46 +338,43 @@ def _prepare(
         raise InputError(f"fast must be True, False or 'auto' (got {fast!r})")
     notes = list(design.notes)
     if fp is not None and verify:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ref = float(stat(data))
         ev = fp.evaluator([_wide(data, design, time, _outcome(data, stat))])
         got = float(fp.value(ev(design.codes[None, :]))[0])
-        if not np.isclose(got, ref, rtol=1e-8, atol=1e-10 * max(1.0, abs(ref))):
-            raise RuntimeError(
-                f"fast path {fp.name!r} gives {got!r} but the estimator gives {ref!r} on the "
-                "observed assignment; please report this bug (use fast=False meanwhile)"
-            )
-    return _Prepared(design, stat, name, use_exact, fp, reason, notes)
+
+        def close(ref: float) -> bool:
+            return bool(np.isclose(got, ref, rtol=1e-8, atol=1e-10 * max(1.0, abs(ref))))
+
+        if result is None or not close(_reference(result, stat, name)):
+            if result is not None:
+                notes.append(
+                    "the result's estimate differs from the statistic's (other estimator "
+                    "options?); the test is of the statistic with estimator_options"
+                )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = float(stat(data))
+            if not close(ref):
+                raise RuntimeError(
+                    f"fast path {fp.name!r} gives {got!r} but the estimator gives {ref!r} on the "
+                    "observed assignment; please report this bug (use fast=False meanwhile)"
+                )
+    return _Prepared(
+        design, stat, name, use_exact, fp, reason, notes, data, time, cohort, outcome, engine
+    )
 
 
 def _outcome(data: pd.DataFrame, stat: Any) -> np.ndarray:
     return pd.to_numeric(data[stat.outcome], errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _draws(
-    prep: _Prepared,
-    data: pd.DataFrame,
-    *,
-    time: str,
-    cohort: str,
-    outcome: str | None,
-    null: float,
-    with_d: bool,
-    n_draws: int,
-    seed: int | None,
-    block: int,
-    n_jobs: int,
-    backend: str,
-    client: Any,
-) -> tuple[np.ndarray, np.ndarray]:
+def _draws(prep: _Prepared, *, null: float, with_d: bool) -> tuple[np.ndarray, np.ndarray]:
     """Observed statistic(s) and draws.
 
     Fast path: the evaluator's columns for Y and, if ``with_d``, for the observed
     D taken as outcome, from which ``prep.fast.value(cols, tau)`` gives the statistic
     at any null ``tau``. Re-fit: one column, the statistic at ``null``.
     """
-    design = prep.design
+    design, data, time, outcome = prep.design, prep.data, prep.time, prep.outcome
     t = pd.to_numeric(data[time]).to_numpy()
     if prep.fast is not None:
         fp = prep.fast
@@ -785,63 +389,8 @@ def _draws(
                 raise InputError("testing a non-zero constant effect needs outcome=...")
             d = data.copy()
             d[outcome] = pd.to_numeric(d[outcome]) - null * _treatment_rows(design, t)
-        evaluator = _RefitEvaluator(d, cohort, design.labels, design.row_unit, prep.stat)
-    observed = evaluator(design.codes[None, :])[0]
-    if prep.exact:
-        sampler: Any = _enumeration_sampler(design, block)
-        total, run_seed = design.n_assignments, 0
-    else:
-        sampler = _PermutationSampler(design.codes, design.members())
-        total, run_seed = n_draws, seed
-    fn = partial(_ri_block, sampler=sampler, evaluator=evaluator)
-    draws = run_draws(
-        fn,
-        total,
-        run_seed,
-        block=block,
-        n_jobs=n_jobs,
-        backend=backend,
-        client=client,
-        desc="randomisation draws",
-    )
-    observed = np.asarray(observed, dtype=np.float64)
-    draws = np.asarray(draws, dtype=np.float64).reshape(total, -1)
-    if prep.exact:
-        # tie policy (analysis.inference.ties): the observed assignment is one of the
-        # enumerated ones; take its statistic from its own row so it ties with itself
-        observed = draws[sampler.index_of(design.codes)].reshape(observed.shape).copy()
-    return observed, draws
-
-
-def _p_value(obs: float, draws: np.ndarray, alternative: str, exact: bool) -> float:
-    ok = np.isfinite(draws)
-    d = draws[ok]
-    if alternative == "two-sided":
-        hits = int(count_at_least(np.abs(d), abs(obs)))
-    elif alternative == "greater":
-        hits = int(count_at_least(d, obs))
-    else:
-        hits = int(count_at_most(d, obs))
-    if exact:
-        return hits / d.size
-    return (1 + hits) / (1 + d.size)
-
-
-def _check_common(alternative: str, n_draws: int, block: int) -> None:
-    if alternative not in ALTERNATIVES:
-        raise InputError(f"alternative must be one of {ALTERNATIVES} (got {alternative!r})")
-    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
-        raise InputError(f"n_draws must be a positive integer (got {n_draws!r})")
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise InputError(f"block must be a positive integer (got {block!r})")
-
-
-def _nan_note(draws: np.ndarray, notes: list[str]) -> None:
-    bad = int((~np.isfinite(draws)).sum())
-    if bad:
-        msg = f"{bad} draw(s) gave a non-finite statistic and were left out of the p-value"
-        notes.append(msg)
-        warnings.warn(msg, UserWarning, stacklevel=3)
+        evaluator = _RefitEvaluator(d, prep.cohort, design.labels, design.row_unit, prep.stat)
+    return _evaluate(design, evaluator, exact=prep.exact, **prep.engine)
 
 
 # =========================================================================== public API
@@ -868,6 +417,7 @@ def randomization_test(
     backend: Literal["serial", "joblib", "dask"] = "joblib",
     client: Any = None,
     block: int = 1000,
+    result: Any = None,
 ) -> RIResult:
     """Randomisation test of a sharp null by re-assigning cohorts across units.
 
@@ -911,6 +461,12 @@ def randomization_test(
         Check the closed form against the estimator at the observed assignment.
     n_jobs, backend, client, block
         Passed to :func:`~analysis.inference.engine.run_draws`.
+    result
+        Optional :class:`~analysis.results.DiDResult` of the statistic's method
+        fitted on ``data`` with ``estimator_options``: its prepared panel
+        (``result.design.panel``) is used in place of ``data`` when the estimator
+        kept every row (no second validation; same units, same design, same
+        p-value), and its estimate replaces the verification re-fit.
 
     Returns
     -------
@@ -939,7 +495,6 @@ def randomization_test(
        :math:`p = (1 + \\#\\{r: |T^*_r| \\ge |T^{obs}|\\})/(1 + R)`.
        (One-sided alternatives use signed comparisons.)
     """
-    _check_common(alternative, n_draws, block)
     prep = _prepare(
         data,
         unit=unit,
@@ -954,16 +509,8 @@ def randomization_test(
         estimator_options=estimator_options,
         fast=fast,
         verify=verify,
-    )
-    null = float(null)
-    obs, draws = _draws(
-        prep,
-        data,
-        time=time,
-        cohort=cohort,
-        outcome=outcome,
-        null=null,
-        with_d=prep.fast is not None and null != 0.0,
+        result=result,
+        alternative=alternative,
         n_draws=n_draws,
         seed=seed,
         block=block,
@@ -971,6 +518,8 @@ def randomization_test(
         backend=backend,
         client=client,
     )
+    null = float(null)
+    obs, draws = _draws(prep, null=null, with_d=prep.fast is not None and null != 0.0)
     if prep.fast is not None:
         t_obs = float(prep.fast.value(obs, null)[0])
         t_draws = prep.fast.value(draws, null)
@@ -981,14 +530,7 @@ def randomization_test(
     if not np.isfinite(t_obs):
         raise InputError("the statistic is not finite at the observed assignment")
     p = _p_value(t_obs, t_draws, alternative, prep.exact)
-    conv = P_VALUE_CONVENTIONS["exact" if prep.exact else "mc"]
-    if alternative != "two-sided":
-        conv = conv.replace(
-            "|T(a)| >= |T_obs|", "T(a) >= T_obs" if alternative == "greater" else "T(a) <= T_obs"
-        )
-        conv = conv.replace(
-            "|T*_r| >= |T_obs|", "T*_r >= T_obs" if alternative == "greater" else "T*_r <= T_obs"
-        )
+    conv = _convention(prep.exact, alternative)
     return RIResult(
         statistic=prep.stat_name,
         observed=t_obs,
@@ -996,12 +538,7 @@ def randomization_test(
         n_draws=int(t_draws.size),
         exact=prep.exact,
         draws=t_draws,
-        design=prep.design.describe()
-        + (
-            "; exact enumeration"
-            if prep.exact
-            else f"; Monte Carlo with {n_draws} draws (seed {seed})"
-        ),
+        design=prep.describe(),
         alternative=alternative,
         p_value_convention=conv,
         n_assignments=prep.design.n_assignments,
@@ -1039,13 +576,14 @@ def ri_confidence_interval(
     backend: Literal["serial", "joblib", "dask"] = "joblib",
     client: Any = None,
     block: int = 1000,
+    result: Any = None,
 ) -> RIInterval:
     """Confidence interval for a constant effect by inverting randomisation tests.
 
     Parameters
     ----------
     data, outcome, unit, time, cohort, statistic, strata, permute, n_draws, seed,
-    exact, max_exact, estimator_options, fast, verify, n_jobs, backend, client, block
+    exact, max_exact, estimator_options, fast, verify, n_jobs, backend, client, block, result
         As in :func:`randomization_test`.
     alpha
         Level; the interval has coverage :math:`1-\\alpha` under constant effects.
@@ -1093,9 +631,7 @@ def ri_confidence_interval(
     re-fitted each evaluation costs ``n_draws`` fits and the default ``xtol``
     is :math:`10^{-3}` times the scale.
     """
-    _check_common(alternative, n_draws, block)
-    alpha = check_alpha(alpha)
-    alpha = float(alpha)
+    alpha = float(check_alpha(alpha))
     prep = _prepare(
         data,
         unit=unit,
@@ -1110,11 +646,8 @@ def ri_confidence_interval(
         estimator_options=estimator_options,
         fast=fast,
         verify=verify,
-    )
-    kw = dict(
-        time=time,
-        cohort=cohort,
-        outcome=outcome,
+        result=result,
+        alternative=alternative,
         n_draws=n_draws,
         seed=seed,
         block=block,
@@ -1124,7 +657,7 @@ def ri_confidence_interval(
     )
     n_eval = 0
     if prep.fast is not None:
-        obs, draws = _draws(prep, data, null=0.0, with_d=True, **kw)
+        obs, draws = _draws(prep, null=0.0, with_d=True)
         a_obs, b_obs = float(obs[0]), float(obs[1])
         if abs(b_obs) < 1e-12:
             raise InputError("the statistic does not respond to a constant effect (B = 0)")
@@ -1145,14 +678,14 @@ def ri_confidence_interval(
 
         def pfun(tau: float) -> tuple[float, np.ndarray]:
             if tau not in cache:
-                o, d = _draws(prep, data, null=tau, with_d=False, **kw)
+                o, d = _draws(prep, null=tau, with_d=False)
                 cache[tau] = (_p_value(float(o[0]), d[:, 0], alternative, prep.exact), d[:, 0])
             return cache[tau]
 
         if estimate is None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                est = float(prep.stat(data))
+                est = float(prep.stat(prep.data))
         else:
             est = float(estimate)
         rel = 1e-3
@@ -1200,9 +733,6 @@ def ri_confidence_interval(
         warnings.warn(
             "root search hit max_evaluations; bounds are approximate", UserWarning, stacklevel=2
         )
-    desc = prep.design.describe() + (
-        "; exact enumeration" if prep.exact else f"; Monte Carlo with {n_draws} draws (seed {seed})"
-    )
     return RIInterval(
         estimate=float(est),
         low=float(low),
@@ -1212,7 +742,7 @@ def ri_confidence_interval(
         p_at_estimate=float(p_est),
         n_draws=int(dr_est.size),
         exact=prep.exact,
-        design=desc,
+        design=prep.describe(),
         statistic=prep.stat_name,
         seed=None if prep.exact else seed,
         fast_path=prep.fast.name if prep.fast is not None else None,

@@ -11,7 +11,9 @@ the p-value conventions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from itertools import combinations
 from typing import Any, Literal
 
@@ -19,10 +21,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
+from analysis.inference.engine import run_draws
 from analysis.validation import literal_values
 
 Permute = Literal["cohort", "timing"]
 PERMUTES: tuple[str, ...] = literal_values(Permute)
+#: Enumerate every assignment when there are at most this many (``exact="auto"``).
+DEFAULT_MAX_EXACT = 100_000
+#: Hard cap for ``exact=True``.
+HARD_MAX_EXACT = 1_000_000
 
 
 # =========================================================================== design
@@ -45,7 +52,8 @@ class AssignmentDesign:
     strata_column
         Name of the strata column (``None`` = no strata).
     permute
-        ``"cohort"`` or ``"timing"`` (module docstring).
+        ``"cohort"`` or ``"timing"`` (module docstring); ``"treatment"`` for the
+        cross-sectional design of :func:`treatment_design`.
     row_unit
         For each row of the data, the index of its unit.
     n_assignments
@@ -80,11 +88,11 @@ class AssignmentDesign:
 
     def describe(self) -> str:
         """One sentence stating the design (for tables and ``summary()``)."""
-        what = (
-            "cohort labels (first treated period, 0 = never treated)"
-            if self.permute == "cohort"
-            else "adoption years among the ever-treated units (treated set held fixed)"
-        )
+        what = {
+            "cohort": "cohort labels (first treated period, 0 = never treated)",
+            "timing": "adoption years among the ever-treated units (treated set held fixed)",
+            "treatment": "the treatment indicator (1 = treated)",
+        }[self.permute]
         where = (
             f"within {len(self.strata_names)} strata of {self.strata_column!r}"
             if self.strata_column
@@ -121,6 +129,14 @@ def _multinomial(counts: np.ndarray) -> int:
         total += c
         out *= math.comb(total, c)
     return out
+
+
+def _count_assignments(codes: np.ndarray, strata: np.ndarray) -> int:
+    """:math:`\\prod_s n_s! / \\prod_g n_{sg}!`: distinct label arrangements within strata."""
+    out = 1
+    for k in np.unique(strata):
+        out *= _multinomial(np.bincount(codes[strata == k]))
+    return int(out)
 
 
 def _unit_constant(frame: pd.DataFrame, col: str, role: str, name: str, unit: str) -> None:
@@ -220,9 +236,6 @@ def assignment_design(
             for c in uniq
         )
     s_codes = np.asarray(s_codes, dtype=np.int64)
-    n_assign = 1
-    for s in range(len(s_names)):
-        n_assign *= _multinomial(np.bincount(codes[s_codes == s]))
     return AssignmentDesign(
         units=np.asarray(units),
         labels=labels.astype(np.float64),
@@ -232,8 +245,62 @@ def assignment_design(
         strata_column=strata,
         permute=permute,
         row_unit=np.asarray(row_unit, dtype=np.int64),
-        n_assignments=int(n_assign),
+        n_assignments=_count_assignments(codes, s_codes),
         notes=tuple(notes),
+    )
+
+
+def treatment_design(
+    treated: np.ndarray | pd.Series,
+    strata: np.ndarray | pd.Series | None = None,
+    *,
+    strata_column: str | None = None,
+) -> AssignmentDesign:
+    """The design of a cross-section (or a two-period first difference): the
+    treatment indicator re-assigned across units, its count held fixed within strata.
+
+    Parameters
+    ----------
+    treated
+        0/1 treatment indicator, one entry per unit (the unit order of every array).
+    strata
+        Optional stratum of each unit; permutations stay within strata.
+    strata_column
+        Name of the strata for :meth:`AssignmentDesign.describe`.
+
+    Returns
+    -------
+    AssignmentDesign
+        Labels ``(0, 1)``; :math:`|\\mathcal{A}| = \\prod_s \\binom{n_s}{n_{s1}}`.
+
+    Raises
+    ------
+    InputError
+        Treatment not 0/1 or missing, strata of another length or with missing values.
+    """
+    d = np.asarray(treated, dtype=np.float64)
+    if d.ndim != 1 or d.size == 0 or not np.isin(d, (0.0, 1.0)).all():
+        raise InputError("treated must be a non-empty one-dimensional 0/1 array")
+    n = d.size
+    labels, codes = np.unique(d, return_inverse=True)
+    if strata is None:
+        s_codes, s_names = np.zeros(n, dtype=np.int64), ("all",)
+    else:
+        s = pd.Series(np.asarray(strata))
+        if s.size != n or s.isna().any():
+            raise InputError("strata must give a non-missing stratum for every unit")
+        s_codes, names = pd.factorize(s, sort=True)
+        s_names = tuple(names)
+    return AssignmentDesign(
+        units=np.arange(n),
+        labels=labels.astype(np.float64),
+        codes=codes.astype(np.int64),
+        strata=np.asarray(s_codes, dtype=np.int64),
+        strata_names=s_names,
+        strata_column=(strata_column or "strata") if strata is not None else None,
+        permute="treatment",
+        row_unit=np.arange(n, dtype=np.int64),
+        n_assignments=_count_assignments(codes, s_codes),
     )
 
 
@@ -325,3 +392,90 @@ def _enumeration_sampler(design: AssignmentDesign, block: int) -> _EnumerationSa
     small = np.int16 if design.labels.size < 2**15 else np.int64
     tables = tuple(_enumerate_stratum(design.codes[idx]).astype(small) for idx in members)
     return _EnumerationSampler(design.codes, members, tables, block)
+
+
+# =========================================================================== evaluation
+def _ri_block(rng: np.random.Generator, size: int, *, sampler: Any, evaluator: Any) -> np.ndarray:
+    return evaluator(sampler(rng, size))
+
+
+def _use_exact(design: AssignmentDesign, exact: bool | str, max_exact: int) -> bool:
+    """Whether to enumerate every assignment (``exact``: ``"auto"``, ``True`` or ``False``)."""
+    if exact == "auto":
+        return design.n_assignments <= max_exact
+    if exact is True:
+        if design.n_assignments > HARD_MAX_EXACT:
+            raise InputError(
+                f"exact enumeration of {_fmt_int(design.n_assignments)} assignments is not "
+                f"feasible (limit {HARD_MAX_EXACT:,}); use Monte Carlo (exact=False)"
+            )
+        return True
+    if exact is False:
+        return False
+    raise InputError(f"exact must be True, False or 'auto' (got {exact!r})")
+
+
+def _evaluate(
+    design: AssignmentDesign,
+    evaluator: Callable[[np.ndarray], np.ndarray],
+    *,
+    exact: bool,
+    n_draws: int,
+    seed: int | None,
+    block: int,
+    n_jobs: int,
+    backend: str,
+    client: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``evaluator`` (label codes ``(R, n_units)`` -> statistic columns ``(R, m)``) at the
+    observed assignment and at every enumerated (``exact``) or drawn assignment."""
+    observed = evaluator(design.codes[None, :])[0]
+    if exact:
+        sampler: Any = _enumeration_sampler(design, block)
+        total, run_seed = design.n_assignments, 0
+    else:
+        sampler = PermutationSampler(design.codes, design.members())
+        total, run_seed = n_draws, seed
+    fn = partial(_ri_block, sampler=sampler, evaluator=evaluator)
+    draws = run_draws(
+        fn,
+        total,
+        run_seed,
+        block=block,
+        n_jobs=n_jobs,
+        backend=backend,
+        client=client,
+        desc="randomisation draws",
+    )
+    observed = np.asarray(observed, dtype=np.float64)
+    draws = np.asarray(draws, dtype=np.float64).reshape(total, -1)
+    if exact:
+        # tie policy (analysis.inference.ties): the observed assignment is one of the
+        # enumerated ones; take its statistic from its own row so it ties with itself
+        observed = draws[sampler.index_of(design.codes)].reshape(observed.shape).copy()
+    return observed, draws
+
+
+def design_assignments(
+    design: AssignmentDesign,
+    *,
+    exact: bool,
+    n_draws: int = 9999,
+    seed: int | None = 0,
+    block: int = 1000,
+) -> np.ndarray:
+    """The assignments that :func:`_evaluate` visits, as label values ``(R, n_units)``:
+    every distinct one in the fixed enumeration order (``exact``), or ``n_draws``
+    seeded uniform draws (the same for the same ``seed`` and ``block``)."""
+    _, rows = _evaluate(
+        design,
+        design.labels.__getitem__,
+        exact=exact,
+        n_draws=n_draws,
+        seed=seed,
+        block=block,
+        n_jobs=1,
+        backend="serial",
+        client=None,
+    )
+    return rows

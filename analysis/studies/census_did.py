@@ -41,9 +41,9 @@ across the outcome family. Data layer: real.
 
 from __future__ import annotations
 
-import itertools
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -53,7 +53,8 @@ import statsmodels.api as sm
 from analysis.data import census, registry
 from analysis.data.treatment import DEFAULT_RULE, TreatmentRule, first_enclave_year
 from analysis.errors import InputError
-from analysis.inference.ties import count_at_least
+from analysis.estimators import registry as estimators
+from analysis.inference.ri import RIFamily, regression_randomization_test
 
 Comparison = Literal["mountain", "rest", "designation"]
 
@@ -105,6 +106,22 @@ class StudySample:
     def n_units(self) -> int:
         return len(self.data)
 
+    def without_prefecture(self, prefecture: int) -> StudySample:
+        """The sample without one prefecture's units (noted in ``dropped``)."""
+        d = self.data[self.data["prefecture"] != prefecture].reset_index(drop=True)
+        return replace(self, data=d, dropped=(*self.dropped, f"prefecture {prefecture} left out"))
+
+
+def _drop_pre_baseline(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Drop the units treated before the baseline census (treated in both periods)."""
+    pre = df["cohort"].between(1, BASELINE)
+    if not pre.any():
+        return df, []
+    note = f"dropped {int(pre.sum())} unit(s) treated before the {BASELINE} baseline: " + ", ".join(
+        df.loc[pre, "name"]
+    )
+    return df.loc[~pre], [note]
+
 
 def build_sample(
     rule: TreatmentRule = DEFAULT_RULE,
@@ -134,14 +151,7 @@ def build_sample(
         if year > 0:
             cohort.loc[cbu_of.loc[code]] = year
     df["cohort"] = cohort
-    dropped: list[str] = []
-    pre = df["cohort"].between(1, BASELINE)
-    if pre.any():
-        dropped.append(
-            f"dropped {int(pre.sum())} unit(s) treated before the {BASELINE} baseline: "
-            + ", ".join(df.loc[pre, "name"])
-        )
-        df = df.loc[~pre]
+    df, dropped = _drop_pre_baseline(df)
     enclave = df["cohort"].between(BASELINE + 1, rule.cutoff).astype(int)
     if comparison == "mountain":
         df = df.loc[df["mountain26"]].assign(treated=enclave[df["mountain26"]])
@@ -269,80 +279,8 @@ def balance_table(sample: StudySample, variables: tuple[str, ...] = OUTCOMES) ->
 
 
 # ---------------------------------------------------- randomisation inference
-def _residual_maker(Z: np.ndarray) -> np.ndarray:
-    """M = I - Z (Z'Z)^+ Z' (pseudo-inverse handles collinear controls)."""
-    return np.eye(Z.shape[0]) - Z @ np.linalg.pinv(Z)
-
-
-def assignments(
-    n: int, n_treated: int, *, exact_limit: int = 200_000, n_draws: int = 9999, seed: int = 0
-) -> tuple[np.ndarray, bool]:
-    """All treatment vectors with ``n_treated`` ones among ``n`` units (exact
-    when there are at most ``exact_limit``), else ``n_draws`` seeded draws."""
-    treated = np.zeros(n, dtype=np.int8)
-    treated[:n_treated] = 1
-    return stratified_assignments(
-        treated, np.zeros(n, dtype=int), exact_limit=exact_limit, n_draws=n_draws, seed=seed
-    )
-
-
-def stratified_assignments(
-    treated: np.ndarray,
-    strata: np.ndarray,
-    *,
-    exact_limit: int = 200_000,
-    n_draws: int = 9999,
-    seed: int = 0,
-) -> tuple[np.ndarray, bool]:
-    """Permutations of ``treated`` within strata: exact when few, else seeded draws.
-
-    Returns ``(A, exact)``, ``A`` of shape (R, n). Monte Carlo draws run through
-    :func:`analysis.inference.engine.run_draws` (seeded blocks) and do not
-    include the observed assignment (the p-value formula adds it).
-    """
-    from analysis.inference.engine import run_draws
-
-    treated = np.asarray(treated, dtype=np.int8)
-    levels = np.unique(strata)
-    parts = []
-    total = 1
-    for s in levels:
-        idx = np.flatnonzero(strata == s)
-        k = int(treated[idx].sum())
-        parts.append((idx, k))
-        total *= math.comb(len(idx), k)
-    n = len(treated)
-    if total <= exact_limit:
-        per = []
-        for idx, k in parts:
-            per.append([idx[list(c)] for c in itertools.combinations(range(len(idx)), k)])
-        A = np.zeros((total, n), dtype=np.int8)
-        for r, combo in enumerate(itertools.product(*per)):
-            for chosen in combo:
-                A[r, chosen] = 1
-        return A, True
-
-    def draw(rng: np.random.Generator, size: int) -> np.ndarray:
-        out = np.zeros((size, n), dtype=np.int8)
-        for r in range(size):
-            for idx, k in parts:
-                out[r, rng.choice(idx, size=k, replace=False)] = 1
-        return out
-
-    return run_draws(draw, n_draws, seed, block=1000, backend="serial"), False
-
-
-@dataclass(frozen=True)
-class RIResult:
-    """Randomisation inference for every outcome under one set of assignments."""
-
-    outcomes: tuple[str, ...]
-    observed: np.ndarray  # (K,)
-    draws: np.ndarray  # (R, K) coefficients under re-assigned treatment
-    exact: bool
-    p_values: np.ndarray  # (K,) two-sided
-    n_assignments: int
-    design: str
+#: Exact enumeration up to ``exact_limit`` assignments, else Monte Carlo draws.
+RI_SETTINGS = {"exact_limit": 200_000, "n_draws": 9999, "seed": 0}
 
 
 def randomization_inference(
@@ -351,65 +289,39 @@ def randomization_inference(
     covariates: tuple[str, ...] = DEFAULT_COVARIATES,
     *,
     strata: Literal["none", "prefecture"] = "none",
-    exact_limit: int = 200_000,
-    n_draws: int = 9999,
-    seed: int = 0,
+    exact_limit: int = RI_SETTINGS["exact_limit"],
+    n_draws: int = RI_SETTINGS["n_draws"],
+    seed: int = RI_SETTINGS["seed"],
     prefecture_effects: bool = True,
-) -> RIResult:
-    """RI p-values for the FD coefficient of every outcome, sharing the draws.
+) -> RIFamily:
+    """RI p-values for the FD coefficient of every outcome, sharing the assignments.
 
-    The FD coefficient is computed by Frisch-Waugh for all assignments at once:
-    ``beta(D) = (M D)'(M dY) / (M D)'(M D)`` with ``M`` the residual maker of
-    the controls (constant, baseline covariates, prefecture effects). Two-sided
-    p-value: exact proportion of assignments with ``|beta*| >= |beta|`` (the
-    observed assignment is among them); Monte Carlo: ``(1 + #) / (1 + R)``.
+    :func:`analysis.inference.ri.regression_randomization_test` on the
+    first-difference design: the treatment is re-assigned among the sample's
+    units (``strata="prefecture"``: within prefectures), the controls are the
+    constant, the baseline covariates and the prefecture effects of
+    :func:`design_matrix`. Exact enumeration when there are at most
+    ``exact_limit`` assignments, else ``n_draws`` Monte Carlo draws (``seed``).
+    Assignments collinear with the controls do not identify the coefficient
+    and are left out (``n_draws`` of the result counts the ones used).
     """
     d = sample.data
-    Ys, Z = [], None
+    ys = {}
     for o in outcomes:
         y, X, names = design_matrix(sample, o, covariates, prefecture_effects)
-        j = names.index("treated")
-        Z = np.delete(X, j, axis=1)
-        Ys.append(y)
-    Y = np.column_stack(Ys)
-    M = _residual_maker(Z)
-    MY = M @ Y
-    treated = d["treated"].to_numpy(np.int8)
-    if strata == "prefecture":
-        A, exact = stratified_assignments(
-            treated, d["prefecture"].to_numpy(), exact_limit=exact_limit, n_draws=n_draws, seed=seed
-        )
-        design = "treatment permuted within prefectures"
-    else:
-        A, exact = assignments(
-            len(d), int(treated.sum()), exact_limit=exact_limit, n_draws=n_draws, seed=seed
-        )
-        design = "treatment permuted among all sample units"
-    MD = M @ A.T.astype(float)  # (n, R)
-    denom = np.einsum("ir,ir->r", MD, MD)
-    valid = denom > 1e-12  # assignments collinear with the controls carry no information
-    draws = (MD.T @ MY)[valid] / denom[valid, None]
-    own = np.flatnonzero((A == treated[None, :]).all(axis=1) & valid) if exact else []
-    if len(own) == 1:
-        # tie policy (analysis.inference.ties): the observed assignment is one of the
-        # enumerated ones, so its statistic is taken from its own row of the draws
-        observed = draws[int(valid[: own[0]].sum())].copy()
-    else:
-        md_obs = M @ treated.astype(float)
-        observed = (md_obs @ MY) / (md_obs @ md_obs)
-    exceed = count_at_least(np.abs(draws), np.abs(observed))
-    if exact:
-        p = exceed / draws.shape[0]
-    else:
-        p = (1 + exceed) / (1 + draws.shape[0])
-    return RIResult(
-        outcomes=tuple(outcomes),
-        observed=observed,
-        draws=draws,
-        exact=exact,
-        p_values=p,
-        n_assignments=int(draws.shape[0]),
-        design=design,
+        ys[o] = y
+    controls = np.delete(X, names.index("treated"), axis=1)
+    by_pref = strata == "prefecture"
+    return regression_randomization_test(
+        pd.DataFrame(ys),
+        d["treated"].to_numpy(),
+        controls,
+        strata=d["prefecture"].to_numpy() if by_pref else None,
+        strata_column="prefecture" if by_pref else None,
+        exact="auto",
+        max_exact=exact_limit,
+        n_draws=n_draws,
+        seed=seed,
     )
 
 
@@ -435,24 +347,26 @@ def two_period_panel(
 def dr_did(sample: StudySample, outcome: str, covariates: tuple[str, ...] = DEFAULT_COVARIATES):
     """Doubly-robust 2x2 DiD (Sant'Anna & Zhao 2020) with 2010 covariates.
 
-    Uses :func:`analysis.estimators.cs.callaway_santanna` on the two-period
-    panel (one cohort, never-treated comparison), so the estimate is the
-    DRDID panel estimator with analytic influence-function standard errors.
+    Uses the registry's ``cs`` (:func:`analysis.estimators.cs.callaway_santanna`)
+    on the two-period panel (one cohort, never-treated comparison), so the
+    estimate is the DRDID panel estimator with analytic influence-function
+    standard errors. Two periods leave no pre-treatment ATT(g,t): the
+    estimator's warning that there is no pre-trend test is expected here.
     """
-    from analysis.estimators.cs import callaway_santanna
-
     panel = two_period_panel(sample, outcome, covariates)
-    return callaway_santanna(
-        panel,
-        outcome="y",
-        unit="cbu",
-        time="year",
-        cohort="cohort",
-        covariates=tuple(f"{c}_{BASELINE}" for c in covariates),
-        control="never",
-        est_method="dr",
-        data_layer="real (census)",
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="no pre-treatment ATT", category=UserWarning)
+        return estimators.get_spec("cs").func(
+            panel,
+            outcome="y",
+            unit="cbu",
+            time="year",
+            cohort="cohort",
+            covariates=tuple(f"{c}_{BASELINE}" for c in covariates),
+            control="never",
+            est_method="dr",
+            data_layer="real (census)",
+        )
 
 
 # ------------------------------------------------------------------ the study
@@ -476,7 +390,7 @@ def main_table(
     sample: StudySample,
     outcomes: tuple[str, ...] = OUTCOMES,
     covariates: tuple[str, ...] = DEFAULT_COVARIATES,
-    ri: RIResult | None = None,
+    ri: RIFamily | None = None,
 ) -> pd.DataFrame:
     """Estimates and the three kinds of p-values, with multiple-testing adjustments.
 
@@ -491,21 +405,12 @@ def main_table(
     ri = ri or randomization_inference(sample, outcomes, covariates)
     rows = []
     for k, o in enumerate(outcomes):
-        fd = fd_regression(sample, o, covariates)
-        w = wild_p(sample, o, covariates)
         dr = dr_did(sample, o, covariates)
         ctrl = sample.data.loc[sample.data["treated"] == 0, f"d_{o}"]
         rows.append(
             {
                 "outcome": o,
-                "beta": fd.beta,
-                "se_hc1": fd.se_hc1,
-                "p_hc1": fd.p_hc1,
-                "se_cr1": fd.se_cr1,
-                "p_cr1": fd.p_cr1,
-                "p_wild": w.p_value,
-                "wild_ci_low": w.ci[0],
-                "wild_ci_high": w.ci[1],
+                **_fd_wild_row(sample, o, covariates)[0],
                 "p_ri": float(ri.p_values[k]),
                 "dr_att": dr.att,
                 "dr_se": dr.se,
@@ -598,15 +503,10 @@ def leave_one_prefecture_out(
     """FD estimates dropping one prefecture at a time (where treated and controls remain)."""
     rows = []
     for p in sorted(sample.data["prefecture"].unique()):
-        d = sample.data[sample.data["prefecture"] != p].reset_index(drop=True)
+        sub = sample.without_prefecture(p)
+        d = sub.data
         if d["treated"].sum() == 0 or d["treated"].sum() == len(d):
             continue
-        sub = StudySample(
-            data=d,
-            rule=sample.rule,
-            comparison=sample.comparison,
-            dropped=(*sample.dropped, f"prefecture {p} left out"),
-        )
         for o in outcomes:
             fd = fd_regression(sub, o)
             rows.append(
@@ -676,14 +576,7 @@ def three_census_sample(
         )
     df["cohort"] = by_unit.max().reindex(df.index).fillna(0).astype("int64")
     df = df.loc[df["mountain26"]]
-    dropped: list[str] = []
-    pre = df["cohort"].between(1, BASELINE)
-    if pre.any():
-        dropped.append(
-            f"dropped {int(pre.sum())} unit(s) treated before the {BASELINE} baseline: "
-            + ", ".join(df.loc[pre, "name"])
-        )
-        df = df.loc[~pre]
+    df, dropped = _drop_pre_baseline(df)
     df["treated"] = df["cohort"].between(BASELINE + 1, rule.cutoff).astype(int)
     df = df.rename_axis("cbu").reset_index().sort_values("cbu", kind="mergesort")
     return StudySample(
@@ -695,12 +588,13 @@ def three_census_sample(
     )
 
 
-def _inference_row(sample: StudySample, covariates: tuple[str, ...]) -> dict[str, float]:
-    """The main table's estimator and inference for ``d_log_pop`` of one sample."""
-    fd = fd_regression(sample, "log_pop", covariates)
-    w = wild_p(sample, "log_pop", covariates)
-    ri = randomization_inference(sample, ("log_pop",), covariates)
-    return {
+def _fd_wild_row(
+    sample: StudySample, outcome: str, covariates: tuple[str, ...]
+) -> tuple[dict[str, float], FDEstimate]:
+    """The FD coefficient with its HC1, CR1 and wild-bootstrap inference (table columns)."""
+    fd = fd_regression(sample, outcome, covariates)
+    w = wild_p(sample, outcome, covariates)
+    row = {
         "beta": fd.beta,
         "se_hc1": fd.se_hc1,
         "p_hc1": fd.p_hc1,
@@ -709,9 +603,19 @@ def _inference_row(sample: StudySample, covariates: tuple[str, ...]) -> dict[str
         "p_wild": w.p_value,
         "wild_ci_low": w.ci[0],
         "wild_ci_high": w.ci[1],
+    }
+    return row, fd
+
+
+def _inference_row(sample: StudySample, covariates: tuple[str, ...]) -> dict[str, float]:
+    """The main table's estimator and inference for ``d_log_pop`` of one sample."""
+    row, fd = _fd_wild_row(sample, "log_pop", covariates)
+    ri = randomization_inference(sample, ("log_pop",), covariates)
+    return {
+        **row,
         "p_ri": float(ri.p_values[0]),
         "ri_exact": bool(ri.exact),
-        "ri_n_assignments": ri.n_assignments,
+        "ri_n_assignments": ri.n_draws,
         "n_units": fd.n,
         "n_treated": fd.n_treated,
         "n_clusters": fd.n_clusters,
@@ -737,9 +641,7 @@ def pretrend_table(rule: TreatmentRule = DEFAULT_RULE) -> pd.DataFrame:
     ):
         s = three_census_sample(start, end, rule, pop)
         # start-of-period log population as the baseline covariate
-        s = StudySample(
-            data=s.data, rule=s.rule, comparison=s.comparison, dropped=s.dropped, baseline=start
-        )
+        s = replace(s, baseline=start)
         rows.append({"period": label, **_inference_row(s, PRE_COVARIATES)})
     return pd.DataFrame(rows)
 
@@ -819,14 +721,7 @@ def drop_prefecture_table(
     single county's deviation from its comparison counties: no p-value is
     reported for it (none is valid with one treated unit).
     """
-    d = sample.data[sample.data["prefecture"] != prefecture].reset_index(drop=True)
-    sub = StudySample(
-        data=d,
-        rule=sample.rule,
-        comparison=sample.comparison,
-        dropped=(*sample.dropped, f"prefecture {prefecture} left out"),
-        baseline=sample.baseline,
-    )
+    sub = sample.without_prefecture(prefecture)
     rows = []
     for o in outcomes:
         full = fd_regression(sample, o).beta
@@ -873,11 +768,7 @@ def lopo_table(sample: StudySample, outcomes: tuple[str, ...] = OUTCOMES) -> pd.
         rows = base["dropped_prefecture"] == p
         if (base.loc[rows, "n_treated"] < 2).any():
             continue
-        d = sample.data[sample.data["prefecture"] != p].reset_index(drop=True)
-        sub = StudySample(
-            data=d, rule=sample.rule, comparison=sample.comparison, dropped=sample.dropped
-        )
-        ri = randomization_inference(sub, outcomes)
+        ri = randomization_inference(sample.without_prefecture(p), outcomes)
         base.loc[rows, "p_ri"] = base.loc[rows, "outcome"].map(
             dict(zip(outcomes, ri.p_values, strict=True))
         )
@@ -922,9 +813,17 @@ _MAIN_COLUMNS = (
 )
 
 
-def design_notes(sample: StudySample, ri: RIResult) -> list[str]:
+def _ri_phrase(ri: RIFamily) -> str:
+    """How the RI p-values were computed, for table notes."""
+    if ri.exact:
+        return f"exact over all {ri.n_draws:,} identified assignments"
+    return f"Monte Carlo ({RI_SETTINGS['n_draws']:,} draws, seed {RI_SETTINGS['seed']})"
+
+
+def design_notes(sample: StudySample, ri: RIFamily) -> list[str]:
     """The notes every census-DiD table carries (data layer, design, inference)."""
     lishui = int(sample.data.loc[sample.data["prefecture"] == LISHUI, "treated"].sum())
+    n_pref = int(sample.data["prefecture"].nunique())
     return [
         "Data layer: real (2010 and 2020 censuses; consistent-boundary units).",
         f"Treatment: {sample.rule.describe()}; {sample.n_treated} treated and "
@@ -932,14 +831,14 @@ def design_notes(sample: StudySample, ri: RIResult) -> list[str]:
         f"{sample.data['prefecture'].nunique()} prefectures ({lishui} of the "
         f"{sample.n_treated} treated counties are in Lishui); " + "; ".join(sample.dropped) + ".",
         "First-difference regression with prefecture effects and 2010 log population and "
-        "urbanisation. Valid inference with 5 treated units in 6 prefectures: randomisation "
-        f"inference, exact over all {ri.n_assignments:,} identified assignments of the "
+        f"urbanisation. Valid inference with {sample.n_treated} treated units in {n_pref} "
+        f"prefectures: randomisation inference, {_ri_phrase(ri)} of the "
         f"{sample.n_treated} treated units, and the wild cluster bootstrap (WCR, Webb weights, "
         f"{WILD_SETTINGS['B']:,} draws, seed {WILD_SETTINGS['seed']}) over prefectures. Holm, "
         "Benjamini-Hochberg and Romano-Wolf adjust the RI p-values across the outcome family. "
         "DR: doubly-robust 2x2 (Sant'Anna-Zhao), same covariates, analytic SE. HC1 and CR1 "
-        "(by prefecture, t with G-1 df) are shown last for reference only: with 6 clusters "
-        "and 5 treated units they over-reject.",
+        f"(by prefecture, t with G-1 df) are shown last for reference only: with {n_pref} "
+        f"clusters and {sample.n_treated} treated units they over-reject.",
         census.LONG_FORM_NOTE + ".",
     ]
 
@@ -961,7 +860,7 @@ def write_outputs(paper_dir=None) -> dict[str, float]:
         "did.n_treated": sample.n_treated,
         "did.n_controls": sample.n_units - sample.n_treated,
         "did.n_prefectures": int(sample.data["prefecture"].nunique()),
-        "did.ri_n_assignments": ri.n_assignments,
+        "did.ri_n_assignments": ri.n_draws,
         "did.n_outcomes": len(main),
     }
     for r in main.itertuples(index=False):
@@ -1116,7 +1015,9 @@ def write_outputs(paper_dir=None) -> dict[str, float]:
             "mountain: other mountain counties (prefecture effects); rest: all "
             "non-mountain units; designation: the mountain-26 designation as the treatment "
             "against the other units (no prefecture effects: Quzhou and Lishui are all-mountain). "
-            "RI by Monte Carlo (9,999 draws, seed 0) where exact enumeration is too large.",
+            f"RI by Monte Carlo ({RI_SETTINGS['n_draws']:,} draws, seed {RI_SETTINGS['seed']}) "
+            f"where there are more than {RI_SETTINGS['exact_limit']:,} assignments, exact "
+            "otherwise.",
         ],
         digits=3,
     )
@@ -1143,7 +1044,7 @@ def write_outputs(paper_dir=None) -> dict[str, float]:
         "First-difference regression of the change in log population with prefecture effects "
         "and the start-of-period log population (the 2000 census has total population only, "
         "so urbanisation is not a covariate here). Wild cluster bootstrap (WCR, Webb, "
-        f"{WILD_SETTINGS['B']:,} draws, seed 0) over prefectures; exact RI over "
+        f"{WILD_SETTINGS['B']:,} draws, seed {WILD_SETTINGS['seed']}) over prefectures; exact RI over "
         f"{int(pre['ri_n_assignments'].iloc[0]):,} assignments; HC1 and CR1 for reference.",
     ]
     cols = ["beta", "p_ri", "p_wild", "wild_ci_low", "wild_ci_high", "se_hc1", "p_hc1", "p_cr1"]
@@ -1175,7 +1076,7 @@ def write_outputs(paper_dir=None) -> dict[str, float]:
 
     pop3 = census.three_census_population()
     s_post = three_census_sample(BASELINE, ENDLINE, sample.rule, pop3)
-    s_post = StudySample(s_post.data, s_post.rule, s_post.comparison, s_post.dropped, BASELINE)
+    s_post = replace(s_post, baseline=BASELINE)
     s_pre = three_census_sample(PRE_BASELINE, BASELINE, sample.rule, pop3)
     models = {
         "(1) 2010-2020": fd_fit(sample, "log_pop"),

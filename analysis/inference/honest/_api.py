@@ -285,12 +285,21 @@ def _covers_zero(ci: tuple[float, float]) -> bool:
 def _breakdown(
     grid: np.ndarray, bounds: list[tuple[float, float]], interval, orig, rel_tol: float = 1e-6
 ) -> float:
-    """Smallest bound with 0 inside the robust interval.
+    """Smallest bound with 0 inside the robust interval, on a decimal lattice.
 
     The first grid value whose interval covers 0 brackets the crossing with the
     previous (non-covering) value; the crossing of
     :math:`g(M) = \\min(-lb(M), ub(M))` through zero is then located by Brent's
-    method (bisection if :math:`g` is not finite).
+    method (bisection if :math:`g` is not finite) to ``rel_tol``.
+
+    The value returned is the smallest point of the lattice
+    :math:`k \\cdot 10^{e-5}` (:math:`e = \\lfloor \\log_{10} M^* \\rfloor`, so a
+    relative resolution of 1e-5 to 1e-4) whose interval covers 0. Why a
+    lattice: the root finder's path depends on the last bits of the interval
+    end points, which differ between CPUs and BLAS kernels, so an unsnapped
+    root agrees across machines only to ``rel_tol``; the lattice decision at
+    fixed points changes only if the interval end lies within solver noise of
+    zero there (committed outputs are written at 12 significant digits).
     """
     if _covers_zero(orig):
         return 0.0
@@ -317,17 +326,36 @@ def _breakdown(
         g_lo, g_hi = g(lo), g(hi)
         if not (np.isfinite(g_lo) and np.isfinite(g_hi)) or g_lo >= 0 or g_hi < 0:
             raise ValueError("not a clean bracket")
-        root = optimize.brentq(g, lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=100)
-        # return the covering side of the crossing
-        return float(root) if _covers_zero(interval(root)) else float(min(root + tol, hi))
+        root = float(optimize.brentq(g, lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=100))
     except (ValueError, RuntimeError):
-        while hi - lo > tol:
-            mid = 0.5 * (lo + hi)
+        a, b = lo, hi
+        while b - a > tol:
+            mid = 0.5 * (a + b)
             if _covers_zero(interval(mid)):
-                hi = mid
+                b = mid
             else:
-                lo = mid
-        return hi
+                a = mid
+        root = b
+    return _snap_breakdown(root, lo, hi, interval)
+
+
+def _snap_breakdown(root: float, lo: float, hi: float, interval) -> float:
+    """Smallest lattice point in ``(lo, hi]`` near ``root`` whose interval covers 0."""
+    if root <= 0.0:
+        return hi if root < 0 else 0.0
+    e = math.floor(math.log10(root)) - 5
+
+    def point(k: int) -> float:
+        return float(f"{k}e{e}")  # exact decimal, no k * 10**e rounding error
+
+    k = max(math.floor(root / 10.0**e), 1)
+    if _covers_zero(interval(point(k))):
+        while k > 1 and point(k - 1) > lo and _covers_zero(interval(point(k - 1))):
+            k -= 1
+        return min(point(k), hi)
+    while point(k) < hi and not _covers_zero(interval(point(k))):
+        k += 1
+    return min(point(k), hi)
 
 
 def honest_from_result(
