@@ -249,6 +249,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         "alpha": ("--alpha", args.alpha),
         "weights": ("--weights", args.weights),
         "se": ("--se", args.se),
+        "n_reps": ("--reps", args.reps),
         "window": ("--window", args.window),
         "ref_period": ("--ref-period", args.ref_period),
         "bin_width": ("--bins", args.bins),
@@ -554,8 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--se",
         default=None,
-        help="standard-error type where the method has a choice (twfe, event: "
-        "iid / hc1 / cr1 / cr2; default cr1)",
+        help="standard-error type where the method has a choice (vocabulary per method: "
+        "twfe, event: iid / hc1 / cr1 / cr2, default cr1; sdid/sc: placebo / jackknife / "
+        "bootstrap)",
     )
     e.add_argument(
         "--bootstrap", type=int, default=None, metavar="N", help="multiplier-bootstrap draws"
@@ -640,6 +642,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument(
         "--draws", type=int, default=9999, help="draws for --inference wild|ri (default 9999)"
+    )
+    e.add_argument(
+        "--reps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="placebo / bootstrap replications of sdid and sc (default 200, as R synthdid)",
     )
     e.add_argument("--json", action="store_true", help="print the JSON result")
     e.add_argument("--output", default=None, help="also write the JSON result to this file")

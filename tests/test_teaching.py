@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -144,3 +146,35 @@ def test_bad_inputs():
         T.monte_carlo(n_reps=0)
     with pytest.raises(InputError, match="unknown method"):
         T.monte_carlo(methods=("ols",), n_reps=1)
+
+
+def test_adding_a_method_to_a_recorded_run_equals_a_full_run(tmp_path):
+    """record_runs(add=...) merges a newly registered estimator into a recorded
+    Monte Carlo: the result is the same draws, in the same order, as a full run
+    with every method (the panels depend on the seeds and blocks, not on the
+    method list)."""
+    kw = dict(n_reps=2, mc_seed=11, only="mc")
+    full, part = tmp_path / "full", tmp_path / "part"
+    full.mkdir()
+    part.mkdir()
+    (part / "run.json").write_text("{}")
+    for d in (full, part):  # the few-cluster files are only carried along
+        for name in ("fewclusters_summary.csv", "fewclusters_draws.csv"):
+            (d / name).write_text("x\n")
+    T.record_runs(full, **kw)
+    # a record made before etwfe was registered
+    older = tuple(m for m in T.METHODS if m != "etwfe")
+    mc = T.monte_carlo(n_reps=2, seed=11, methods=older)
+    T._atomic_csv(mc.draws, part / "mc_draws.csv")
+    T._atomic_csv(mc.summary(), part / "mc_summary.csv")
+    meta = json.loads((full / "run.json").read_text())
+    meta["mc"]["methods"] = list(older)
+    (part / "run.json").write_text(json.dumps(meta))
+    T.record_runs(part, add=["etwfe"])
+    for name in ("mc_draws.csv", "mc_summary.csv"):
+        a = pd.read_csv(full / name)
+        b = pd.read_csv(part / name)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-10)
+    assert json.loads((part / "run.json").read_text())["mc"]["methods"] == list(T.METHODS)
+    with pytest.raises(InputError, match="cannot add"):
+        T.record_runs(part, add=["sdid"])

@@ -442,6 +442,8 @@ def test_interval_margin_follows_the_tie_rule():
         assert m >= 0
         assert _p_value(t, ts, "symmetric") == 0.3 > 0.2
         for tail_t in (t, -t):
-            m_eq = _acceptance(tail_t, np.concatenate([ts, -ts]), np.empty(0), "equal-tailed", 0.2, 2 * B)
+            m_eq = _acceptance(
+                tail_t, np.concatenate([ts, -ts]), np.empty(0), "equal-tailed", 0.2, 2 * B
+            )
             p_eq = _p_value(tail_t, np.concatenate([ts, -ts]), "equal-tailed")
             assert (m_eq >= 0) == (p_eq > 0.2)

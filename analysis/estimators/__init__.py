@@ -9,7 +9,11 @@ cs         :func:`analysis.estimators.cs.callaway_santanna`   Callaway & Sant'An
 sa         :func:`analysis.estimators.sa.sun_abraham`         Sun & Abraham (2021)
 bjs        :func:`analysis.estimators.bjs.bjs_imputation`     Borusyak, Jaravel & Spiess (2024)
 gardner    :func:`analysis.estimators.gardner.gardner`        Gardner (2021) two-stage DiD
+sdid       :func:`analysis.estimators.synthdid.synthdid`      Arkhangelsky et al. (2021) synthetic DiD
 =========  ================================================  =====================================
+
+Synthetic control (method ``sc``, as R ``synthdid::sc_estimate``) is
+:func:`analysis.estimators.synthdid.synthetic_control`.
 
 The Goodman-Bacon (2021) decomposition is
 :func:`analysis.estimators.bacon.bacon_decomposition`.
@@ -38,7 +42,7 @@ Adding an estimator
    :mod:`analysis.estimators.registry`. The capabilities say what it supports
    (``group_time``, ``dynamic``, ``calendar``, ``covariates``, ``weights``,
    ``cluster``, ``regression``, ``ri``, ``power``, ``power_ri``,
-   ``power_wild``, ``honest``). ``enclave estimate --method <name>``,
+   ``power_wild``, ``honest``, ``analytic_se``). ``enclave estimate --method <name>``,
    ``randomization_test(statistic="<name>")``, ``simulate_power(method=
    "<name>", engine="refit")`` and ``--inference ri`` then pick it up with no
    other edit. A closed form for RI (``ri_closed_form``) or power

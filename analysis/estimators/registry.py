@@ -44,7 +44,9 @@ from analysis.validation import check_option, literal_values
 #: ``power``       power simulation of its simple ATT with analytic SEs;
 #: ``power_ri``    power simulation with RI (needs an RI closed form);
 #: ``power_wild``  power simulation with the wild cluster bootstrap;
-#: ``honest``      its ``dynamic`` aggregate is HonestDiD input (with a covariance).
+#: ``honest``      its ``dynamic`` aggregate is HonestDiD input (with a covariance);
+#: ``analytic_se`` its default standard errors are analytic (no re-fitting
+#:                 replications), so Monte Carlo studies can afford it.
 Capability = Literal[
     "group_time",
     "dynamic",
@@ -58,6 +60,7 @@ Capability = Literal[
     "power_ri",
     "power_wild",
     "honest",
+    "analytic_se",
 ]
 CAPABILITIES: tuple[str, ...] = literal_values(Capability)
 
@@ -202,7 +205,7 @@ def _options(fn: Callable[..., Any]) -> dict[str, Option]:
 
 
 # --------------------------------------------------------------------- the registry
-_ALL_FE = frozenset({"covariates", "cluster"})
+_ALL_FE = frozenset({"covariates", "cluster", "analytic_se"})
 
 #: method name -> spec. Add an estimator with :func:`register` (see the recipe in
 #: the :mod:`analysis.estimators` docstring).
@@ -306,8 +309,42 @@ register(
         "bacon",
         "analysis.estimators.bacon:bacon",
         "Goodman-Bacon (2021) decomposition of static TWFE",
-        _ALL_FE,
-        notes={"weights": "R bacondecomp has no observation weights to validate against"},
+        _ALL_FE - {"analytic_se"},
+        notes={
+            "weights": "R bacondecomp has no observation weights to validate against",
+            "analytic_se": "a decomposition: its simple ATT is static TWFE's coefficient with "
+            "TWFE's CR1 SE, so Monte Carlo studies that compare estimators take twfe instead",
+        },
+    )
+)
+
+
+register(
+    EstimatorSpec(
+        "sdid",
+        "analysis.estimators.synthdid:synthdid",
+        "synthetic DiD, Arkhangelsky et al. (2021), as R synthdid",
+        frozenset(),
+        notes={
+            "ri": "placebo / bootstrap SEs re-estimate the weights in every replication; "
+            "RI would need draws x replications re-fits",
+            "power": "SEs come from re-fitting replications, not a closed form",
+            "covariates": "covariates are not implemented",
+        },
+    )
+)
+register(
+    EstimatorSpec(
+        "sc",
+        "analysis.estimators.synthdid:synthetic_control",
+        "synthetic control, Abadie et al. (2010), as R synthdid::sc_estimate",
+        frozenset(),
+        notes={
+            "ri": "placebo / bootstrap SEs re-estimate the weights in every replication; "
+            "RI would need draws x replications re-fits",
+            "power": "SEs come from re-fitting replications, not a closed form",
+            "covariates": "covariates are not implemented",
+        },
     )
 )
 

@@ -650,3 +650,90 @@ def estimates_plot(
     if layer is not None:
         layer_stamp(ax, layer)
     return fig
+
+
+# ---------------------------------------------------------- synthetic DiD (issue 13)
+def _synth_cohort(result, cohort):
+    traj = result.trajectories
+    if traj is None:
+        raise ValueError("synth plots need a synthetic-DiD result (analysis.estimators.synthdid)")
+    cohorts = list(dict.fromkeys(traj["cohort"]))
+    c = cohorts[0] if cohort is None else cohort
+    if c not in cohorts:
+        raise ValueError(f"cohort {cohort!r} not in the result (cohorts: {cohorts})")
+    return c
+
+
+def synth_plot(result, ax=None, *, cohort=None, overlay: bool = False, layer=None):
+    """Treated vs synthetic-control trajectories of one cohort, with the time weights.
+
+    ``result`` is a :class:`analysis.estimators.synthdid.SynthDiDResult` (methods
+    ``sdid``, ``sc`` or the DiD comparison). Lines: the cohort's treated mean and
+    the :math:`\\hat\\omega`-weighted mean of the never-treated units; the dashed
+    vertical line marks adoption. Bars along the bottom (right-hand axis) are
+    the time weights :math:`\\hat\\lambda_t` of the pre-treatment periods.
+    ``overlay=True`` shifts the synthetic line by the :math:`\\hat\\lambda`-weighted
+    pre-treatment gap (R ``plot(..., overlay = 1)``), so that the estimate is the
+    post-period distance between the lines. ``cohort``: which cohort (default the
+    first). Returns the figure.
+    """
+    fig, ax = _ax(ax)
+    c = _synth_cohort(result, cohort)
+    tr = result.trajectories[result.trajectories["cohort"] == c]
+    lam = result.time_weights[result.time_weights["cohort"] == c]
+    t = tr["time"].to_numpy(dtype=float)
+    treated = tr["treated"].to_numpy()
+    synth = tr["synthetic"].to_numpy()
+    label = "synthetic control"
+    if overlay:
+        pre = t < float(c)
+        w = lam["weight"].to_numpy()
+        shift = float(w @ (treated[pre] - synth[pre])) if w.sum() > 0 else 0.0
+        synth = synth + shift
+        label += f" (shifted by {shift:+.3g})"
+    ax.plot(t, treated, color="#b2182b", lw=1.8, label="treated (mean)")
+    ax.plot(t, synth, color="#2166ac", lw=1.8, ls="-", label=label)
+    ax.axvline(float(c) - 0.5, color="0.4", lw=0.9, ls="--")
+    panel = getattr(result.design, "panel", None)
+    ax.set_xlabel(getattr(panel, "time", None) or "period")
+    ax.set_ylabel(result.outcome)
+    est = result.aggregates["group"].by
+    att = float(est.loc[est["cohort"] == c, "att"].iloc[0]) if len(est) > 1 else result.att
+    ax.set_title(
+        f"{result.method.upper()}: cohort {c:g}, estimate {att:.3g} "
+        f"(SE {result.info.get('se_type', 'n/a')})",
+        fontsize=9,
+    )
+    if lam["weight"].to_numpy().sum() > 0:
+        ax2 = ax.twinx()
+        ax2.bar(lam["time"].to_numpy(dtype=float), lam["weight"], width=0.8, color="0.6", alpha=0.6)
+        ax2.set_ylim(0, 4 * max(float(lam["weight"].max()), 1e-12))
+        ax2.set_ylabel(r"time weight $\hat\lambda_t$", fontsize=8, color="0.4")
+        ax2.tick_params(axis="y", labelsize=7, colors="0.4")
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    layer_stamp(ax, layer or result.info.get("data_layer") or "unspecified")
+    return fig
+
+
+def synth_weights_plot(result, ax=None, *, cohort=None, top: int = 15, layer=None):
+    """Unit weights :math:`\\hat\\omega_i` of one cohort: the ``top`` largest, as bars.
+
+    Companion of :func:`synth_plot`; returns the figure.
+    """
+    fig, ax = _ax(ax)
+    c = _synth_cohort(result, cohort)
+    w = result.unit_weights[result.unit_weights["cohort"] == c]
+    w = w[w["weight"] > 0].sort_values("weight", ascending=False).head(top)
+    yy = np.arange(len(w))[::-1]
+    ax.barh(yy, w["weight"], color="#2166ac")
+    ax.set_yticks(yy)
+    ax.set_yticklabels([str(u) for u in w["unit"]], fontsize=7)
+    n_pos = int((result.unit_weights.query("cohort == @c")["weight"] > 0).sum())
+    ax.set_xlabel(r"unit weight $\hat\omega_i$")
+    ax.set_title(
+        f"{result.method.upper()}: {n_pos} of {result.info.get('n_controls', '?')} "
+        f"controls weighted (cohort {c:g})",
+        fontsize=9,
+    )
+    layer_stamp(ax, layer or result.info.get("data_layer") or "unspecified")
+    return fig

@@ -95,8 +95,9 @@ __all__ = [
     "pre_analysis_plan",
 ]
 
-#: The estimators compared: every method of the registry (one list of methods).
-METHODS: tuple[str, ...] = registry.methods()
+#: The estimators compared: every method of the registry (one list of methods) whose
+#: default SEs are analytic (resampling-SE methods re-fit per replication).
+METHODS: tuple[str, ...] = registry.methods("analytic_se")
 FEW_CLUSTER_METHODS: tuple[str, ...] = ("CR1", "CR2", "wild", "ri")
 RECORD_DIR = Path(__file__).resolve().parents[2] / "data" / "derived" / "teaching"
 SYNTHETIC = "SYNTHETIC (simulated; not about Zhejiang)"
@@ -447,6 +448,7 @@ def record_runs(
     mc_seed: int = 20260601,
     fc_seed: int = 20260602,
     only: Literal["mc", "fewclusters"] | None = None,
+    add: Sequence[str] | None = None,
     n_jobs: int = 1,
     backend: Backend = "joblib",
     client: Any = None,
@@ -455,9 +457,21 @@ def record_runs(
     """Run the studies and write them (atomically, 12 significant digits) to ``out_dir``:
     ``mc_summary.csv``, ``mc_draws.csv``, ``fewclusters_summary.csv``,
     ``fewclusters_draws.csv`` and ``run.json`` (seeds, replications, design).
-    ``only`` re-runs one of the two and keeps the other's recorded files."""
+    ``only`` re-runs one of the two and keeps the other's recorded files.
+
+    ``add`` runs the Monte Carlo for these methods only and merges them into the
+    recorded run (use it when an estimator is registered after the record was
+    made). It is exact, not an approximation: every replication's panel comes
+    from ``SeedSequence([seed, k])`` and the block layout, never from the list of
+    methods, so the added methods see the very panels the recorded ones saw
+    (``panel_seed`` is checked row by row), and the merged draws are ordered as a
+    full run would order them."""
     if only not in (None, "mc", "fewclusters"):
         raise InputError("only must be 'mc' or 'fewclusters'")
+    if add is not None:
+        return _add_methods(
+            out_dir, tuple(add), n_jobs=n_jobs, backend=backend, client=client, address=address
+        )
     old: dict[str, Any] = {}
     if only is not None and (out_dir / "run.json").exists():
         old = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
@@ -495,6 +509,49 @@ def record_runs(
         }
     else:
         meta["fewclusters"] = old.get("fewclusters")
+    atomic_write_text(out_dir / "run.json", json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def _add_methods(out_dir: Path, add: tuple[str, ...], **kw: Any) -> dict[str, Any]:
+    """Merge newly registered methods into the recorded Monte Carlo (see :func:`record_runs`)."""
+    rec = load_recorded(out_dir)
+    meta = rec["meta"]
+    have = list(meta["mc"]["methods"])
+    unknown = [m for m in add if m not in METHODS]
+    if unknown:
+        raise InputError(
+            f"cannot add {', '.join(unknown)}: the teaching Monte Carlo compares {', '.join(METHODS)}"
+        )
+    new = [m for m in add if m not in have]
+    if not new:
+        return meta
+    mc = monte_carlo(
+        tuple(meta["mc"]["dgps"]),
+        tuple(new),
+        n_reps=int(meta["mc"]["n_reps"]),
+        seed=int(meta["mc"]["seed"]),
+        block=int(meta["mc"]["block"]),
+        **kw,
+    )
+    old = rec["mc_draws"]
+    seeds_old = old.drop_duplicates(["dgp", "rep"]).set_index(["dgp", "rep"])["panel_seed"]
+    seeds_new = mc.draws.drop_duplicates(["dgp", "rep"]).set_index(["dgp", "rep"])["panel_seed"]
+    if not seeds_new.reindex(seeds_old.index).astype("int64").equals(seeds_old.astype("int64")):
+        raise InputError("the recorded run's panels cannot be regenerated; run `make mc` in full")
+    methods = [m for m in METHODS if m in have or m in new]
+    draws = pd.concat([old, mc.draws[old.columns]], ignore_index=True)
+    order = {
+        "dgp": {d: i for i, d in enumerate(meta["mc"]["dgps"])},
+        "method": {m: i for i, m in enumerate(methods)},
+    }
+    draws = draws.sort_values(
+        ["dgp", "rep", "method"], key=lambda c: c.map(order[c.name]) if c.name in order else c
+    ).reset_index(drop=True)
+    _atomic_csv(summarise(draws, level=meta["mc"]["level"]), out_dir / "mc_summary.csv")
+    _atomic_csv(draws, out_dir / "mc_draws.csv")
+    meta["mc"]["methods"] = methods
+    meta["mc"]["added"] = list(meta["mc"].get("added", [])) + new
     atomic_write_text(out_dir / "run.json", json.dumps(meta, indent=2) + "\n")
     return meta
 
@@ -779,9 +836,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--address", default=None, help="Dask scheduler address (optional)")
     p.add_argument("--out", type=Path, default=RECORD_DIR)
     p.add_argument("--only", choices=("mc", "fewclusters"), default=None)
+    p.add_argument(
+        "--add",
+        default=None,
+        help="comma-separated methods to merge into the recorded Monte Carlo (same panels)",
+    )
     a = p.parse_args(argv)
     t0 = time.perf_counter()
-    record_runs(a.out, n_reps=a.reps, n_jobs=a.jobs, address=a.address, only=a.only)
+    add = [m.strip() for m in a.add.split(",") if m.strip()] if a.add else None
+    record_runs(a.out, n_reps=a.reps, n_jobs=a.jobs, address=a.address, only=a.only, add=add)
     print(f"recorded {a.reps} replications in {a.out} ({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -326,7 +326,9 @@ def _breakdown(
         g_lo, g_hi = g(lo), g(hi)
         if not (np.isfinite(g_lo) and np.isfinite(g_hi)) or g_lo >= 0 or g_hi < 0:
             raise ValueError("not a clean bracket")
-        root = float(optimize.brentq(g, lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=100))
+        root = float(
+            optimize.brentq(g, lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=100)
+        )
     except (ValueError, RuntimeError):
         a, b = lo, hi
         while b - a > tol:
