@@ -5,13 +5,9 @@ from __future__ import annotations
 import io
 import subprocess
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from analysis.report import committed as C  # noqa: E402
+from analysis.report import committed as C
 
 
 def test_last_digit_flips_are_within_tolerance_and_real_changes_are_not():

@@ -82,12 +82,12 @@ def compare_text(
     ob, on = _split(old)
     nb, nn = _split(new)
     if len(on) != len(nn) or ob != nb:
-        for i, (a, b) in enumerate(zip(ob, nb)):
+        for a, b in zip(ob, nb, strict=False):
             if a != b:
                 return Drift(path, False, 0, math.inf, f"text differs: {a[:60]!r} vs {b[:60]!r}")
         return Drift(path, False, 0, math.inf, f"{len(on)} vs {len(nn)} numbers")
     n, worst = 0, 0.0
-    for a_s, b_s in zip(on, nn):
+    for a_s, b_s in zip(on, nn, strict=True):
         if a_s == b_s:
             continue
         a, b = float(a_s), float(b_s)
@@ -118,9 +118,7 @@ def compare_png(old: bytes, new: bytes, path: str = "") -> Drift:
 
 
 def _git(repo: Path, *args: str) -> bytes:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True
-    ).stdout
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True).stdout
 
 
 def check_worktree(
