@@ -26,8 +26,10 @@ _ID_COLUMN = re.compile(
     re.IGNORECASE,
 )
 #: Significant digits of every float in a machine-readable committed output (CSV
-#: tables here, ``paper/numbers.json`` in the pipeline): last-bit differences between
-#: machines (BLAS kernels, CPUs) never reach a committed file. What a reader sees in
+#: tables here, ``paper/numbers.json`` in the pipeline). Last-bit differences between
+#: machines (BLAS kernels, CPUs) reach the 12th digit only for a number close to a
+#: rounding boundary; :mod:`analysis.report.committed` compares re-runs with the
+#: committed files at a stated tolerance for that reason. What a reader sees in
 #: the Markdown/LaTeX tables is rounded further (``digits``).
 COMMITTED_SIG_DIGITS = 12
 
