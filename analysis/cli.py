@@ -247,6 +247,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         "n_boot": ("--bootstrap", args.bootstrap),
         "seed": ("--seed", args.seed),
         "alpha": ("--alpha", args.alpha),
+        "weights": ("--weights", args.weights),
         "se": ("--se", args.se),
         "n_reps": ("--reps", args.reps),
         "window": ("--window", args.window),
@@ -273,6 +274,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         kwargs["control"] = "never"
     if "data_layer" in params:
         kwargs["data_layer"] = args.data_layer
+    if args.weights and args.inference:
+        raise InputError(f"--inference {args.inference} does not take --weights")
     registry.validate_options(args.method, {k: v for k, v in kwargs.items() if k in params})
     _check_columns(df, args, tuple(kwargs.get("covariates") or ()))
     with warnings.catch_warnings(record=True) as caught:
@@ -542,6 +545,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--cluster", default=None, help="cluster column (default: the unit)")
     e.add_argument(
+        "--weights",
+        default=None,
+        metavar="COL",
+        help="observation-weights column ("
+        + ", ".join(registry.methods("weights"))
+        + "; cs: unit-level sampling weights)",
+    )
+    e.add_argument(
+        "--se",
+        default=None,
+        help="standard-error type where the method has a choice (vocabulary per method: "
+        "twfe, event: iid / hc1 / cr1 / cr2, default cr1; sdid/sc: placebo / jackknife / "
+        "bootstrap)",
+    )
+    e.add_argument(
         "--bootstrap", type=int, default=None, metavar="N", help="multiplier-bootstrap draws"
     )
     e.add_argument("--seed", type=_seed, default=None, help="non-negative integer")
@@ -624,12 +642,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument(
         "--draws", type=int, default=9999, help="draws for --inference wild|ri (default 9999)"
-    )
-    e.add_argument(
-        "--se",
-        default=None,
-        help="standard-error type where the method has a choice (vocabulary per method, "
-        "e.g. sdid/sc: placebo / jackknife / bootstrap)",
     )
     e.add_argument(
         "--reps",

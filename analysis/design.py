@@ -17,7 +17,11 @@ module, so that each of these is written once:
   (``PanelOLS(...).fit(cov_type="clustered")``) and ``"none"`` (CR0);
 * **Wald tests** -- :func:`wald_test`, one policy for every pre-trend or joint
   test (R ``did``'s): a singular covariance gives ``NaN`` with a note and a
-  warning that says why, never a pseudo-inverse.
+  warning that says why, never a pseudo-inverse;
+* **weights and SE types** -- :func:`fit_absorbed` and :func:`within` take
+  analytic weights (weighted least squares, weighted within transformation);
+  :func:`absorbed_vcov` gives the ``iid``, ``hc1`` and ``cr1`` covariances of an
+  absorbed fit (``cr2`` is :func:`analysis.inference.crve.ols_cluster`).
 
 This module sits below both :mod:`analysis.estimators` and
 :mod:`analysis.inference` (it imports neither).
@@ -107,6 +111,10 @@ from analysis.errors import InputError
 SSC_PRESETS: tuple[str, ...] = ("fixest", "stata", "linearmodels", "none")
 SSCName = Literal["fixest", "stata", "linearmodels", "none"]
 
+#: Standard-error types of the regression estimators (TWFE, event study); see
+#: :func:`absorbed_vcov`. ``"cr1"`` is the default everywhere.
+SEType = Literal["iid", "hc1", "cr1", "cr2"]
+
 
 # --------------------------------------------------------------------------- absorption
 def indicator_matrix(codes: np.ndarray, n_cols: int) -> sp.csr_matrix:
@@ -174,11 +182,25 @@ def group_mean(A: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     return out / cnt[:, None]
 
 
-def within(A: np.ndarray, codes: np.ndarray | None, n_groups: int) -> np.ndarray:
-    """Exact one-way within transformation: ``A`` minus its group means (a copy)."""
+def within(
+    A: np.ndarray, codes: np.ndarray | None, n_groups: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Exact one-way within transformation: ``A`` minus its group means (a copy).
+
+    With ``weights`` the group means are weighted means (the within
+    transformation of weighted least squares).
+    """
     if codes is None:
         return A.copy()
-    return A - group_mean(A, codes, n_groups)[codes]
+    if weights is None:
+        return A - group_mean(A, codes, n_groups)[codes]
+    w = np.asarray(weights, dtype=float)
+    tot = np.bincount(codes, weights=w, minlength=n_groups)
+    inv = np.divide(1.0, tot, out=np.zeros(n_groups), where=tot > 0)
+    if A.ndim == 1:
+        return A - (np.bincount(codes, weights=w * A, minlength=n_groups) * inv)[codes]
+    m = group_sums(codes, n_groups, A * w[:, None]) * inv[:, None]
+    return A - m[codes]
 
 
 def demean_two_way(y: np.ndarray) -> np.ndarray:
@@ -317,10 +339,16 @@ class AbsorbedFit:
     H: np.ndarray
     n_obs: int
     n_units_in_sample: int
+    weights: np.ndarray | None = None
 
     @property
     def coef_kept(self) -> np.ndarray:
         return self.coef[self.keep]
+
+    @property
+    def score_resid(self) -> np.ndarray:
+        """Residuals as they enter the scores: :math:`\\omega_{it}\\hat e_{it}` (WLS) or :math:`\\hat e_{it}`."""
+        return self.resid if self.weights is None else self.weights * self.resid
 
     def predict(self, uid: np.ndarray, S: sp.spmatrix | None, X: np.ndarray | None) -> np.ndarray:
         """Fitted values :math:`\\hat\\alpha_i + z_{it}'\\hat\\theta` for any rows (NaN if unit absent)."""
@@ -374,8 +402,9 @@ def fit_absorbed(
     S: sp.spmatrix | None = None,
     X: np.ndarray | None = None,
     tol: float = 1e-9,
+    weights: np.ndarray | None = None,
 ) -> AbsorbedFit:
-    """OLS of ``y`` on unit effects (absorbed), sparse dummies ``S`` and dense ``X``.
+    """OLS (or WLS) of ``y`` on unit effects (absorbed), sparse dummies ``S`` and dense ``X``.
 
     Parameters
     ----------
@@ -387,7 +416,18 @@ def fit_absorbed(
         Sparse dummy block (n x p_s), e.g. time dummies and event-time dummies.
     X
         Dense covariate block (n x p_x).
+    weights
+        Optional analytic weights :math:`\\omega_{it} > 0` (fixest ``weights=``,
+        Stata ``[aweight]``): weighted least squares. Everything above holds with
+        weighted sums -- :math:`D'\\Omega D` is the diagonal of the unit weight
+        totals, :math:`H = Z'\\Omega Z - (D'\\Omega Z)'(D'\\Omega D)^{-1}(D'\\Omega Z)`
+        and the unit means are weighted means; the scores are
+        :math:`z_{it}\\omega_{it}\\hat e_{it}` (:attr:`AbsorbedFit.score_resid`).
+        ``unit_counts`` then holds the unit weight totals. ``None`` is the
+        unweighted fit, computed exactly as before.
     """
+    if weights is not None:
+        return _fit_absorbed_weighted(y, uid, n_units, S, X, tol, np.asarray(weights, float))
     y = np.asarray(y, dtype=float)
     uid = np.asarray(uid, dtype=np.int64)
     nobs = y.size
@@ -433,6 +473,55 @@ def fit_absorbed(
         H=H,
         n_obs=nobs,
         n_units_in_sample=int((counts > 0).sum()),
+    )
+
+
+def _fit_absorbed_weighted(y, uid, n_units, S, X, tol, w) -> AbsorbedFit:
+    """:func:`fit_absorbed` with analytic weights ``w`` (weighted least squares)."""
+    y = np.asarray(y, dtype=float)
+    uid = np.asarray(uid, dtype=np.int64)
+    nobs = y.size
+    S = sp.csr_matrix((nobs, 0)) if S is None else sp.csr_matrix(S)
+    X = np.zeros((nobs, 0)) if X is None else np.asarray(X, dtype=float).reshape(nobs, -1)
+    wsum = np.bincount(uid, weights=w, minlength=n_units).astype(float)
+    inv = np.divide(1.0, wsum, out=np.zeros(n_units), where=wsum > 0)
+    ybar = np.bincount(uid, weights=w * y, minlength=n_units) * inv
+    yt = y - ybar[uid]
+    Sw = S.multiply(w[:, None]).tocsr()
+    Ssum = sparse_group_sums(uid, n_units, Sw)
+    Xsum = group_sums(uid, n_units, X * w[:, None]) if X.shape[1] else np.zeros((n_units, 0))
+    Xt = X - (Xsum * inv[:, None])[uid] if X.shape[1] else X
+    Xtw = Xt * w[:, None]
+    H_SS = _dense(Sw.T @ S) - (Ssum * inv[:, None]).T @ Ssum
+    H_SX = _dense(Sw.T @ Xt)
+    H_XX = Xtw.T @ Xt
+    H = np.block([[H_SS, H_SX], [H_SX.T, H_XX]])
+    H = (H + H.T) / 2
+    b = np.concatenate([_dense(Sw.T @ yt).ravel(), Xtw.T @ yt])
+    keep = _select_columns(H, tol)
+    Hk = H[np.ix_(keep, keep)]
+    bread = np.linalg.inv(Hk) if keep.any() else np.zeros((0, 0))
+    bread = (bread + bread.T) / 2
+    coef = np.full(H.shape[0], np.nan)
+    coef[keep] = bread @ b[keep]
+    c0 = np.nan_to_num(coef, nan=0.0)
+    ps = S.shape[1]
+    fitted_z = (S @ c0[:ps] if ps else np.zeros(nobs)) + (X @ c0[ps:] if X.shape[1] else 0.0)
+    alpha = np.bincount(uid, weights=w * (y - fitted_z), minlength=n_units) * inv
+    alpha[wsum == 0] = np.nan
+    return AbsorbedFit(
+        coef=coef,
+        keep=keep,
+        bread=bread,
+        alpha=alpha,
+        resid=y - alpha[uid] - fitted_z,
+        unit_counts=wsum,
+        unit_sums_S=Ssum,
+        unit_sums_X=Xsum,
+        H=H,
+        n_obs=nobs,
+        n_units_in_sample=int((wsum > 0).sum()),
+        weights=w,
     )
 
 
@@ -572,6 +661,87 @@ def panel_ssc_factor(ssc: str, *, n: int, k: int, n_units: int, n_times: int, G:
     if ssc not in ("fixest", "linearmodels"):
         raise InputError(f"ssc must be 'fixest' or 'linearmodels', not {ssc!r}")
     return ssc_factor(ssc, n=n, k=k, G=G, fe_levels=(n_units, n_times), fe_nested=(True, False))
+
+
+def absorbed_vcov(
+    fit: AbsorbedFit,
+    S: sp.spmatrix | None,
+    X: np.ndarray | None,
+    se: str,
+    *,
+    cl: np.ndarray,
+    n_cl: int,
+    ssc: str,
+    k: int,
+    n_units: int,
+    n_times: int,
+    uid: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    r"""Covariance of the kept coefficients of an absorbed (unit + time effects) fit.
+
+    With bread :math:`B = H^{-1}` (:attr:`AbsorbedFit.bread`), scores
+    :math:`s_{it} = z_{it}\omega_{it}\hat e_{it}` (:math:`\omega = 1` unweighted) and
+    :math:`K = p + N` the number of all estimated parameters (the :math:`p` kept
+    columns of ``[S, X]`` -- time dummies and regressors -- plus the :math:`N`
+    unit effects):
+
+    ``"iid"``
+        :math:`\hat V = \hat\sigma^2 B`, :math:`\hat\sigma^2 = \sum\omega\hat e^2/(n-K)`
+        (fixest ``vcov="iid"``, Stata ``reghdfe`` default, statsmodels WLS
+        ``nonrobust`` with the dummies, linearmodels ``cov_type="unadjusted"``).
+    ``"hc1"``
+        :math:`\hat V = rac{n}{n-K} Big(\sum_{it} s_{it}s_{it}'ig)B` (fixest
+        ``"hetero"``, Stata ``, robust``, statsmodels ``HC1`` with the dummies,
+        linearmodels ``cov_type="robust"``).
+    ``"cr1"``
+        :math:`\hat V = c\,Big(\sum_g s_g s_g'ig)B` with the CR1 factor :math:`c`
+        of :func:`panel_ssc_factor` for ``ssc`` (the package default, unchanged).
+
+    ``uid`` (the unit codes of the rows) is required for ``"hc1"``. ``ssc``
+    only applies to ``"cr1"``. CR2 needs the within-cluster hat
+    matrices and is computed by :func:`analysis.inference.crve.ols_cluster`
+    (the estimators call it directly).
+    """
+    e = fit.score_resid
+    n = fit.n_obs
+    if se == "cr1":
+        scores = cluster_scores(cl, n_cl, S, X, e)[:, fit.keep]
+        factor = panel_ssc_factor(ssc, n=n, k=k, n_units=n_units, n_times=n_times, G=n_cl)
+        return sandwich(fit.bread, scores, factor), factor
+    K = int(fit.keep.sum()) + int(fit.n_units_in_sample)
+    if n - K <= 0:
+        raise InputError(f"no residual degrees of freedom for se={se!r}: n = {n}, K = {K}")
+    if se == "iid":
+        w = 1.0 if fit.weights is None else fit.weights
+        sigma2 = float(np.sum(w * fit.resid**2)) / (n - K)
+        V = sigma2 * fit.bread
+        return (V + V.T) / 2, sigma2
+    if se == "hc1":
+        # per-observation scores need the unit-demeaned regressors (the unit
+        # term no longer drops out as it does within clusters nesting units)
+        Z = np.hstack(
+            [
+                _dense(S) if S is not None else np.zeros((n, 0)),
+                X if X is not None else np.zeros((n, 0)),
+            ]
+        )
+        cnt = fit.unit_counts
+        inv = np.divide(1.0, cnt, out=np.zeros_like(cnt), where=cnt > 0)
+        means = _dense(fit._unit_block()) * inv[:, None]
+        scores = ((Z - means[uid]) * e[:, None])[:, fit.keep]
+        factor = n / (n - K)
+        return sandwich(fit.bread, scores, factor), factor
+    raise InputError(f"absorbed_vcov: se must be 'iid', 'hc1' or 'cr1' (got {se!r})")
+
+
+def se_label(se: str, cluster: str) -> str:
+    """The ``info["se_type"]`` text of each SE type (``cr1`` keeps the historical text)."""
+    return {
+        "iid": "iid (homoskedastic; all parameters incl. fixed effects in the df)",
+        "hc1": "HC1 heteroskedasticity-robust (n/(n-K), K incl. fixed effects)",
+        "cr1": f"CR1 clustered by {cluster}",
+        "cr2": f"CR2 (Bell-McCaffrey) clustered by {cluster}",
+    }[se]
 
 
 # --------------------------------------------------------------------------- validation

@@ -354,6 +354,8 @@ class DiDResult:
                 k: (_num(v) if isinstance(v, (int, float, np.number)) else v)
                 for k, v in self.pretest.items()
             }
+        if self.info.get("weights"):
+            out["weights"] = self.info["weights"]
         if self.decomposition is not None:
             dec: dict[str, Any] = {}
             for k, v in self.decomposition.items():
@@ -388,8 +390,10 @@ class DiDResult:
                 cl=(f", clustered by {self.info['cluster']}" if self.info.get("cluster") else ""),
             ),
             f"Data layer: {self.info.get('data_layer', 'unspecified')}",
-            "",
         ]
+        if self.info.get("weights"):
+            lines.append(f"Weights: {self.info['weights']}")
+        lines.append("")
         tidy = self.tidy()
         show = tidy[tidy["aggregation"] != "att_gt"] if len(tidy) > 40 else tidy
         cols = ["aggregation", "term", "estimate", "std_error", "conf_low", "conf_high"]

@@ -133,3 +133,37 @@ def comparison_group(value: Any, allowed: Sequence[str], default: str | None = N
         if value is None:
             return None
     return check_option("control", value, tuple(allowed))
+
+
+def check_weights(values: Any, name: str) -> np.ndarray:
+    """Observation weights from column ``name``: numeric, finite, non-negative, not all zero.
+
+    Returns the weights as a float array. Zero weights are allowed (the rows
+    then carry no information; the panel preparation drops them with a note,
+    as fixest does).
+    """
+    import pandas as pd
+
+    s = pd.Series(values)
+    if pd.api.types.is_bool_dtype(s):
+        raise InputError(f"weights column {name!r} is boolean; give numeric weights")
+    if not pd.api.types.is_numeric_dtype(s):
+        conv = pd.to_numeric(s, errors="coerce")
+        bad = s.notna() & conv.isna()
+        if bad.any():
+            raise InputError(
+                f"weights column {name!r} is not numeric ({int(bad.sum())} value(s) such as "
+                f"{s[bad].iloc[0]!r})"
+            )
+        s = conv
+    w = s.to_numpy(dtype=np.float64)
+    if not np.isfinite(w).all():
+        raise InputError(
+            f"weights column {name!r} has {int((~np.isfinite(w)).sum())} missing or "
+            "non-finite value(s)"
+        )
+    if (w < 0).any():
+        raise InputError(f"weights column {name!r} has {int((w < 0).sum())} negative value(s)")
+    if not (w > 0).any():
+        raise InputError(f"weights column {name!r} is zero everywhere")
+    return w

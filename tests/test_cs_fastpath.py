@@ -74,7 +74,9 @@ def test_moment_gram_with_na_cells(panel):
     df = panel.copy()
     never = df.loc[df["cohort"] == 0, "unit"].unique()
     df.loc[df["unit"].isin(never[1:]) | (df["cohort"] == 5), "cohort"] = 3
-    design = cs._build_design(df, **KW, covariates=(), cluster=None, control="never", anticipation=0)
+    design = cs._build_design(
+        df, **KW, covariates=(), cluster=None, control="never", anticipation=0
+    )
     cells = cs._cells(design, "varying", 0)
     kw = dict(control="never", est_method="dr", anticipation=0)
     dense = cs._estimate_cells(design, cells, **kw)
@@ -128,3 +130,84 @@ def test_sorted_input_is_not_copied(panel):
     arr = panel_arrays(panel, **KW)
     assert np.shares_memory(arr.y, panel["y"].to_numpy())
     assert arr.balanced and arr.n_units == panel["unit"].nunique()
+
+
+# --------------------------------------------------------------------------- weights
+# With unit-level sampling weights (main's feat-weights) the fast input path
+# (``_wide_design``) carries ``w`` and the moment path is not taken (the weighted
+# Psi is dense). Reference: the general frame path of ``_build_design``, forced by
+# reporting the arrays as unbalanced; identical arrays are expected (bit for bit)
+# and the same fit to 1e-12 relative.
+def _weighted(panel):
+    df = panel.copy()
+    df["w"] = 0.5 + (df["unit"] % 5).astype(float)  # unit-level
+    return df
+
+
+def test_weighted_fast_input_path_carries_the_weights(panel, monkeypatch):
+    import dataclasses
+
+    from analysis.estimators import _cs_design
+
+    df = _weighted(panel)
+    kw = dict(**KW, covariates=(), cluster=None, control="never", anticipation=0, weights="w")
+    fast = cs._build_design(df, **kw)
+    real = _cs_design.panel_arrays
+    monkeypatch.setattr(
+        _cs_design,
+        "panel_arrays",
+        lambda *a, **k: dataclasses.replace(real(*a, **k), balanced=False),
+    )
+    slow = cs._build_design(df, **kw)
+    assert fast.w is not None
+    np.testing.assert_array_equal(fast.w, slow.w)
+    np.testing.assert_array_equal(fast.y, slow.y)
+    np.testing.assert_array_equal(fast.g, slow.g)
+    np.testing.assert_array_equal(
+        fast.w, df.drop_duplicates("unit").sort_values("unit")["w"].to_numpy()
+    )
+    assert "_weight" in fast.panel.data.columns and fast.panel.weights == "w"
+    pd.testing.assert_frame_equal(fast.panel.data, slow.panel.data)
+
+
+def test_weighted_fit_skips_the_moment_path(panel, monkeypatch):
+    df = _weighted(panel)
+    seen = []
+    real = cs._estimate_cells
+
+    def spy(*a, **k):
+        seen.append(k.get("moments", False))
+        return real(*a, **k)
+
+    monkeypatch.setattr(cs, "_estimate_cells", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rw = cs.callaway_santanna(df, **KW, weights="w")
+        ru = cs.callaway_santanna(df, **KW)
+    assert seen == [False, True]
+    # the dense weighted Psi gives the analytic SE (reference: if_se of that Psi)
+    design = cs._build_design(
+        df, **KW, covariates=(), cluster=None, control="never", anticipation=0, weights="w"
+    )
+    cells = cs._cells(design, "varying", 0)
+    dense = real(design, cells, control="never", est_method="dr", anticipation=0)
+    se = if_se(dense.psi, design.clusters)
+    np.testing.assert_allclose(rw.att_gt["se"], np.where(se > 0, se, np.nan), rtol=1e-12)
+    np.testing.assert_array_equal(rw.att_gt["att"], dense.att)
+    assert not np.allclose(rw.att_gt["att"], ru.att_gt["att"])  # the weights matter
+
+
+def test_weights_in_sorted_and_shuffled_inputs(panel):
+    df = _weighted(panel)
+    df.loc[df["unit"] % 11 == 0, "w"] = 0.0  # zero-weight units: dropped with a note
+    shuffled = df.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    kw = dict(**KW, weights="w", weights_unit_level=True)
+    with pytest.warns(UserWarning, match="weight zero"):
+        a = panel_arrays(df, **kw)
+    with pytest.warns(UserWarning, match="weight zero"):
+        b = panel_arrays(shuffled, **kw)
+    assert a.notes == b.notes and a.balanced and a.weights == "w"
+    np.testing.assert_array_equal(a.w, b.w)
+    np.testing.assert_array_equal(a.unit, b.unit)
+    assert (a.w > 0).all() and a.n_units == int((df.drop_duplicates("unit")["w"] > 0).sum())
+    pd.testing.assert_frame_equal(a.to_panel().data, b.to_panel().data)

@@ -80,3 +80,38 @@ def test_bjs_simple_request_equals_full_fit(panel):
     assert set(simple.aggregates) == {"simple"} and simple.pretest is None
     with pytest.raises(InputError, match="estimands"):
         bjs_imputation(panel, **KW, estimands="dynamic")
+
+
+@pytest.mark.parametrize(
+    "case", [dict(weights="w"), dict(se="hc1"), dict(se="iid"), dict(se="cr2")]
+)
+def test_balanced_path_not_used_with_weights_or_other_se(panel, case, monkeypatch):
+    """Weights and SE types other than cr1 take the general within path (the blocked
+    demeaning gives the unweighted CR1 fit only)."""
+    df = panel.assign(w=1.0 + (panel["unit"] % 3))
+
+    def refuse(*a, **k):  # pragma: no cover - reached only on a regression
+        raise AssertionError("_within_balanced used")
+
+    monkeypatch.setattr(twfe_mod, "_within_balanced", refuse)
+    r = twfe_mod.twfe(df, **KW, **case)
+    assert np.isfinite(r.att) and np.isfinite(r.se)
+
+
+def test_bjs_simple_request_with_weights_equals_full_fit(panel):
+    """With observation weights omega, ``estimands="simple"`` is the same
+    omega-weighted overall ATT as the full fit (bit for bit) and SE (1e-12)."""
+    import warnings
+
+    from analysis.estimators.bjs import bjs_imputation
+
+    df = panel.assign(w=0.5 + (panel["unit"] % 4) + 0.1 * (panel["time"] % 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = bjs_imputation(df, **KW, weights="w")
+        simple = bjs_imputation(df, **KW, weights="w", estimands="simple")
+        unweighted = bjs_imputation(df, **KW, estimands="simple")
+    assert simple.att == full.att
+    assert simple.se == pytest.approx(full.se, rel=1e-12)
+    assert simple.info["weights"] == "w"
+    assert simple.att != unweighted.att  # the weights matter

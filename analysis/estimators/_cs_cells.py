@@ -62,25 +62,37 @@ def _control_cohorts(
 
 
 # --------------------------------------------------------------------------- 2x2 pieces
-def _logit(d: np.ndarray, x: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, bool]:
-    """Maximum-likelihood logit by Newton-Raphson; returns (fitted p, converged)."""
+def _iw(a: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """``a`` times the sampling weights ``w`` (``a`` itself, untouched, when unweighted)."""
+    return a if w is None else w * a
+
+
+def _logit(
+    d: np.ndarray, x: np.ndarray, max_iter: int = 100, w: np.ndarray | None = None
+) -> tuple[np.ndarray, bool]:
+    r"""Maximum-likelihood logit by Newton-Raphson; returns (fitted p, converged).
+
+    With sampling weights ``w``: the weighted likelihood
+    :math:`\sum_i w_i[d_i\eta_i - \log(1+e^{\eta_i})]` (R ``glm(..., weights = w)``).
+    """
     k = x.shape[1]
     beta = np.zeros(k)
-    pbar = float(np.clip(d.mean(), 1e-10, 1 - 1e-10))
+    dbar = d.mean() if w is None else float(np.sum(w * d) / np.sum(w))
+    pbar = float(np.clip(dbar, 1e-10, 1 - 1e-10))
     beta[0] = math.log(pbar / (1 - pbar))  # intercept start
     eta = x @ beta
 
     def loglik(e: np.ndarray) -> float:
         # sum d*e - log(1+exp(e)), stably
-        return float(np.sum(d * e - np.logaddexp(0.0, e)))
+        return float(np.sum(_iw(d * e - np.logaddexp(0.0, e), w)))
 
     ll = loglik(eta)
     converged = False
     for _ in range(max_iter):
         p = expit(eta)
-        w = p * (1.0 - p)
-        grad = x.T @ (d - p)
-        hess = (x * w[:, None]).T @ x
+        wp = _iw(p * (1.0 - p), w)
+        grad = x.T @ _iw(d - p, w)
+        hess = (x * wp[:, None]).T @ x
         try:
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
@@ -115,6 +127,7 @@ def _two_by_two_cov(
     x: np.ndarray,
     method: str,
     ps: np.ndarray | None,
+    w: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """DRDID panel 2x2 estimators with covariates on the n1 used units.
 
@@ -125,35 +138,41 @@ def _two_by_two_cov(
     c = 1.0 - d
     if method in ("reg", "dr"):
         xc = x[c == 1]
-        xtx = xc.T @ xc
-        beta = np.linalg.solve(xtx, xc.T @ dy[c == 1])
+        if w is None:
+            xtx = xc.T @ xc
+            beta = np.linalg.solve(xtx, xc.T @ dy[c == 1])
+        else:  # weighted least squares (R lm(..., weights = w))
+            xwc = xc * w[c == 1][:, None]
+            xtx = xwc.T @ xc
+            beta = np.linalg.solve(xtx, xwc.T @ dy[c == 1])
         out = x @ beta
         resid = dy - out
         # asymptotic linear representation of the comparison-group OLS
         xpx_inv = np.linalg.inv(xtx / n1)
-        alr_ols = (c * resid)[:, None] * x @ xpx_inv
+        alr_ols = _iw(c * resid, w)[:, None] * x @ xpx_inv
     if method == "reg":
-        mt = d.mean()
-        eta_t = np.sum(d * dy) / np.sum(d)
-        eta_c = np.sum(d * out) / np.sum(d)
+        dw = _iw(d, w)
+        mt = dw.mean()
+        eta_t = np.sum(dw * dy) / np.sum(dw)
+        eta_c = np.sum(dw * out) / np.sum(dw)
         att = eta_t - eta_c
-        inf_treat = d * (dy - eta_t) / mt
-        m1 = (d[:, None] * x).mean(axis=0)
-        inf_control = (d * (out - eta_c) + alr_ols @ m1) / mt
+        inf_treat = dw * (dy - eta_t) / mt
+        m1 = (dw[:, None] * x).mean(axis=0)
+        inf_control = (dw * (out - eta_c) + alr_ols @ m1) / mt
         return float(att), inf_treat - inf_control
 
     # propensity score pieces (ipw and dr)
     assert ps is not None
     ps = np.minimum(ps, 1.0 - 1e-6)
-    trim = np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64)
+    trim = _iw(np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64), w)
     w_treat = trim * d
     w_cont = trim * ps * c / (1.0 - ps)
-    wps = ps * (1.0 - ps)
+    wps = _iw(ps * (1.0 - ps), w)
     info = (x * wps[:, None]).T @ x
     if _rcond(info) < _EPS:
         raise np.linalg.LinAlgError("singular propensity-score information matrix")
     hess = np.linalg.inv(info) * n1
-    alr_ps = ((d - ps)[:, None] * x) @ hess
+    alr_ps = (_iw(d - ps, w)[:, None] * x) @ hess
     mw_t, mw_c = w_treat.mean(), w_cont.mean()
     if method == "ipw":
         eta_t = np.mean(w_treat * dy) / mw_t
@@ -175,15 +194,21 @@ def _two_by_two_cov(
     return float(att), inf_treat - inf_control
 
 
-def _ols_alr(x: np.ndarray, y: np.ndarray, sel: np.ndarray, n1: int):
-    """OLS on rows ``sel``; fitted values for all rows and the asymptotic linear rep."""
+def _ols_alr(x: np.ndarray, y: np.ndarray, sel: np.ndarray, n1: int, w: np.ndarray | None = None):
+    """(Weighted) OLS on rows ``sel``; fitted values for all rows and the asymptotic linear rep."""
     xs = x[sel]
-    xtx = xs.T @ xs
+    if w is None:
+        xtx = xs.T @ xs
+        xty = xs.T @ y[sel]
+    else:
+        xws = xs * w[sel][:, None]
+        xtx = xws.T @ xs
+        xty = xws.T @ y[sel]
     if xs.shape[0] < xs.shape[1] or _rcond(xtx) < _EPS:
         raise np.linalg.LinAlgError("singular outcome-regression design")
-    beta = np.linalg.solve(xtx, xs.T @ y[sel])
+    beta = np.linalg.solve(xtx, xty)
     fit = x @ beta
-    alr = (sel * (y - fit))[:, None] * x @ np.linalg.inv(xtx / n1)
+    alr = _iw(sel * (y - fit), w)[:, None] * x @ np.linalg.inv(xtx / n1)
     return fit, alr
 
 
@@ -194,6 +219,7 @@ def _two_by_two_rc(
     x: np.ndarray,
     method: str,
     ps: np.ndarray | None,
+    w: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """DRDID repeated-cross-section 2x2 estimators (``reg_did_rc``,
     ``std_ipw_did_rc``, ``drdid_rc``) on the n1 rows used; used for unbalanced
@@ -203,30 +229,31 @@ def _two_by_two_rc(
     pre = 1.0 - post
     mean = np.mean
     if method == "reg":
-        out_pre, alr_pre = _ols_alr(x, y, (c * pre) == 1, n1)
-        out_post, alr_post = _ols_alr(x, y, (c * post) == 1, n1)
-        w_tpre, w_tpost = d * pre, d * post
+        out_pre, alr_pre = _ols_alr(x, y, (c * pre) == 1, n1, w)
+        out_post, alr_post = _ols_alr(x, y, (c * post) == 1, n1, w)
+        dw = _iw(d, w)
+        w_tpre, w_tpost = dw * pre, dw * post
         eta_tpre = mean(w_tpre * y) / mean(w_tpre)
         eta_tpost = mean(w_tpost * y) / mean(w_tpost)
-        eta_c = mean(d * (out_post - out_pre)) / mean(d)
+        eta_c = mean(dw * (out_post - out_pre)) / mean(dw)
         att = (eta_tpost - eta_tpre) - eta_c
         inf_treat = w_tpost * (y - eta_tpost) / mean(w_tpost) - w_tpre * (y - eta_tpre) / mean(
             w_tpre
         )
-        m1 = (d[:, None] * x).mean(axis=0)
-        inf_control = (d * (out_post - out_pre - eta_c) + alr_post @ m1 - alr_pre @ m1) / mean(d)
+        m1 = (dw[:, None] * x).mean(axis=0)
+        inf_control = (dw * (out_post - out_pre - eta_c) + alr_post @ m1 - alr_pre @ m1) / mean(dw)
         return float(att), inf_treat - inf_control
 
     assert ps is not None
     ps = np.minimum(ps, 1.0 - 1e-6)
-    trim = np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64)
+    trim = _iw(np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64), w)
     odds = ps / (1.0 - ps)
     w_tpre, w_tpost = trim * d * pre, trim * d * post
     w_cpre, w_cpost = trim * odds * c * pre, trim * odds * c * post
-    info = (x * (ps * (1.0 - ps))[:, None]).T @ x
+    info = (x * _iw(ps * (1.0 - ps), w)[:, None]).T @ x
     if _rcond(info) < _EPS:
         raise np.linalg.LinAlgError("singular propensity-score information matrix")
-    alr_ps = ((d - ps)[:, None] * x) @ (np.linalg.inv(info) * n1)
+    alr_ps = (_iw(d - ps, w)[:, None] * x) @ (np.linalg.inv(info) * n1)
 
     def lead(w: np.ndarray, r: np.ndarray) -> tuple[float, np.ndarray]:
         # normalised mean of r with weights w, and its leading influence term
@@ -246,10 +273,10 @@ def _two_by_two_rc(
         return float(att), (i_tpost - i_tpre) - inf_cont
 
     # dr: locally efficient doubly robust (drdid_rc, Sant'Anna and Zhao 2020 eq. 3.4)
-    out_cpre, alr_cpre = _ols_alr(x, y, (c * pre) == 1, n1)
-    out_cpost, alr_cpost = _ols_alr(x, y, (c * post) == 1, n1)
-    out_tpre, alr_tpre = _ols_alr(x, y, (d * pre) == 1, n1)
-    out_tpost, alr_tpost = _ols_alr(x, y, (d * post) == 1, n1)
+    out_cpre, alr_cpre = _ols_alr(x, y, (c * pre) == 1, n1, w)
+    out_cpost, alr_cpost = _ols_alr(x, y, (c * post) == 1, n1, w)
+    out_tpre, alr_tpre = _ols_alr(x, y, (d * pre) == 1, n1, w)
+    out_tpost, alr_tpost = _ols_alr(x, y, (d * post) == 1, n1, w)
     out_c = post * out_cpost + pre * out_cpre
     r = y - out_c
     w_d, w_dt1, w_dt0 = trim * d, trim * d * post, trim * d * pre
@@ -330,14 +357,15 @@ def _estimate_cells_unbalanced(
             na_notes.append(f"{label}: a treated or comparison group is empty in a period; NA")
             continue
         xs = x_all[rows]
+        wr = None if design.w is None else design.w[lg.unit[rows]]
         ps = None
         if est_method in ("dr", "ipw"):
-            ps, _conv = _logit(d, xs)
+            ps, _conv = _logit(d, xs, w=wr)
             if np.max(ps) >= OVERLAP_MAX:
                 na_notes.append(f"{label}: overlap condition violated; reported as NA")
                 continue
         try:
-            a, inf = _two_by_two_rc(lg.y[rows], post, d, xs, est_method, ps)
+            a, inf = _two_by_two_rc(lg.y[rows], post, d, xs, est_method, ps, wr)
         except np.linalg.LinAlgError:
             na_notes.append(f"{label}: singular design in the 2x2 estimator; reported as NA")
             continue
@@ -409,10 +437,14 @@ def _estimate_cells(
         na_notes.append(f"{label(j)}: no treated or no comparison units; reported as NA")
         est[j] = False
 
-    if moments and has_x:  # pragma: no cover - guarded by the caller
-        raise ValueError("the moment path needs a design without covariates")
+    if moments and (has_x or design.w is not None):  # pragma: no cover - guarded by the caller
+        raise ValueError("the moment path needs an unweighted design without covariates")
     if not has_x:
         # Closed form: dr = ipw = reg without covariates (DRDID with an intercept only).
+        wt = design.w
+        if wt is not None:  # sampling weights: weighted cohort totals replace the counts
+            cw = np.bincount(codes, weights=wt, minlength=n_u)
+            nd, nc = cw[tcode], cw @ cm
         if est_method in ("dr", "ipw"):
             p = np.divide(nd, nd + nc, out=np.ones(k), where=(nd + nc) > 0)
             for j in np.flatnonzero(est & (p >= OVERLAP_MAX)):
@@ -426,11 +458,24 @@ def _estimate_cells(
                 est[j] = False
         if moments:
             return _estimate_cells_moments(
-                design, codes, n_u, cnt, tcode, cm, nd, nc, tidx, bidx, est, att,
-                n_tr, n_co, na_notes,
+                design,
+                codes,
+                n_u,
+                cnt,
+                tcode,
+                cm,
+                nd,
+                nc,
+                tidx,
+                bidx,
+                est,
+                att,
+                n_tr,
+                n_co,
+                na_notes,
             )
         dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
-        sums = _cohort_sums(dy, codes, n_u)
+        sums = _cohort_sums(dy if wt is None else wt[:, None] * dy, codes, n_u)
         cols = np.arange(k)
         with np.errstate(invalid="ignore", divide="ignore"):
             m_t = sums[tcode, cols] / nd
@@ -446,6 +491,8 @@ def _estimate_cells(
         att[e] = m_t[e] - m_c[e]
         psi = coef[codes] * dy
         psi -= (coef * cent)[codes]
+        if wt is not None:
+            psi *= wt[:, None]
         return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
 
     # Covariates: DRDID estimators cell by cell on the n1 units used.
@@ -461,12 +508,13 @@ def _estimate_cells(
         xs = design.covariates_at(xper)[use]
         d = dmask[use].astype(np.float64)
         dyj = dy[use, j]
+        wj = None if design.w is None else design.w[use]
         ps = None
         if est_method in ("dr", "ipw"):
             thr = None if control == "never" else max(cell.t, cell.b)
             key = (cell.g, thr, -1 if design.x_static is not None else xper)
             if key not in ps_cache:
-                ps_cache[key] = _logit(d, xs)
+                ps_cache[key] = _logit(d, xs, w=wj)
             ps, _conv = ps_cache[key]
             if np.max(ps) >= OVERLAP_MAX:
                 na_notes.append(f"{label(j)}: overlap condition violated; reported as NA")
@@ -480,7 +528,7 @@ def _estimate_cells(
                 )
                 continue
         try:
-            a, inf = _two_by_two_cov(dyj, d, xs, est_method, ps)
+            a, inf = _two_by_two_cov(dyj, d, xs, est_method, ps, wj)
         except np.linalg.LinAlgError:
             na_notes.append(f"{label(j)}: singular design in the 2x2 estimator; reported as NA")
             continue

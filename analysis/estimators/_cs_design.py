@@ -52,6 +52,7 @@ class _Design:
     notes: list[str] = field(default_factory=list)
     n_dropped_unbalanced: int = 0
     long: _Long | None = None
+    w: np.ndarray | None = None  # unit sampling weights (None = unweighted)
     panel: object = None  # the validated panel (prepare_panel), for DiDResult.design
 
     @property
@@ -95,6 +96,7 @@ def _build_design(
     control: str,
     anticipation: int,
     panel_handling: str = "balance",
+    weights: str | None = None,
 ) -> _Design:
     arr = panel_arrays(
         data,
@@ -105,6 +107,8 @@ def _build_design(
         covariates=covariates,
         cluster=cluster,
         require_never_treated=(control == "never"),
+        weights=weights,
+        weights_unit_level=True,
         stacklevel=4,
     )
     if arr.balanced and anticipation == 0 and bool((arr.unit_cohort() == 0).any()):
@@ -183,7 +187,7 @@ def _build_design(
     incomplete = present & (counts < n_t)
     n_drop = int(incomplete.sum())
     if n_drop and panel_handling == "unbalanced":
-        long_design = _long_design(df, times, glist, covariates, cluster, notes, n_drop)
+        long_design = _long_design(df, times, glist, covariates, cluster, notes, n_drop, weights)
         long_design.panel = panel
         return long_design
     if n_drop:
@@ -247,6 +251,7 @@ def _build_design(
         units=units,
         notes=notes,
         n_dropped_unbalanced=n_drop,
+        w=df["_weight"].to_numpy(dtype=np.float64)[::n_t] if weights else None,
     )
 
 
@@ -296,6 +301,8 @@ def _wide_design(arr: PanelArrays, covariates: tuple[str, ...], cluster: str | N
         units=units,
         notes=list(arr.notes),
         n_dropped_unbalanced=0,
+        # unit-level weights (checked by panel_arrays): each unit's first row
+        w=None if arr.w is None else np.asarray(arr.w[::n_t], dtype=np.float64),
         panel=arr.to_panel(),  # the frame wraps the arrays (no copy of the input)
     )
 
@@ -308,6 +315,7 @@ def _long_design(
     cluster: str | None,
     notes: list[str],
     n_incomplete: int,
+    weights: str | None = None,
 ) -> _Design:
     """Keep every observed row (R ``allow_unbalanced_panel = TRUE``)."""
     _warn(
@@ -354,4 +362,5 @@ def _long_design(
             y=df["y"].to_numpy(dtype=np.float64),
             x=x,
         ),
+        w=df["_weight"].to_numpy(dtype=np.float64)[first] if weights else None,
     )

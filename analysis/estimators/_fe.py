@@ -226,13 +226,20 @@ class FirstStage:
         u0 = self.untreated
         S0 = self.S[u0]
         X0 = None if self.X is None else self.X[u0]
-        return cluster_scores(cl[u0], n_cl, S0, X0, self.fit.resid)
+        return cluster_scores(cl[u0], n_cl, S0, X0, self.fit.score_resid)
 
 
 def first_stage(
-    y: np.ndarray, codes: Codes, X: np.ndarray | None, untreated: np.ndarray
+    y: np.ndarray,
+    codes: Codes,
+    X: np.ndarray | None,
+    untreated: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> FirstStage:
-    """Fit :math:`y_{it} = \\alpha_i + \\lambda_t + x_{it}'\\gamma` on the untreated rows."""
+    """Fit :math:`y_{it} = \\alpha_i + \\lambda_t + x_{it}'\\gamma` on the untreated rows.
+
+    With observation ``weights`` (all rows) the fit is weighted least squares.
+    """
     tcount = np.bincount(codes.tid[untreated], minlength=codes.n_times)
     if not tcount.any():
         raise InputError("no untreated observations to estimate the unit and time effects")
@@ -240,7 +247,8 @@ def first_stage(
     S = time_dummies(codes.tid, codes.n_times, ref=ref)
     S0 = S[untreated]
     X0 = None if X is None else X[untreated]
-    fit = fit_absorbed(y[untreated], codes.uid[untreated], codes.n_units, S0, X0)
+    w0 = None if weights is None else weights[untreated]
+    fit = fit_absorbed(y[untreated], codes.uid[untreated], codes.n_units, S0, X0, weights=w0)
     ps = S.shape[1]
     time_ok = np.ones(codes.n_times, dtype=bool)
     cols_ok = fit.keep[:ps]

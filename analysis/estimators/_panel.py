@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis import validation
 from analysis.errors import InputError
+
+
+def _role(col: str, outcome: str, unit: str, time: str, cohort: str) -> str:
+    return {outcome: "outcome", unit: "unit", time: "time", cohort: "cohort"}[col]
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Panel:
     n_units: int
     balanced: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
+    weights: str | None = None  # the weights column (its values are in data["_weight"])
 
     @property
     def n_obs(self) -> int:
@@ -122,6 +128,8 @@ def prepare_panel(
     cluster: str | None = None,
     require_never_treated: bool = False,
     require_comparison: bool = True,
+    weights: str | None = None,
+    weights_unit_level: bool = False,
     keep_always_treated: bool = False,
 ) -> Panel:
     """Validate and standardise a long panel.
@@ -143,6 +151,13 @@ def prepare_panel(
     require_comparison
         Raise if there is no untreated comparison at all (neither never-treated
         units nor units treated after the first post-period of another cohort).
+    weights
+        Optional column of observation weights (numeric, finite, non-negative,
+        not all zero; :func:`analysis.validation.check_weights`). Stored as
+        column ``_weight``; rows with weight zero are dropped with a note (fixest).
+    weights_unit_level
+        Require the weights to be constant within unit (sampling weights of
+        units, as R ``did``'s ``weightsname``).
     keep_always_treated
         Keep units treated at or before the first period (with a note) instead
         of dropping them; only for estimators that can use them.
@@ -164,6 +179,8 @@ def prepare_panel(
         cluster=cluster,
         require_never_treated=require_never_treated,
         require_comparison=require_comparison,
+        weights=weights,
+        weights_unit_level=weights_unit_level,
         keep_always_treated=keep_always_treated,
         stacklevel=4,
     )
@@ -188,6 +205,7 @@ class PanelArrays:
     y: np.ndarray  # float64
     x: dict[str, np.ndarray]  # covariates, float64
     cluster_values: np.ndarray | None  # cluster label of every row
+    w: np.ndarray | None  # observation weight of every row (float64; zero-weight rows dropped)
     outcome: str
     unit_col: str
     time_col: str
@@ -199,6 +217,7 @@ class PanelArrays:
     n_units: int
     balanced: bool
     notes: tuple[str, ...]
+    weights: str | None = None  # the weights column name (values in ``w``)
 
     @property
     def n_rows(self) -> int:
@@ -232,6 +251,8 @@ class PanelArrays:
             cols[c] = v
         if self.cluster:
             cols[self.cluster] = self.cluster_values
+        if self.w is not None:
+            cols["_weight"] = self.w
         df = pd.DataFrame(cols, copy=False)
         return Panel(
             data=df,
@@ -246,6 +267,7 @@ class PanelArrays:
             n_units=self.n_units,
             balanced=self.balanced,
             notes=self.notes,
+            weights=self.weights,
         )
 
 
@@ -280,6 +302,8 @@ def panel_arrays(
     cluster: str | None = None,
     require_never_treated: bool = False,
     require_comparison: bool = True,
+    weights: str | None = None,
+    weights_unit_level: bool = False,
     keep_always_treated: bool = False,
     stacklevel: int = 3,
 ) -> PanelArrays:
@@ -296,8 +320,13 @@ def panel_arrays(
     covariates = tuple(c for c in covariates if c)
     if len(set(covariates)) != len(covariates):
         raise InputError("covariates listed more than once")
+    if weights is not None and not isinstance(weights, str):
+        raise InputError(f"weights must be a column name (got {weights!r})")
     _require_columns(
-        data, [outcome, unit, time, cohort, *covariates] + ([cluster] if cluster else [])
+        data,
+        [outcome, unit, time, cohort, *covariates]
+        + ([cluster] if cluster else [])
+        + ([weights] if weights else []),
     )
     if len({outcome, unit, time, cohort}) < 4:
         raise InputError("outcome, unit, time and cohort must be four different columns")
@@ -330,7 +359,11 @@ def panel_arrays(
     if g is not None and not _whole(raw_g, g):
         raise InputError(f"cohort column {cohort!r} must hold whole numbers (first treated period)")
 
-    tt = raw_t.to_numpy().astype(np.int64, copy=False) if int_t else t.round().astype("int64").to_numpy()
+    tt = (
+        raw_t.to_numpy().astype(np.int64, copy=False)
+        if int_t
+        else t.round().astype("int64").to_numpy()
+    )
     starts = _sorted_layout(data[unit], tt)
     order = None
     if starts is None:
@@ -388,17 +421,38 @@ def panel_arrays(
                 "clusters must nest units"
             )
         cl_rows = rows(cl.to_numpy())
+    w_rows = None
+    keep = None
+    if weights:
+        if weights in (outcome, unit, time, cohort):
+            role = _role(weights, outcome, unit, time, cohort)
+            raise InputError(f"weights column {weights!r} is also the {role} column")
+        w_rows = rows(validation.check_weights(data[weights].to_numpy(), weights))
+        if weights_unit_level:
+            wvar = np.minimum.reduceat(w_rows, starts) != np.maximum.reduceat(w_rows, starts)
+            if wvar.any():
+                first_u = uniques[int(np.flatnonzero(wvar)[0])]
+                raise InputError(
+                    f"weights column {weights!r} varies within {int(wvar.sum())} unit(s) "
+                    f"(first: {unit}={first_u!r}); this estimator needs unit-level weights"
+                )
+        zero = w_rows == 0
+        if zero.any():
+            notes.append(f"dropped {int(zero.sum())} row(s) with weight zero")
+            keep = ~zero
+        del zero
 
     # Rows with a missing outcome or covariate cannot be used; say so.
     miss = np.isnan(yv)
     for c in covariates:
         miss |= np.isnan(xv[c])
-    keep = None
+    if keep is not None:
+        miss &= keep  # rows already dropped for weight zero are not counted again
     if miss.any():
         notes.append(f"dropped {int(miss.sum())} row(s) with a missing outcome or covariate")
-        keep = ~miss
-        if not keep.any():
-            raise InputError("no rows left after dropping rows with missing values")
+        keep = ~miss if keep is None else keep & ~miss
+    if keep is not None and not keep.any():
+        raise InputError("no rows left after dropping rows with missing values")
     del miss
 
     n_rows = yv.shape[0]
@@ -445,6 +499,8 @@ def panel_arrays(
         xv = {c: v[keep] for c, v in xv.items()}
         if cl_rows is not None:
             cl_rows = cl_rows[keep]
+        if w_rows is not None:
+            w_rows = w_rows[keep]
         starts = np.flatnonzero(np.r_[True, uid[1:] != uid[:-1]]) if uid.size else uid[:0]
         n_units = starts.size
         del uid
@@ -464,9 +520,7 @@ def panel_arrays(
     # periods: those of the first unit when every unit has exactly them (balanced)
     times = np.unique(tt[: (starts[1] if n_units > 1 else n_rows)])
     n_t = times.size
-    balanced = n_rows == n_units * n_t and bool(
-        (tt.reshape(n_units, n_t) == times[None, :]).all()
-    )
+    balanced = n_rows == n_units * n_t and bool((tt.reshape(n_units, n_t) == times[None, :]).all())
     if not balanced:
         times = np.unique(tt)
         balanced = n_rows == n_units * times.size
@@ -480,6 +534,7 @@ def panel_arrays(
         y=yv,
         x=xv,
         cluster_values=cl_rows,
+        w=w_rows,
         outcome=outcome,
         unit_col=unit,
         time_col=time,
@@ -491,4 +546,5 @@ def panel_arrays(
         n_units=n_units,
         balanced=balanced,
         notes=tuple(notes),
+        weights=weights or None,
     )

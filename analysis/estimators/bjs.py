@@ -50,6 +50,21 @@ BJS's Theorem 3 sums over all units, as diff-diff's ``ImputationDiD`` and this
 module do; ``didimputation`` standard errors are therefore too small whenever
 never-treated units exist (see ``tests/reference/fe_mpdta.json`` notes).
 
+Weights
+-------
+With observation weights :math:`\\omega_{it}` (``weights=``; ``didimputation``'s
+``wname``) step 1 is weighted least squares and the estimand weights are
+:math:`w_{it} = \\omega_{it} 1\\{it \\in \\text{estimand}\\} / \\sum \\omega 1\\{\\cdot\\}`
+(``didimputation``: the treatment weights times ``wname``, normalised). The
+estimator stays linear in :math:`Y`, now with
+:math:`v_{\\Omega_0} = -\\Omega_0 Z_0(Z_0'\\Omega_0 Z_0)^{-1}Z_1'w_1`, and Theorem 3's
+variance is computed with this :math:`v` (the weighted normal equations make
+the unit part drop out as before). ``didimputation``'s standard errors with
+``wname`` instead build :math:`v` from :math:`Z` multiplied by the weights on
+both sides of the Gram matrix (``make_V_star(Z * w, ...)``), which is not the
+:math:`v` of its own point estimate; its point estimates are the ones here.
+The pre-trend regression is weighted likewise.
+
 Pre-trend test (BJS Test 1)
 ---------------------------
 On :math:`\\Omega_0` only, regress :math:`Y` on the unit and time effects
@@ -92,6 +107,7 @@ def bjs_imputation(
     pretrends: int | None = None,
     alpha: float = 0.05,
     data_layer: str | None = None,
+    weights: str | None = None,
     estimands: Literal["all", "simple"] = "all",
 ) -> DiDResult:
     """Imputation DiD estimator of Borusyak, Jaravel & Spiess (2024).
@@ -115,12 +131,18 @@ def bjs_imputation(
         Significance level.
     data_layer
         Data-layer label.
+    weights
+        Column of observation weights :math:`\\omega_{it}` (``didimputation``'s
+        ``wname``, Stata ``did_imputation [aw=...]``): the first stage is weighted
+        least squares and every estimand weights the treated observations in
+        proportion to :math:`\\omega_{it}` (module docstring, "Weights").
     estimands
         ``"all"`` (default): the overall ATT, the dynamic effects (horizons and
         pre-trend leads), the cohort x period cells and the pre-trend test.
         ``"simple"``: only the overall ATT and its SE (one weight column in the
         variance; no ``dynamic``, ``att_gt`` or ``pretest``), the request of a
-        minimal call such as diff-diff's ``ImputationDiD().fit``.
+        minimal call such as diff-diff's ``ImputationDiD().fit``. With ``weights`` the
+        overall ATT is the same omega-weighted average as in ``"all"``.
 
     Returns
     -------
@@ -137,6 +159,7 @@ def bjs_imputation(
         cohort=cohort,
         covariates=covariates,
         cluster=cluster,
+        weights=weights,
     )
     alpha = _fe.check_alpha(alpha)
     check_option("estimands", estimands, ("all", "simple"))
@@ -153,7 +176,8 @@ def bjs_imputation(
     y = d["y"].to_numpy()
     X = d[covs].to_numpy(dtype=float) if covs else None
     untreated = ~codes.treated
-    fs = _fe.first_stage(y, codes, X, untreated)
+    om = d["_weight"].to_numpy() if weights else None
+    fs = _fe.first_stage(y, codes, X, untreated, om)
     tr = codes.treated & fs.identified
     n_lost = int((codes.treated & ~fs.identified).sum())
     if n_lost:
@@ -168,7 +192,20 @@ def bjs_imputation(
     tau = np.where(tr, y - fs.y0hat, 0.0)
     if estimands == "simple":
         return _simple_only(
-            panel, fs, codes, tau, tr, untreated, covs, notes, alpha, cluster, unit, data_layer
+            panel,
+            fs,
+            codes,
+            tau,
+            tr,
+            untreated,
+            covs,
+            notes,
+            alpha,
+            cluster,
+            unit,
+            data_layer,
+            om,
+            weights,
         )
 
     # ---- estimands: simple, horizons, dynamic-average, cohort x period cells
@@ -204,7 +241,8 @@ def bjs_imputation(
     cols.append(1 + len(hs) + cell_code)
     m = 1 + len(hs) + len(cell_df)
     rr, cc = np.concatenate(rows_), np.concatenate(cols)
-    Wm = sp.csc_matrix((np.ones(rr.size), (rr, cc)), shape=(len(d), m))
+    vals = np.ones(rr.size) if om is None else om[rr]  # weights proportional to omega_it
+    Wm = sp.csc_matrix((vals, (rr, cc)), shape=(len(d), m))
     Wm = Wm @ sp.diags(1.0 / np.asarray(Wm.sum(axis=0)).ravel())
     # equal-weight average of the horizons (the 'dynamic' overall summary)
     w_avg = Wm[:, 1 : 1 + len(hs)] @ np.full((len(hs), 1), 1.0 / len(hs))
@@ -226,7 +264,7 @@ def bjs_imputation(
     # ---- pre-trend regression on untreated observations
     pretest, dyn_pre, Vpre = None, None, None
     if pretrends != 0:
-        pre = _pretrend(y, codes, X, untreated, pretrends, notes)
+        pre = _pretrend(y, codes, X, untreated, pretrends, notes, om)
         if pre is not None:
             dyn_pre, Vpre, pretest, psi_pre = pre
     if dyn_pre is not None and len(dyn_pre):
@@ -260,6 +298,7 @@ def bjs_imputation(
         ),
         "n_imputed": int(tr.sum()),
         "covariates": covs,
+        "weights": weights,
         "data_layer": data_layer or "unspecified",
         "notes": notes,
     }
@@ -283,13 +322,28 @@ def bjs_imputation(
 
 
 def _simple_only(
-    panel, fs, codes, tau, tr, untreated, covs, notes, alpha, cluster, unit, data_layer
+    panel,
+    fs,
+    codes,
+    tau,
+    tr,
+    untreated,
+    covs,
+    notes,
+    alpha,
+    cluster,
+    unit,
+    data_layer,
+    om=None,
+    weights=None,
 ) -> DiDResult:
-    """``estimands="simple"``: the overall ATT and its Theorem-3 SE only."""
+    """``estimands="simple"``: the overall ATT and its Theorem-3 SE only (the
+    first column of the full path's weight matrix: proportional to omega_it)."""
     idx_tr = np.flatnonzero(tr)
     n_obs = tau.shape[0]
+    vals = np.ones(idx_tr.size) if om is None else om[idx_tr]
     Wm = sp.csc_matrix(
-        (np.ones(idx_tr.size), (idx_tr, np.zeros(idx_tr.size, dtype=np.int64))),
+        (vals, (idx_tr, np.zeros(idx_tr.size, dtype=np.int64))),
         shape=(n_obs, 1),
     )
     Wm = Wm @ sp.diags(1.0 / np.asarray(Wm.sum(axis=0)).ravel())
@@ -311,6 +365,7 @@ def _simple_only(
         "estimands": "simple (overall ATT only; no dynamic effects, cells or pre-trend test)",
         "n_imputed": int(tr.sum()),
         "covariates": covs,
+        "weights": weights,
         "data_layer": data_layer or "unspecified",
         "notes": notes,
     }
@@ -355,7 +410,7 @@ def _bjs_scores(
     return out
 
 
-def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
+def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes, om=None):
     """BJS Test 1: leads on untreated observations, clustered Wald test."""
     ev = codes.event
     lead_vals = sorted(
@@ -372,7 +427,8 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
     Td = _fe.time_dummies(codes.tid[rows], codes.n_times, ref=int(np.argmax(tcount)))
     S = sp.hstack([Td, L]).tocsr()
     Xr = None if X is None else X[rows]
-    fit = _fe.fit_absorbed(y[rows], codes.uid[rows], codes.n_units, S, Xr)
+    wr = None if om is None else om[rows]
+    fit = _fe.fit_absorbed(y[rows], codes.uid[rows], codes.n_units, S, Xr, weights=wr)
     nT = Td.shape[1]
     keep = fit.keep
     lk = keep[nT : nT + len(lead_vals)]
@@ -384,7 +440,7 @@ def _pretrend(y, codes: _fe.Codes, X, untreated, K, notes):
         )
     if not lk.any():
         return None
-    sc = _fe.cluster_scores(codes.cl[rows], codes.n_cl, S, Xr, fit.resid)[:, keep]
+    sc = _fe.cluster_scores(codes.cl[rows], codes.n_cl, S, Xr, fit.score_resid)[:, keep]
     G = int(np.unique(codes.cl[rows]).size)
     k = int(keep[nT:].sum())
     factor = _fe.ssc_factor(

@@ -85,7 +85,7 @@ identically zero (the universal-base normalisation) has ``se = nan``; R uses
 the absolute cut-off :math:`10\sqrt{\epsilon}` instead, which is not invariant
 to the units of the outcome.
 
-Without covariates, clusters other than the units and the bootstrap,
+Without covariates, weights, clusters other than the units and the bootstrap,
 :math:`\Psi` is never formed: every analytic covariance needs only the Gram
 matrix of :math:`Z = [\Psi \mid H]`, which is accumulated from cohort means and centred
 cohort Gram matrices of the outcome (``_cs_cells._estimate_cells_moments``;
@@ -117,6 +117,21 @@ the distinct cohort list (R ``did`` >= 2.1, pull request #223; earlier
 versions passed the per-cell cohort vector and understated that one SE).
 Cells that could not be estimated (``NA``) are dropped from the aggregations
 with a warning (R's ``na.rm = TRUE``).
+
+Sampling weights
+----------------
+With ``weights`` (R ``did``'s ``weightsname``; unit-level, time-invariant)
+every 2x2 estimator is ``DRDID``'s with ``i.weights`` :math:`w_i`: the means
+become weighted means, the comparison-group regression weighted least
+squares, the propensity score a weighted logit, and each influence function
+carries the factor :math:`w_i` (without covariates
+:math:`\psi_i = n\,w_i[D_i(\Delta Y_i - \bar{\Delta Y}^w_{D=1})/\sum_j w_jD_j
+- C_i(\Delta Y_i - \bar{\Delta Y}^w_{C=1})/\sum_j w_jC_j]`). The cohort shares of
+the aggregations are :math:`\hat p_g = n^{-1}\sum_i w_i 1\{G_i = g\}` and the
+weight influence function is :math:`w_i 1\{G_i = g\} - \hat p_g` (R ``aggte``'s
+``weights.ind``). Every quantity is invariant to the scale of the weights,
+so they are not normalised; units with weight zero are dropped with a note
+(they contribute nothing to any sum).
 
 Multiplier bootstrap
 --------------------
@@ -315,7 +330,10 @@ def _aggregations(
     times = design.times
     glist = design.glist
     n_g = glist.size
-    pg = np.array([np.mean(design.g == c) for c in glist])
+    if design.w is None:
+        pg = np.array([np.mean(design.g == c) for c in glist])
+    else:  # R aggte: pg = mean(w * 1{G = g}) with the sampling weights
+        pg = np.array([np.mean(design.w * (design.g == c)) for c in glist])
     cg = np.array([c.g for c in cells])
     ct = times[np.array([c.t for c in cells])].astype(np.float64)
     e = ct - cg
@@ -446,6 +464,7 @@ def callaway_santanna(
     balance_event: int | None = None,
     panel_handling: PanelHandling = "balance",
     boot_weights: Literal["rademacher", "mammen"] = "rademacher",
+    weights: str | None = None,
 ) -> DiDResult:
     """Callaway-Sant'Anna group-time ATTs and their aggregations (R ``did``).
 
@@ -493,6 +512,12 @@ def callaway_santanna(
         ``allow_unbalanced_panel = TRUE``).
     boot_weights
         Multiplier distribution: ``"rademacher"`` (R) or ``"mammen"``.
+    weights
+        Column of unit sampling weights (R ``did``'s ``weightsname``): constant
+        within unit, non-negative, finite. They enter the 2x2 estimators (the
+        ``DRDID`` ``i.weights``: weighted means, weighted least squares,
+        weighted logit), their influence functions and the cohort shares of
+        the aggregations (module docstring, "Sampling weights").
 
     Returns
     -------
@@ -542,6 +567,7 @@ def callaway_santanna(
         control=control,
         anticipation=anticipation,
         panel_handling=panel_handling,
+        weights=weights,
     )
     notes = design.notes
     n = design.n
@@ -554,6 +580,7 @@ def callaway_santanna(
         and design.x is None
         and design.x_static is None
         and design.clusters is None
+        and design.w is None  # sampling weights: the dense weighted Psi
     )
     if design.long is None:
         cr = _estimate_cells(
@@ -594,6 +621,8 @@ def callaway_santanna(
         z = np.empty((n, k + n_g))
         z[:, :k] = psi
         z[:, k:] = design.g[:, None] == glist[None, :]
+        if design.w is not None:  # the weight influence function is w_i 1{G_i = g} - p_g
+            z[:, k:] *= design.w[:, None]
         sz = cluster_sums(z, clusters)
         gram = sz.T @ sz
         del sz
@@ -750,6 +779,7 @@ def callaway_santanna(
         "max_event": max_event,
         "balance_event": balance_event,
         "data_layer": data_layer,
+        "weights": weights,
         "n_periods": int(design.times.size),
         "cohorts": [int(c) for c in glist],
         "notes": list(notes),

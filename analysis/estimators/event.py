@@ -95,7 +95,10 @@ Summaries
     :math:`F(df, G-1)`).
 
 Standard errors are clustered (unit by default) with the ``ssc`` conventions of
-:func:`~analysis.estimators.twfe.twfe`. The unit effects are absorbed exactly
+:func:`~analysis.estimators.twfe.twfe`; ``se`` and ``weights`` are those of
+:func:`~analysis.estimators.twfe.twfe` (``iid``, ``hc1``, ``cr1``, ``cr2``;
+analytic weights), and the ``dynamic`` covariance handed to HonestDiD is the
+chosen one. The unit effects are absorbed exactly
 (:mod:`analysis.estimators._fe`), so no dense dummy matrix is built.
 """
 
@@ -110,6 +113,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
+from analysis.design import SEType, absorbed_vcov, se_label
 from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._panel import note, prepare_panel
@@ -141,6 +145,8 @@ def event_study(
     control: Literal["never", "notyet"] | None = None,
     alpha: float = 0.05,
     data_layer: str | None = None,
+    se: SEType = "cr1",
+    weights: str | None = None,
 ) -> DiDResult:
     """Dynamic TWFE event study (relative-time dummies, binned end-points).
 
@@ -179,6 +185,12 @@ def event_study(
         Significance level.
     data_layer
         Data-layer label for tables.
+    se
+        ``"cr1"`` (default), ``"cr2"`` (Bell-McCaffrey), ``"hc1"`` or ``"iid"``
+        (as :func:`~analysis.estimators.twfe.twfe`); ``ssc`` applies to ``"cr1"``.
+    weights
+        Column of analytic observation weights (fixest ``weights=``): weighted
+        least squares.
 
     Returns
     -------
@@ -216,9 +228,12 @@ def event_study(
         covariates=covariates,
         cluster=cluster,
         require_never_treated=bool(never_only),
+        weights=weights,
         keep_always_treated=always_treated == "include",
     )
     _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
+    _fe.check_choice("se", se, SEType)
+    se_kind = se
     _fe.check_choice("bin_endpoints", bin_endpoints, (True, False))
     alpha = _fe.check_alpha(alpha)
     lo, hi = _fe.check_window(window)
@@ -267,7 +282,8 @@ def event_study(
     Td = _fe.time_dummies(codes.tid, codes.n_times)
     S = sp.hstack([Td, Ev]).tocsr()
     X = d[covs].to_numpy(dtype=float) if covs else None
-    fit = _fe.fit_absorbed(d["y"].to_numpy(), codes.uid, codes.n_units, S, X)
+    om = d["_weight"].to_numpy() if weights else None
+    fit = _fe.fit_absorbed(d["y"].to_numpy(), codes.uid, codes.n_units, S, X, weights=om)
 
     nT = Td.shape[1]
     kept = fit.keep
@@ -285,12 +301,33 @@ def event_study(
     if not ev_keep.any():
         raise InputError("no event-time coefficient is identified in this panel")
 
-    scores = _fe.cluster_scores(codes.cl, codes.n_cl, S, X, fit.resid)[:, kept]
     k = int(kept[nT:].sum())
-    factor = _fe.ssc_factor(
-        ssc, n=fit.n_obs, k=k, n_units=codes.n_units, n_times=codes.n_times, G=codes.n_cl
+    V, factor = absorbed_vcov(
+        fit,
+        S,
+        X,
+        "cr1" if se == "cr2" else se,
+        cl=codes.cl,
+        n_cl=codes.n_cl,
+        ssc=ssc,
+        k=k,
+        n_units=codes.n_units,
+        n_times=codes.n_times,
+        uid=codes.uid,
     )
-    V = _fe.sandwich(fit.bread, scores, factor)
+    if se == "cr2":  # Bell-McCaffrey on the kept event dummies and covariates
+        from analysis.inference.crve import ols_cluster
+
+        Xk = sp.hstack([Ev, sp.csr_matrix(X) if X is not None else None]).toarray()
+        Xk = Xk[:, kept[nT:]]
+        res2 = ols_cluster(
+            d["y"].to_numpy(), Xk, codes.cl, fe=[codes.uid, codes.tid], kind="CR2", weights=om
+        )
+        V = V.copy()
+        nk = int(kept[:nT].sum())
+        V[nk:, nk:] = np.asarray(res2.vcov)
+        V[:nk, nk:] = V[nk:, :nk] = np.nan  # time-effect rows are not reported
+        factor = 1.0
     kept_idx = np.flatnonzero(kept)
     pos = {j: i for i, j in enumerate(kept_idx)}
 
@@ -339,11 +376,13 @@ def event_study(
     info = {
         "estimator": "dynamic TWFE event study (relative-time dummies)",
         "control": "never" if never_only else "never+not-yet (implicit)",
-        "est_method": "ols",
-        "se_type": f"CR1 clustered by {cluster or unit}",
-        "ssc": ssc,
+        "est_method": "wls" if weights else "ols",
+        "se_type": se_label(se_kind, cluster or unit),
+        "se": se_kind,
+        "ssc": ssc if se_kind == "cr1" else None,
         "ssc_factor": float(factor),
-        "cluster": cluster or unit,
+        "weights": weights,
+        "cluster": (cluster or unit) if se_kind in ("cr1", "cr2") else None,
         "n_clusters": int(codes.n_cl),
         "alpha": alpha,
         "reference_period": ref,

@@ -225,7 +225,7 @@ register(
         "twfe",
         "analysis.estimators.twfe:twfe",
         "static two-way fixed effects",
-        _ALL_FE | {"regression", "ri", "power", "power_ri", "power_wild"},
+        _ALL_FE | {"regression", "ri", "power", "power_ri", "power_wild", "weights"},
         ri_closed_form="analysis.estimators.twfe:ri_closed_form",
         ri_closed_form_options={"cluster", "ssc", "alpha", "data_layer", "covariates"},
         ri_closed_form_t=True,
@@ -237,7 +237,7 @@ register(
         "event",
         "analysis.estimators.event:event_study",
         "dynamic TWFE event study",
-        _ALL_FE | {"dynamic", "honest"},
+        _ALL_FE | {"dynamic", "honest", "weights"},
     )
 )
 register(
@@ -245,7 +245,8 @@ register(
         "cs",
         "analysis.estimators.cs:callaway_santanna",
         "Callaway & Sant'Anna (2021)",
-        _ALL_FE | {"group_time", "dynamic", "calendar", "ri", "power", "power_ri", "honest"},
+        _ALL_FE
+        | {"group_time", "dynamic", "calendar", "ri", "power", "power_ri", "honest", "weights"},
         ri_closed_form="analysis.estimators.cs:ri_closed_form",
         ri_closed_form_options={
             "control",
@@ -272,7 +273,7 @@ register(
         "sa",
         "analysis.estimators.sa:sun_abraham",
         "Sun & Abraham (2021)",
-        _ALL_FE | {"dynamic", "honest"},
+        _ALL_FE | {"dynamic", "honest", "weights"},
     )
 )
 register(
@@ -280,7 +281,7 @@ register(
         "bjs",
         "analysis.estimators.bjs:bjs_imputation",
         "Borusyak, Jaravel & Spiess (2024)",
-        _ALL_FE | {"dynamic", "ri", "power", "honest"},
+        _ALL_FE | {"dynamic", "ri", "power", "honest", "weights"},
         power_closed_form="analysis.estimators.bjs:power_closed_form",
         notes={
             "power_ri": "RI for BJS has no closed form and would need n_sims x ri_draws re-fits"
@@ -292,7 +293,7 @@ register(
         "gardner",
         "analysis.estimators.gardner:gardner",
         "Gardner (2021) two-stage DiD",
-        _ALL_FE | {"dynamic"},
+        _ALL_FE | {"dynamic", "weights"},
     )
 )
 register(

@@ -8,9 +8,15 @@ Model
     y_{it} = \\alpha_i + \\lambda_t + \\beta D_{it} + x_{it}'\\gamma + \\varepsilon_{it},
     \\qquad D_{it} = 1\\{g_i > 0,\\ t \\ge g_i\\},
 
-estimated by :class:`linearmodels.panel.PanelOLS` with ``entity_effects=True``
-and ``time_effects=True``; standard errors are clustered (by unit unless a
-``cluster`` column is given).
+estimated with the unit effects absorbed exactly (or by
+:class:`linearmodels.panel.PanelOLS` with ``entity_effects=True`` and
+``time_effects=True``); standard errors are clustered (by unit unless a
+``cluster`` column is given) by default. ``se`` chooses ``"cr1"`` (default),
+``"cr2"`` (Bell-McCaffrey, :func:`analysis.inference.crve.ols_cluster`),
+``"hc1"`` or ``"iid"`` (formulas: :func:`analysis.design.absorbed_vcov`);
+``weights`` gives weighted least squares with analytic weights (fixest
+``weights=``, Stata ``[aweight]``; ``n`` in every small-sample factor counts
+observations, not weights, as fixest).
 
 With staggered adoption and heterogeneous or dynamic effects :math:`\\beta` is a
 weighted average of all 2x2 comparisons, including "forbidden" ones that use
@@ -50,7 +56,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from analysis.design import demean_two_way, panel_ssc_factor, twfe_balanced
+
+from analysis.design import (
+    SEType,
+    absorbed_vcov,
+    demean_two_way,
+    panel_ssc_factor,
+    se_label,
+    twfe_balanced,
+)
 from analysis.errors import InputError
 from analysis.estimators import _fe
 from analysis.estimators._fe import check_alpha, check_choice, panel_codes, usable_covariates
@@ -73,6 +87,8 @@ def twfe(
     alpha: float = 0.05,
     data_layer: str | None = None,
     backend: Literal["within", "linearmodels"] = "within",
+    se: SEType = "cr1",
+    weights: str | None = None,
 ) -> DiDResult:
     """Static TWFE DiD coefficient with clustered standard errors.
 
@@ -100,6 +116,17 @@ def twfe(
         same numbers (tested to 1e-10); the within path exists for a measured
         reason: at 100,000 units x 20 periods PanelOLS took 16 s and 2.5 GB,
         6x pyfixest's time at 10,000 units (``benchmarks/RESULTS.md``).
+    se
+        Standard-error type: ``"cr1"`` (default, cluster-robust with the ``ssc``
+        factor), ``"cr2"`` (Bell-McCaffrey cluster-robust,
+        :func:`analysis.inference.crve.ols_cluster`), ``"hc1"``
+        (heteroskedasticity-robust) or ``"iid"``
+        (:func:`analysis.design.absorbed_vcov` gives the formulas). ``ssc``
+        applies to ``"cr1"`` only.
+    weights
+        Column of analytic observation weights (fixest ``weights=``, Stata
+        ``[aweight]``): weighted least squares with the unit and time effects
+        absorbed by weighted within transformations.
 
     Returns
     -------
@@ -121,11 +148,21 @@ def twfe(
         cohort=cohort,
         covariates=covariates,
         cluster=cluster,
+        weights=weights,
     )
     panel = arr.to_panel()
     check_choice("ssc", ssc, ("fixest", "linearmodels"))
+    check_choice("se", se, SEType)
     alpha = check_alpha(alpha)
-    if backend == "within" and not arr.covariates and arr.balanced:
+    # the blocked demeaning gives the unweighted CR1 fit only; weights and the
+    # other SE types take the general within path
+    if (
+        backend == "within"
+        and not arr.covariates
+        and arr.balanced
+        and arr.w is None
+        and se == "cr1"
+    ):
         fast = _within_balanced(arr, panel, outcome, unit, cluster, ssc, alpha, data_layer)
         if fast is not None:
             return fast
@@ -140,24 +177,54 @@ def twfe(
     clusters = pd.DataFrame({"cl": codes.cl}, index=idx)
 
     n, k, G = len(d), X.shape[1], codes.n_cl
-    if G < 2:
+    if G < 2 and se in ("cr1", "cr2"):
         raise InputError("clustered standard errors need at least two clusters")
     check_choice("backend", backend, ("within", "linearmodels"))
+    om = d["_weight"].to_numpy() if weights else None
+    if backend == "linearmodels" and (se != "cr1" or om is not None):
+        raise InputError(
+            "backend='linearmodels' supports only se='cr1' without weights; use backend='within'"
+        )
     if backend == "within":
         Td = _fe.time_dummies(codes.tid, codes.n_times)
-        fit = _fe.fit_absorbed(d["y"].to_numpy(), codes.uid, codes.n_units, Td, X.to_numpy())
+        fit = _fe.fit_absorbed(
+            d["y"].to_numpy(), codes.uid, codes.n_units, Td, X.to_numpy(), weights=om
+        )
         nT = Td.shape[1]
         if not fit.keep[nT].all():
             raise InputError("the treatment dummy is absorbed by the unit and time effects")
         if not fit.keep[nT:].all():
             raise InputError("a covariate is absorbed by the unit and time effects")
-        scores = _fe.cluster_scores(codes.cl, codes.n_cl, Td, X.to_numpy(), fit.resid)[:, fit.keep]
-        factor = _fe.ssc_factor(ssc, n=n, k=k, n_units=codes.n_units, n_times=codes.n_times, G=G)
-        V = _fe.sandwich(fit.bread, scores, factor)
-        kept_idx = np.flatnonzero(fit.keep)
-        cols = [int(np.flatnonzero(kept_idx == nT + j)[0]) for j in range(k)]
         params = fit.coef[nT : nT + k]
-        cov = V[np.ix_(cols, cols)]
+        if se == "cr2":
+            from analysis.inference.crve import ols_cluster
+
+            res2 = ols_cluster(
+                d["y"].to_numpy(),
+                X.to_numpy(),
+                codes.cl,
+                fe=[codes.uid, codes.tid],
+                kind="CR2",
+                weights=om,
+            )
+            cov, factor = np.asarray(res2.vcov), 1.0
+        else:
+            V, factor = absorbed_vcov(
+                fit,
+                Td,
+                X.to_numpy(),
+                se,
+                cl=codes.cl,
+                n_cl=codes.n_cl,
+                ssc=ssc,
+                k=k,
+                n_units=codes.n_units,
+                n_times=codes.n_times,
+                uid=codes.uid,
+            )
+            kept_idx = np.flatnonzero(fit.keep)
+            cols = [int(np.flatnonzero(kept_idx == nT + j)[0]) for j in range(k)]
+            cov = V[np.ix_(cols, cols)]
         return _result(
             params,
             cov,
@@ -175,6 +242,8 @@ def twfe(
             data_layer=data_layer,
             n=n,
             backend="within (exact absorption)",
+            se=se,
+            weights=weights,
         )
     from linearmodels.panel import PanelOLS  # imported only when asked for (slow import)
 
@@ -291,17 +360,22 @@ def _result(
     data_layer,
     n,
     backend,
+    se="cr1",
+    weights=None,
 ) -> DiDResult:
+    se_kind = se
     se = np.sqrt(np.diag(cov))
     coefs = pd.DataFrame({"term": terms, "estimate": params, "se": se})
     info = {
         "estimator": f"static TWFE (unit + time effects; {backend})",
         "control": "never+not-yet (implicit)",
-        "est_method": "ols",
-        "se_type": f"CR1 clustered by {cluster or unit}",
-        "ssc": ssc,
+        "est_method": "wls" if weights else "ols",
+        "se_type": se_label(se_kind, cluster or unit),
+        "se": se_kind,
+        "ssc": ssc if se_kind == "cr1" else None,
         "ssc_factor": float(factor),
-        "cluster": cluster or unit,
+        "weights": weights,
+        "cluster": (cluster or unit) if se_kind in ("cr1", "cr2") else None,
         "n_clusters": int(G),
         "alpha": alpha,
         "reference_period": "untreated periods (never+not-yet treated)",
@@ -328,7 +402,13 @@ def regression_arrays(panel: Any, cluster: str | None):
 
     ``X`` holds the treatment dummy ``D`` first and every covariate of the
     panel; the fixed effects are unit and time; clusters default to the unit.
+    Unweighted only: post-estimation CR2 / wild bootstrap refuse a weighted fit.
     """
+    if getattr(panel, "weights", None):
+        raise InputError(
+            "post-estimation inference (cr2, wild) does not take weights; "
+            "for weighted CR2 use se='cr2' (--se cr2)"
+        )
     d = panel.data
     D = ((d["cohort"] > 0) & (d["time"] >= d["cohort"])).astype(float)
     X = pd.DataFrame({"D": D.to_numpy(), **{c: d[c].to_numpy() for c in panel.covariates}})

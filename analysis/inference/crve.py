@@ -276,6 +276,7 @@ class ClusterDesign:
     absorbed: int | None
     absorbed_codes: np.ndarray | None = None
     absorbed_levels: int = 0
+    sqrt_w: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -286,12 +287,27 @@ class ClusterDesign:
         return int(self.Z.shape[1])
 
     @classmethod
-    def build(cls, y: Any, X: Any, clusters: Any, fe: Any = None) -> ClusterDesign:
-        """Validate inputs, absorb/carry the fixed effects and check identification."""
+    def build(
+        cls, y: Any, X: Any, clusters: Any, fe: Any = None, weights: Any = None
+    ) -> ClusterDesign:
+        """Validate inputs, absorb/carry the fixed effects and check identification.
+
+        With ``weights`` :math:`\\omega` (weighted least squares) every column is
+        within-transformed with weighted means and multiplied by
+        :math:`\\sqrt{\\omega}`: the design is then the OLS design of the
+        transformed model, and every estimator above (CR2 included) is computed
+        on it.
+        """
         yv = None if y is None else _as_vector(y)
         n = None if yv is None else yv.size
         Xm, names = _as_matrix(X, n)
         n = Xm.shape[0]
+        wv = None
+        if weights is not None:
+            wv = _as_vector(weights, "weights")
+            if wv.size != n or (wv <= 0).any():
+                raise InputError("weights must be positive, one per row")
+        sw = None if wv is None else np.sqrt(wv)
         cl, G = cluster_codes(clusters, n)
         fes = _fe_list(fe, n)
         nested = [_nested(c, L, cl) for c, L in fes]
@@ -301,7 +317,9 @@ class ClusterDesign:
             absorbed = max(cand, key=lambda j: fes[j][1])
         acodes, aL = fes[absorbed] if absorbed is not None else (None, 0)
 
-        Xw = within(Xm, acodes, aL)
+        Xw = within(Xm, acodes, aL, wv)
+        if sw is not None:
+            Xw = Xw * sw[:, None]
         # dummies of the carried factors, within-transformed, redundant columns dropped
         dcols = []
         for j, (c, L) in enumerate(fes):
@@ -311,7 +329,9 @@ class ClusterDesign:
             D[np.arange(n), c] = 1.0
             dcols.append(D)
         if dcols:
-            Dw = within(np.hstack(dcols), acodes, aL)
+            Dw = within(np.hstack(dcols), acodes, aL, wv)
+            if sw is not None:
+                Dw = Dw * sw[:, None]
             if Dw.shape[1]:
                 _, R, piv = linalg.qr(Dw, mode="economic", pivoting=True)
                 d = np.abs(np.diag(R))
@@ -321,7 +341,7 @@ class ClusterDesign:
             Dw = np.zeros((n, 0))
 
         # identification of X: not collinear with the fixed effects, full column rank
-        scale = np.sqrt(np.sum(Xm**2, axis=0))
+        scale = np.sqrt(np.sum((Xm if sw is None else Xm * sw[:, None]) ** 2, axis=0))
         resid = Xw
         if Dw.shape[1]:
             coef, *_ = linalg.lstsq(Dw, Xw)
@@ -347,7 +367,9 @@ class ClusterDesign:
             raise InputError(
                 f"too few observations ({Z.shape[0]}) for {Z.shape[1]} regressors and the fixed effects"
             )
-        yw = None if yv is None else within(yv, acodes, aL)
+        yw = None if yv is None else within(yv, acodes, aL, wv)
+        if yw is not None and sw is not None:
+            yw = yw * sw
         return cls(
             yw=yw,
             Z=np.ascontiguousarray(Z),
@@ -360,6 +382,7 @@ class ClusterDesign:
             absorbed=absorbed,
             absorbed_codes=acodes,
             absorbed_levels=aL,
+            sqrt_w=sw,
         )
 
     def within(self, a: np.ndarray) -> np.ndarray:
@@ -790,6 +813,7 @@ def ols_cluster(
     ssc: str | SSC = "fixest",
     df: Literal["auto", "G-1", "satterthwaite"] = "auto",
     jackknife_center: Literal["estimate", "mean"] = "estimate",
+    weights: Any = None,
 ) -> ClusterOLSResult:
     r"""OLS of ``y`` on ``X`` (and fixed effects) with a cluster-robust covariance.
 
@@ -817,6 +841,10 @@ def ols_cluster(
         :math:`G-1`), ``"G-1"`` or ``"satterthwaite"``.
     jackknife_center
         Centre of the CR3J jackknife (``"estimate"`` or ``"mean"``).
+    weights
+        Optional positive analytic weights: weighted least squares, with every
+        covariance computed on the :math:`\\sqrt{\\omega}`-transformed model
+        (:meth:`ClusterDesign.build`).
 
     Returns
     -------
@@ -830,7 +858,7 @@ def ols_cluster(
         raise InputError(
             f"jackknife_center must be 'estimate' or 'mean' (got {jackknife_center!r})"
         )
-    des = ClusterDesign.build(y, X, clusters, fe)
+    des = ClusterDesign.build(y, X, clusters, fe, weights)
     M = des.bread()
     g, e = des.fit()
     V, c = _vcov_from(des, M, e, kind, s, jackknife_center)

@@ -26,8 +26,10 @@ _ID_COLUMN = re.compile(
     re.IGNORECASE,
 )
 #: Significant digits of every float in a machine-readable committed output (CSV
-#: tables here, ``paper/numbers.json`` in the pipeline): last-bit differences between
-#: machines (BLAS kernels, CPUs) never reach a committed file. What a reader sees in
+#: tables here, ``paper/numbers.json`` in the pipeline). Last-bit differences between
+#: machines (BLAS kernels, CPUs) reach the 12th digit only for a number close to a
+#: rounding boundary; :mod:`analysis.report.committed` compares re-runs with the
+#: committed files at a stated tolerance for that reason. What a reader sees in
 #: the Markdown/LaTeX tables is rounded further (``digits``).
 COMMITTED_SIG_DIGITS = 12
 
@@ -217,7 +219,8 @@ def design_notes(result) -> list[str]:
         f"Estimator: {result.method}"
         + (f" ({info['est_method']})" if info.get("est_method") else "")
         + f". Comparison group: {info.get('control', 'n/a')}.",
-        f"Standard errors: {se}.",
+        f"Standard errors: {se}."
+        + (f" Weights: {info['weights']}." if info.get("weights") else ""),
         f"Data layer: {info.get('data_layer') or 'unspecified'}. "
         f"Units: {result.n_units}; observations: {result.n_obs}.",
     ]

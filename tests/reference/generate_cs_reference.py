@@ -71,7 +71,15 @@ def _num(x):
 
 def config_key(cfg: dict) -> str:
     parts = [cfg["control"], cfg["est_method"], "+".join(cfg["covariates"]) or "none"]
-    for k in ("base_period", "anticipation", "cluster", "max_event", "balance_event", "panel"):
+    for k in (
+        "base_period",
+        "anticipation",
+        "cluster",
+        "max_event",
+        "balance_event",
+        "panel",
+        "weights",
+    ):
         if k in cfg:
             parts.append(f"{k}={cfg[k]}")
     return "|".join(parts)
@@ -99,6 +107,7 @@ def run_csdid(df: pd.DataFrame, cfg: dict) -> dict:
         anticipation=cfg.get("anticipation", 0),
         clustervar=cfg.get("cluster"),
         allow_unbalanced_panel=cfg.get("panel") == "unbalanced",
+        weights_name=cfg.get("weights"),
         biters=1000,
     )
     m.fit(est_method=cfg["est_method"], base_period=cfg.get("base_period", "varying"), bstrap=False)
