@@ -64,9 +64,27 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmpd:
         path = Path(tmpd) / "panel.parquet"
         meta = bench.make_panel(args.units, path)
-        ours = [enclave, "estimate", "--data", str(path), "--outcome", "y", "--unit", "unit",
-                "--time", "time", "--cohort", "cohort", "--method", "cs", "--control", "never",
-                "--est-method", "dr", "--json"]
+        ours = [
+            enclave,
+            "estimate",
+            "--data",
+            str(path),
+            "--outcome",
+            "y",
+            "--unit",
+            "unit",
+            "--time",
+            "time",
+            "--cohort",
+            "cohort",
+            "--method",
+            "cs",
+            "--control",
+            "never",
+            "--est-method",
+            "dr",
+            "--json",
+        ]
         peer = [sys.executable, "-c", PEER, str(path)]
         for _ in range(args.repeats):
             res["ours"].append(_time(ours))

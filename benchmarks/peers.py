@@ -488,7 +488,7 @@ NOTES: list[str] = [
     "aggregation's own cost, a few ms, is included in its time).",
     "diff-diff's Callaway–Sant'Anna offers the simple, group and event-study aggregations "
     "(no calendar aggregation); csdid, differences and ours compute all four.",
-    "BJS: ours is called with `estimands=\"simple\"` (overall ATT and its SE only), the "
+    'BJS: ours is called with `estimands="simple"` (overall ATT and its SE only), the '
     "request of diff-diff's `ImputationDiD().fit` (no event study, no pre-trend test). "
     "Gardner: ours computes more per call than the peers (dynamic effects as well as the "
     "overall ATT); the peers were asked only for the overall ATT and its SE.",

@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
             path = tmp / f"panel_{n}.parquet"
             meta = bench.make_panel(n, path)
             for est in ests:
-                r = bench.run_child(est, "ours", path, args.repeats, 1800, sys.executable, tmp, 12_000)
+                r = bench.run_child(
+                    est, "ours", path, args.repeats, 1800, sys.executable, tmp, 12_000
+                )
                 r.update(est=est, units=n, rows=meta["rows"])
                 rows.append(r)
                 print(est, n, r.get("status"), r.get("times"), r.get("work_mb"), flush=True)
@@ -70,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for r in rows:
         if r.get("status") != "ok":
-            lines.append(f"| {r['est']} | {r['units']:,} | {r['rows']:,} | {r.get('status')} |||||||")
+            lines.append(
+                f"| {r['est']} | {r['units']:,} | {r['rows']:,} | {r.get('status')} |||||||"
+            )
             continue
         t = min(r["times"])
         c = min(r["cpu"])
