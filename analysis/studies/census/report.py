@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
 from analysis.data import census
 from analysis.inference.ri import RIFamily
@@ -77,6 +78,42 @@ _MAIN_COLUMNS = (
     "p_hc1",
     "p_cr1",
 )
+
+
+#: Columns of the log-population tables (pre-trend, event study) after the row label.
+_POPULATION_COLUMNS = (
+    "beta",
+    "p_ri",
+    "p_wild",
+    "wild_ci_low",
+    "wild_ci_high",
+    "se_hc1",
+    "p_hc1",
+    "p_cr1",
+)
+
+
+def _population_table(table: pd.DataFrame, key: str, header: str) -> pd.DataFrame:
+    """The published columns of a log-population table, with readable headers.
+
+    Parameters
+    ----------
+    table
+        :func:`~analysis.studies.census.robustness.pretrend_table` or
+        :func:`~analysis.studies.census.robustness.event_study_table`.
+    key
+        Its row-label column (``"period"`` or ``"census"``).
+    header
+        The label column's header in the published table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``key``, :data:`_POPULATION_COLUMNS`, units and treated units, renamed.
+    """
+    return table[[key, *_POPULATION_COLUMNS, "n_units", "n_treated"]].rename(
+        columns={**_HEADERS, key: header, "n_units": "Units", "n_treated": "Treated"}
+    )
 
 
 def _ri_phrase(ri: RIFamily) -> str:
@@ -313,11 +350,8 @@ def write_outputs(paper_dir=None) -> dict[str, float]:
         f"{WILD_SETTINGS['B']:,} draws, seed {WILD_SETTINGS['seed']}) over prefectures; exact RI over "
         f"{int(pre['ri_n_assignments'].iloc[0]):,} assignments; HC1 and CR1 for reference.",
     ]
-    cols = ["beta", "p_ri", "p_wild", "wild_ci_low", "wild_ci_high", "se_hc1", "p_hc1", "p_cr1"]
     write_table(
-        pre[["period", *cols, "n_units", "n_treated"]].rename(
-            columns={**_HEADERS, "period": "Change", "n_units": "Units", "n_treated": "Treated"}
-        ),
+        _population_table(pre, "period", "Change"),
         tables,
         "census_pop_pretrend",
         caption="Pre-trend test: log population 2000-2010, treated vs comparison mountain counties",
@@ -325,9 +359,7 @@ def write_outputs(paper_dir=None) -> dict[str, float]:
         digits=3,
     )
     write_table(
-        ev[["census", *cols, "n_units", "n_treated"]].rename(
-            columns={**_HEADERS, "census": "Census", "n_units": "Units", "n_treated": "Treated"}
-        ),
+        _population_table(ev, "census", "Census"),
         tables,
         "census_pop_event_study",
         caption="Three-census event study of log population (2010 = reference)",
