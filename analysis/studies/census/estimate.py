@@ -68,6 +68,12 @@ def fd_fit(
 
 @dataclass(frozen=True)
 class FDEstimate:
+    """The treatment coefficient of one first-difference regression (:func:`fd_regression`).
+
+    ``beta`` with its HC1 and prefecture-CR1 standard errors and p-values, the
+    number of units ``n``, of treated units and of prefecture clusters.
+    """
+
     outcome: str
     beta: float
     se_hc1: float
