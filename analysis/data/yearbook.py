@@ -257,7 +257,7 @@ def load_yearbook(path: str | Path | None = None) -> pd.DataFrame:
     ``"real"``. Raises :class:`InputError` listing every problem.
     """
     from analysis.data.treatment import ANNUAL_RULE, annual_cohorts
-    from analysis.data.twin import census_anchors, load_params
+    from analysis.data.twin_params import census_anchors, load_params
 
     p = Path(path) if path is not None else complete_file()
     if p is None:
@@ -309,20 +309,6 @@ def load_yearbook(path: str | Path | None = None) -> pd.DataFrame:
 
 
 # ------------------------------------------------------- keying the cited figures
-_KEYED_VARS = {
-    "gdp": "gdp",
-    "gdp_real_growth": "gdp_growth",
-    "resident_pop": "population",
-    "urbanization_rate": "urbanisation",
-    "urban_disp_income_pc": "urban_income",
-    "rural_disp_income_pc": "rural_income",
-    "disp_income_pc": "disp_income",
-    "fiscal_total_revenue": "fiscal_revenue",
-    "general_budget_revenue": "budget_revenue",
-    "fai_growth": "fai_growth",
-}
-
-
 def key_bulletin_figures() -> pd.DataFrame:
     """Every cited county figure keyed into the yearbook schema (``bulletins_partial.csv``).
 
@@ -334,7 +320,7 @@ def key_bulletin_figures() -> pd.DataFrame:
     prefecture/province figures cannot be keyed into a county row (they stay in
     ``bulletin_figures.csv``). ``source`` maps each keyed cell to its URL.
     """
-    from analysis.data.twin import load_params
+    from analysis.data.twin_params import load_params
 
     bf = sources.load_bulletin_figures()
     codes = _codes_2022()
@@ -349,7 +335,7 @@ def key_bulletin_figures() -> pd.DataFrame:
         if "+" in ad or int(ad) not in codes:
             continue
         c = cell(int(ad), int(r.year))
-        var = _KEYED_VARS.get(r.variable)
+        var = sources.BULLETIN_COLUMNS.get(r.variable)
         if var is None:
             c["notes"].append(f"{r.variable} = {r.value:g} {r.unit}")
             c["src"].setdefault(r.source, []).append(f"note ({r.variable})")
