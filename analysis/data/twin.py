@@ -10,12 +10,12 @@ column equal to ``"synthetic"`` and ``attrs["data_layer"] == "synthetic"``.
 Where things live
 -----------------
 This module is the generator (:func:`build_twin`) and the one-table comparison
-(:func:`twin_vs_real`). Its inputs (the parameter file, the 90 units of end-2022 on their
-2022 boundaries for every year, and why those units, and the census counts allocated to
-them) are in :mod:`analysis.data.twin_params`; the cited real values it is calibrated to
-and compared with in :mod:`analysis.data.twin_targets`; the known effects and the true
-ATT(g,t) and aggregates in :mod:`analysis.data.twin_truth`. The public names of all four
-are importable from here.
+(:func:`twin_vs_real`). Its inputs are in :mod:`analysis.data.twin_params` (the parameter
+file; the 90 units of end-2022, on their 2022 boundaries in every year, with the reasons
+for that choice; the census counts allocated to them); the cited real values it is
+calibrated to and compared with in :mod:`analysis.data.twin_targets`; the known effects and
+the true ATT(g,t) and aggregates in :mod:`analysis.data.twin_truth`. The public names of
+all four are importable from here.
 
 Model
 -----
