@@ -476,19 +476,7 @@ def _estimate_cells(
             )
         dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
         sums = _cohort_sums(dy if wt is None else wt[:, None] * dy, codes, n_u)
-        cols = np.arange(k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m_t = sums[tcode, cols] / nd
-            m_c = (sums * cm).sum(axis=0) / nc
-        coef = np.zeros((n_u, k))
-        cent = np.zeros((n_u, k))
-        ctrl = cm & est[None, :]
-        coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
-        cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
-        e = np.flatnonzero(est)
-        coef[tcode[e], e] = n / nd[e]
-        cent[tcode[e], e] = m_t[e]
-        att[e] = m_t[e] - m_c[e]
+        coef, cent = _closed_form_coefficients(n, sums, tcode, cm, nd, nc, est, att)
         psi = coef[codes] * dy
         psi -= (coef * cent)[codes]
         if wt is not None:
@@ -538,6 +526,68 @@ def _estimate_cells(
         att[j] = a
         psi[use, j] = (n / n1) * inf
     return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
+
+
+def _closed_form_coefficients(
+    n: int,
+    sums: np.ndarray,
+    tcode: np.ndarray,
+    cm: np.ndarray,
+    nd: np.ndarray,
+    nc: np.ndarray,
+    est: np.ndarray,
+    att: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""ATT(g,t) and influence-function coefficients of the no-covariate closed form.
+
+    With cohort sums :math:`S_{uk}` of (weighted) :math:`\Delta Y`, treated and
+    comparison totals :math:`n_D, n_C` (counts, or sums of weights), the
+    treated mean :math:`m_{Dk} = S_{u_k k}/n_D` and the comparison mean
+    :math:`m_{Ck} = \sum_{u \in C_k} S_{uk}/n_C`, so
+    :math:`\widehat{ATT}_k = m_{Dk} - m_{Ck}` and
+    :math:`\psi_{ik} = c_{u_i k}(\Delta Y_{ik} - m_{u_i k})` with the
+    coefficient :math:`c = n/n_D` (treated cohort), :math:`-n/n_C` (comparison
+    cohorts) or 0, and the centre :math:`m` the matching mean. Shared by the
+    dense path (which forms :math:`\Psi`) and the moment path (which forms only
+    its Gram matrix), so both give the same ATT(g,t) bit for bit.
+
+    Parameters
+    ----------
+    n
+        Number of units.
+    sums
+        ``n_u x K`` cohort sums of :math:`\Delta Y` (times the weights, if any).
+    tcode
+        Cohort code of each cell's treated cohort (``K``).
+    cm
+        ``n_u x K`` boolean: cohort ``u`` is in cell ``k``'s comparison group.
+    nd, nc
+        Treated and comparison totals per cell (``K``).
+    est
+        ``K`` boolean: the cell is estimated (the others keep their ``att``).
+    att
+        ``K`` ATT(g,t), filled in place for the estimated cells.
+
+    Returns
+    -------
+    coef, cent
+        ``n_u x K`` coefficients :math:`c` and centres :math:`m`.
+    """
+    n_u, k = cm.shape
+    cols = np.arange(k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_t = sums[tcode, cols] / nd
+        m_c = (sums * cm).sum(axis=0) / nc
+    coef = np.zeros((n_u, k))
+    cent = np.zeros((n_u, k))
+    ctrl = cm & est[None, :]
+    coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
+    cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
+    e = np.flatnonzero(est)
+    coef[tcode[e], e] = n / nd[e]
+    cent[tcode[e], e] = m_t[e]
+    att[e] = m_t[e] - m_c[e]
+    return coef, cent
 
 
 def _cohort_sums(a: np.ndarray, codes: np.ndarray, n_u: int) -> np.ndarray:
@@ -673,20 +723,8 @@ def _estimate_cells_moments(
     dmat = _delta_matrix(y.shape[1], tidx, bidx)
     mean, cgram = _cohort_moments(y, codes, n_u)
     sums = _cohort_sums_dy(y, tidx, bidx, codes, n_u)
-    cols = np.arange(k)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m_t = sums[tcode, cols] / nd
-        m_c = (sums * cm).sum(axis=0) / nc
+    coef, cent = _closed_form_coefficients(n, sums, tcode, cm, nd, nc, est, att)
     mdy = mean @ dmat  # n_u x K: cohort means of Delta Y (for the centred moments)
-    coef = np.zeros((n_u, k))
-    cent = np.zeros((n_u, k))
-    ctrl = cm & est[None, :]
-    coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
-    cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
-    e = np.flatnonzero(est)
-    coef[tcode[e], e] = n / nd[e]
-    cent[tcode[e], e] = m_t[e]
-    att[e] = m_t[e] - m_c[e]
     a = np.where(coef != 0, mdy - cent, 0.0)
 
     glist = design.glist
