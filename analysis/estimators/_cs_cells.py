@@ -4,8 +4,11 @@ Which ATT(g, t) cells exist (base periods, comparison groups) and the DRDID
 1.3.0 two-period building blocks that estimate each one with its influence
 function: doubly robust (``dr``), inverse-probability weighting (``ipw``) and
 outcome regression (``reg``), for panels and, unbalanced, repeated cross
-sections. Split from :mod:`analysis.estimators.cs` to keep each module
-readable; see that module's docstring for the estimands.
+sections; and the moment path, which gives the no-covariate ATT(g,t) and the
+Gram matrix of their influence functions from cohort moments of the outcome
+without forming them (both closed-form paths share
+:func:`_closed_form_coefficients`). Split from :mod:`analysis.estimators.cs`
+to keep each module readable; see that module's docstring for the estimands.
 """
 
 from __future__ import annotations

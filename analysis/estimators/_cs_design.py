@@ -2,7 +2,10 @@ r"""Panel preparation of :func:`analysis.estimators.cs.callaway_santanna`.
 
 The validated long panel becomes wide ``unit x period`` arrays (balanced
 panels) or row arrays (unbalanced panels, ``panel_handling="unbalanced"``), with
-the drops and recodings R ``did`` makes, each recorded as a note. Split from
+the drops and recodings R ``did`` makes, each recorded as a note. The light
+path for the common case (:func:`_wide_design`: balanced, never-treated units,
+no anticipation; no data frame built) and the general path end in the same
+builder, :func:`_wide_from_arrays`. Split from
 :mod:`analysis.estimators.cs` to keep each module readable; see that module's
 docstring for the model.
 """
@@ -92,6 +95,32 @@ def _build_design(
     panel_handling: str = "balance",
     weights: str | None = None,
 ) -> _Design:
+    """Validate the long panel and build the :class:`_Design` of the estimator.
+
+    Parameters
+    ----------
+    data
+        Long panel, one row per unit and period.
+    outcome, unit, time, cohort, covariates, cluster, weights
+        Column names (``cluster=None``: units are the clusters; ``weights=None``:
+        unweighted).
+    control, anticipation, panel_handling
+        The options of :func:`~analysis.estimators.cs.callaway_santanna` that
+        decide which units and periods are kept.
+
+    Returns
+    -------
+    _Design
+        Wide arrays of a balanced panel (units not observed in every period
+        dropped, with a note) or, with ``panel_handling="unbalanced"`` and an
+        unbalanced panel, the observed rows (:func:`_long_design`).
+
+    Raises
+    ------
+    InputError
+        Invalid data (:func:`~analysis.estimators._panel.panel_arrays`) or no
+        estimable cohort, period or comparison unit after the restrictions.
+    """
     arr = panel_arrays(
         data,
         outcome=outcome,
