@@ -124,6 +124,49 @@ def _rcond(a: np.ndarray) -> float:
     return 0.0 if not np.isfinite(c) else 1.0 / c
 
 
+def _ps_pieces(
+    ps: np.ndarray | None, d: np.ndarray, x: np.ndarray, w: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Propensity-score pieces shared by the DRDID panel and cross-section 2x2s.
+
+    The score is capped at :math:`1 - 10^{-6}`; comparison units with
+    :math:`\hat p \ge` :data:`TRIM_LEVEL` get weight zero; the asymptotic
+    linear representation of the (weighted) logit is
+    :math:`w_i(d_i - \hat p_i)x_i' \big(\sum_j w_j\hat p_j(1-\hat p_j)x_jx_j'/n_1\big)^{-1}`.
+
+    Parameters
+    ----------
+    ps
+        Fitted propensity scores of the ``n_1`` units (rows) used.
+    d
+        Treated-cohort indicator.
+    x
+        Design matrix (intercept first).
+    w
+        Sampling weights (``None`` = unweighted).
+
+    Returns
+    -------
+    ps, trim, alr_ps
+        The capped score, the trimming indicator times the weights, and the
+        ``n_1 x k`` linear representation of the logit.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the information matrix of the logit is singular.
+    """
+    assert ps is not None
+    n1 = d.shape[0]
+    ps = np.minimum(ps, 1.0 - 1e-6)
+    trim = _iw(np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64), w)
+    info = (x * _iw(ps * (1.0 - ps), w)[:, None]).T @ x
+    if _rcond(info) < _EPS:
+        raise np.linalg.LinAlgError("singular propensity-score information matrix")
+    alr_ps = (_iw(d - ps, w)[:, None] * x) @ (np.linalg.inv(info) * n1)
+    return ps, trim, alr_ps
+
+
 def _two_by_two_cov(
     dy: np.ndarray,
     d: np.ndarray,
@@ -165,17 +208,9 @@ def _two_by_two_cov(
         return float(att), inf_treat - inf_control
 
     # propensity score pieces (ipw and dr)
-    assert ps is not None
-    ps = np.minimum(ps, 1.0 - 1e-6)
-    trim = _iw(np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64), w)
+    ps, trim, alr_ps = _ps_pieces(ps, d, x, w)
     w_treat = trim * d
     w_cont = trim * ps * c / (1.0 - ps)
-    wps = _iw(ps * (1.0 - ps), w)
-    info = (x * wps[:, None]).T @ x
-    if _rcond(info) < _EPS:
-        raise np.linalg.LinAlgError("singular propensity-score information matrix")
-    hess = np.linalg.inv(info) * n1
-    alr_ps = (_iw(d - ps, w)[:, None] * x) @ hess
     mw_t, mw_c = w_treat.mean(), w_cont.mean()
     if method == "ipw":
         eta_t = np.mean(w_treat * dy) / mw_t
@@ -247,16 +282,10 @@ def _two_by_two_rc(
         inf_control = (dw * (out_post - out_pre - eta_c) + alr_post @ m1 - alr_pre @ m1) / mean(dw)
         return float(att), inf_treat - inf_control
 
-    assert ps is not None
-    ps = np.minimum(ps, 1.0 - 1e-6)
-    trim = _iw(np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64), w)
+    ps, trim, alr_ps = _ps_pieces(ps, d, x, w)
     odds = ps / (1.0 - ps)
     w_tpre, w_tpost = trim * d * pre, trim * d * post
     w_cpre, w_cpost = trim * odds * c * pre, trim * odds * c * post
-    info = (x * _iw(ps * (1.0 - ps), w)[:, None]).T @ x
-    if _rcond(info) < _EPS:
-        raise np.linalg.LinAlgError("singular propensity-score information matrix")
-    alr_ps = (_iw(d - ps, w)[:, None] * x) @ (np.linalg.inv(info) * n1)
 
     def lead(w: np.ndarray, r: np.ndarray) -> tuple[float, np.ndarray]:
         # normalised mean of r with weights w, and its leading influence term
