@@ -33,6 +33,11 @@ terms), far below any difference between distinct assignments that matters
 for a p-value. The multiplier bootstrap (:mod:`analysis.inference.multiplier`)
 reports standard errors and critical values (quantiles), not counts, so it
 needs no tie rule.
+
+The side of a test (``Alternative``: ``"two-sided"``, ``"greater"``,
+``"less"``) is the vocabulary of the same comparisons and lives here too, so
+that randomisation inference and the multiple-testing adjustments check it
+against one ``Literal``.
 """
 
 from __future__ import annotations
