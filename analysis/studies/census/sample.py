@@ -23,19 +23,9 @@ from analysis.errors import InputError
 
 Comparison = Literal["mountain", "rest", "designation"]
 
-#: The outcome family (all from the census; long-form shares marked in labels).
-OUTCOMES: tuple[str, ...] = (
-    "log_pop",
-    "urbanisation",
-    "old_age_share",
-    "edu_years",
-    "college_share",
-    "agri_share",
-    "manuf_share",
-    "services_share",
-    "research_share",
-    "professional_share",
-)
+#: The outcome family (all from the census; long-form shares marked in labels), in
+#: table order: the data layer's :data:`analysis.data.census.OUTCOMES`.
+OUTCOMES: tuple[str, ...] = census.OUTCOMES
 DEFAULT_COVARIATES: tuple[str, ...] = ("log_pop", "urbanisation")
 BASELINE, ENDLINE = 2010, 2020
 
