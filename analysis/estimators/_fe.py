@@ -118,7 +118,9 @@ def panel_codes(panel) -> Codes:
     )
 
 
-def usable_covariates(panel, uid: np.ndarray, n_units: int) -> tuple[list[str], list[str]]:
+def usable_covariates(
+    panel, uid: np.ndarray, n_units: int, *, stacklevel: int = 3
+) -> tuple[list[str], list[str]]:
     """Split covariates into those with within-unit variation and those absorbed.
 
     A covariate that is constant within every unit is collinear with the unit
@@ -126,7 +128,8 @@ def usable_covariates(panel, uid: np.ndarray, n_units: int) -> tuple[list[str], 
     with a note); it is dropped here with a ``UserWarning`` and a note. To use a
     time-invariant characteristic, interact it with time first (for example
     ``x * year``), which is how the simulated confounder enters
-    :func:`analysis.data.simulate.simulate_staggered`.
+    :func:`analysis.data.simulate.simulate_staggered`. The warnings point
+    ``stacklevel`` frames up (default: the caller of the estimator that calls this).
     """
     keep, notes = [], []
     for c in panel.covariates:
@@ -141,7 +144,7 @@ def usable_covariates(panel, uid: np.ndarray, n_units: int) -> tuple[list[str], 
         else:
             keep.append(c)
     for n in notes:
-        warnings.warn(n, UserWarning, stacklevel=3)
+        warnings.warn(n, UserWarning, stacklevel=stacklevel)
     return keep, notes
 
 
@@ -263,3 +266,54 @@ def first_stage(
     y0 = fit.predict(codes.uid, S, X)
     y0[~identified] = np.nan
     return FirstStage(fit=fit, S=S, X=X, untreated=untreated, identified=identified, y0hat=y0)
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """The common start of the imputation estimators (BJS and Gardner).
+
+    Attributes
+    ----------
+    codes
+        :func:`panel_codes` of the panel.
+    notes
+        The panel's notes followed by those of the covariate screen.
+    covs
+        The usable covariates (:func:`usable_covariates`).
+    y, X
+        Outcome and usable covariates of every row (``X`` is ``None`` without covariates).
+    untreated
+        Rows with :math:`D_{it} = 0`, the first-stage sample.
+    om
+        Observation weights of every row, or ``None``.
+    fs
+        The :class:`FirstStage` fitted on the untreated rows.
+    """
+
+    codes: Codes
+    notes: list[str]
+    covs: list[str]
+    y: np.ndarray
+    X: np.ndarray | None
+    untreated: np.ndarray
+    om: np.ndarray | None
+    fs: FirstStage
+
+
+def imputation(panel) -> Imputation:
+    """Codes, covariate screen and first stage of a prepared panel (BJS and Gardner).
+
+    :math:`y_{it} = \\alpha_i + \\lambda_t + x_{it}'\\gamma` is fitted on the
+    untreated rows (:func:`first_stage`; weighted when the panel has weights).
+    """
+    codes = panel_codes(panel)
+    notes = list(panel.notes)
+    covs, cov_notes = usable_covariates(panel, codes.uid, codes.n_units, stacklevel=4)
+    notes += cov_notes
+    d = panel.data
+    y = d["y"].to_numpy()
+    X = d[covs].to_numpy(dtype=float) if covs else None
+    untreated = ~codes.treated
+    om = d["_weight"].to_numpy() if panel.weights else None
+    fs = first_stage(y, codes, X, untreated, om)
+    return Imputation(codes, notes, covs, y, X, untreated, om, fs)

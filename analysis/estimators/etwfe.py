@@ -89,9 +89,9 @@ import scipy.sparse as sp
 
 from analysis import design
 from analysis.errors import InputError
-from analysis.estimators._panel import note, prepare_panel
+from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
-from analysis.validation import check_alpha, check_option, comparison_group
+from analysis.validation import comparison_group
 
 __all__ = ["etwfe"]
 
@@ -154,11 +154,12 @@ def etwfe(
         units; no identified treated cell.
     """
     control = comparison_group(control, ("notyet", "never"))
-    check_option("ssc", ssc, design.SSCName)
-    alpha = check_alpha(alpha)
     covariates = tuple(c for c in covariates if c)
-    panel = prepare_panel(
+    inp = estimator_input(
         data,
+        alpha=alpha,
+        ssc=ssc,
+        ssc_names=design.SSCName,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -167,6 +168,7 @@ def etwfe(
         cluster=cluster,
         require_never_treated=(control == "never"),
     )
+    panel, alpha = inp.panel, inp.alpha
     notes = list(panel.notes)
     d = panel.data
     g_all = d["cohort"].to_numpy()

@@ -116,7 +116,7 @@ from scipy import stats
 from analysis.design import SEType, absorbed_vcov, se_label
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import note, prepare_panel
+from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import check_int, check_option, comparison_group
 
@@ -219,8 +219,19 @@ def event_study(
             "always_treated='include' needs bin_endpoints=True: without binned end-points "
             "the always-treated units' lags beyond the window are not identified"
         )
-    panel = prepare_panel(
+    _fe.check_choice("bin_endpoints", bin_endpoints, (True, False))
+    lo, hi = _fe.check_window(window)
+    try:
+        ref = int(ref_period)
+    except (TypeError, ValueError):
+        raise InputError(f"ref_period must be an integer, not {ref_period!r}") from None
+    if ref != ref_period or not (lo <= ref <= -1):
+        raise InputError(f"ref_period must be a negative event time inside the window {window!r}")
+    inp = estimator_input(
         data,
+        alpha=alpha,
+        ssc=ssc,
+        se=se,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -231,18 +242,7 @@ def event_study(
         weights=weights,
         keep_always_treated=always_treated == "include",
     )
-    _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
-    _fe.check_choice("se", se, SEType)
-    se_kind = se
-    _fe.check_choice("bin_endpoints", bin_endpoints, (True, False))
-    alpha = _fe.check_alpha(alpha)
-    lo, hi = _fe.check_window(window)
-    try:
-        ref = int(ref_period)
-    except (TypeError, ValueError):
-        raise InputError(f"ref_period must be an integer, not {ref_period!r}") from None
-    if ref != ref_period or not (lo <= ref <= -1):
-        raise InputError(f"ref_period must be a negative event time inside the window {window!r}")
+    panel, alpha, se_kind = inp.panel, inp.alpha, se
 
     codes = _fe.panel_codes(panel)
     notes = list(panel.notes)

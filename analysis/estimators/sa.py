@@ -72,7 +72,7 @@ import scipy.sparse as sp
 
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import note, prepare_panel
+from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import comparison_group
 
@@ -130,8 +130,10 @@ def sun_abraham(
         ``pretest`` (joint Wald test of the aggregated leads).
     """
     control = comparison_group(control, ("never", "last"))
-    panel = prepare_panel(
+    inp = estimator_input(
         data,
+        alpha=alpha,
+        ssc=ssc,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -141,8 +143,7 @@ def sun_abraham(
         require_never_treated=(control == "never"),
         weights=weights,
     )
-    _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
-    alpha = _fe.check_alpha(alpha)
+    panel, alpha = inp.panel, inp.alpha
     d = panel.data
     notes = list(panel.notes)
     has_never = bool((d["cohort"] == 0).any())

@@ -67,8 +67,8 @@ from analysis.design import (
 )
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._fe import check_alpha, check_choice, panel_codes, usable_covariates
-from analysis.estimators._panel import panel_arrays
+from analysis.estimators._fe import check_choice, panel_codes, usable_covariates
+from analysis.estimators._panel import estimator_input
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 
 __all__ = ["power_closed_form", "regression_arrays", "regression_design", "ri_closed_form", "twfe"]
@@ -140,8 +140,16 @@ def twfe(
         Invalid panel (see :func:`~analysis.estimators._panel.prepare_panel`),
         bad ``ssc`` / ``alpha``, or a treatment dummy absorbed by the fixed effects.
     """
-    arr = panel_arrays(  # prepare_panel's checks and notes
+    check_choice("backend", backend, ("within", "linearmodels"))
+    if backend == "linearmodels" and (se != "cr1" or weights):
+        raise InputError(
+            "backend='linearmodels' supports only se='cr1' without weights; use backend='within'"
+        )
+    inp = estimator_input(
         data,
+        alpha=alpha,
+        ssc=ssc,
+        se=se,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -150,10 +158,17 @@ def twfe(
         cluster=cluster,
         weights=weights,
     )
-    panel = arr.to_panel()
-    check_choice("ssc", ssc, ("fixest", "linearmodels"))
-    check_choice("se", se, SEType)
-    alpha = check_alpha(alpha)
+    arr, panel, alpha = inp.arrays, inp.panel, inp.alpha
+    result = partial(
+        _result,
+        panel=panel,
+        outcome=outcome,
+        unit=unit,
+        cluster=cluster,
+        ssc=ssc,
+        alpha=alpha,
+        data_layer=data_layer,
+    )
     # the blocked demeaning gives the unweighted CR1 fit only; weights and the
     # other SE types take the general within path
     if (
@@ -163,7 +178,7 @@ def twfe(
         and arr.w is None
         and se == "cr1"
     ):
-        fast = _within_balanced(arr, panel, outcome, unit, cluster, ssc, alpha, data_layer)
+        fast = _within_balanced(arr, cluster, ssc, result)
         if fast is not None:
             return fast
     codes = panel_codes(panel)
@@ -179,12 +194,8 @@ def twfe(
     n, k, G = len(d), X.shape[1], codes.n_cl
     if G < 2 and se in ("cr1", "cr2"):
         raise InputError("clustered standard errors need at least two clusters")
-    check_choice("backend", backend, ("within", "linearmodels"))
     om = d["_weight"].to_numpy() if weights else None
-    if backend == "linearmodels" and (se != "cr1" or om is not None):
-        raise InputError(
-            "backend='linearmodels' supports only se='cr1' without weights; use backend='within'"
-        )
+    fitted = partial(result, terms=list(X.columns), G=G, covs=covs, cov_notes=cov_notes, n=n)
     if backend == "within":
         Td = _fe.time_dummies(codes.tid, codes.n_times)
         fit = _fe.fit_absorbed(
@@ -225,26 +236,7 @@ def twfe(
             kept_idx = np.flatnonzero(fit.keep)
             cols = [int(np.flatnonzero(kept_idx == nT + j)[0]) for j in range(k)]
             cov = V[np.ix_(cols, cols)]
-        return _result(
-            params,
-            cov,
-            list(X.columns),
-            factor,
-            panel=panel,
-            outcome=outcome,
-            unit=unit,
-            cluster=cluster,
-            ssc=ssc,
-            G=G,
-            alpha=alpha,
-            covs=covs,
-            cov_notes=cov_notes,
-            data_layer=data_layer,
-            n=n,
-            backend="within (exact absorption)",
-            se=se,
-            weights=weights,
-        )
+        return fitted(params, cov, factor=factor, backend=_WITHIN, se=se, weights=weights)
     from linearmodels.panel import PanelOLS  # imported only when asked for (slow import)
 
     mod = PanelOLS(y, X, entity_effects=True, time_effects=True, drop_absorbed=False)
@@ -279,31 +271,15 @@ def twfe(
     params = res.params.to_numpy()
     if not np.isfinite(params[0]):
         raise InputError("the treatment dummy is absorbed by the unit and time effects")
-    return _result(
-        params,
-        cov,
-        list(X.columns),
-        factor,
-        panel=panel,
-        outcome=outcome,
-        unit=unit,
-        cluster=cluster,
-        ssc=ssc,
-        G=G,
-        alpha=alpha,
-        covs=covs,
-        cov_notes=cov_notes,
-        data_layer=data_layer,
-        n=n,
-        backend="linearmodels PanelOLS",
-    )
+    return fitted(params, cov, factor=factor, backend="linearmodels PanelOLS")
 
 
-def _within_balanced(arr, panel, outcome, unit, cluster, ssc, alpha, data_layer):
+def _within_balanced(arr, cluster, ssc, result):
     """Balanced panel, no covariates: the within fit by two-way demeaning of n x T
     arrays (:func:`analysis.design.twfe_balanced`), the same estimate and CR1 SE as
     the sparse absorbed fit with a fraction of its memory; ``None`` (use the general
-    path, which reports why) when the treatment dummy is absorbed."""
+    path, which reports why) when the treatment dummy is absorbed. ``result`` is
+    :func:`_result` with the fit's common arguments bound."""
     n_u, n_t = arr.n_units, arr.times.size
     y2 = np.asarray(arr.y, dtype=np.float64).reshape(n_u, n_t)
     g = arr.unit_cohort()
@@ -322,32 +298,28 @@ def _within_balanced(arr, panel, outcome, unit, cluster, ssc, alpha, data_layer)
     n = n_u * n_t
     factor = _fe.ssc_factor(ssc, n=n, k=1, n_units=n_u, n_times=n_t, G=G)
     var = factor * float(scores @ scores) / den**2
-    return _result(
+    return result(
         np.array([beta]),
         np.array([[var]]),
-        ["D"],
-        factor,
-        panel=panel,
-        outcome=outcome,
-        unit=unit,
-        cluster=cluster,
-        ssc=ssc,
+        terms=["D"],
+        factor=factor,
         G=G,
-        alpha=alpha,
         covs=[],
         cov_notes=[],
-        data_layer=data_layer,
         n=n,
-        backend="within (exact absorption)",
+        backend=_WITHIN,
     )
+
+
+_WITHIN = "within (exact absorption)"
 
 
 def _result(
     params,
     cov,
+    *,
     terms,
     factor,
-    *,
     panel,
     outcome,
     unit,
