@@ -24,6 +24,7 @@ from analysis import validation
 from analysis.design import (  # noqa: F401 - re-exported: the estimators' historical names
     AbsorbedFit,
     _dense,
+    absorbed_vcov,
     cluster_scores,
     fit_absorbed,
     group_sums,
@@ -95,11 +96,7 @@ def panel_codes(panel) -> Codes:
     else:
         tid = np.searchsorted(times, tv)
     uid = d["uid"].to_numpy().astype(np.int64, copy=False)
-    if panel.cluster:
-        cl, uniq = pd.factorize(d[panel.cluster], sort=True)
-        n_cl = len(uniq)
-    else:
-        cl, n_cl = uid, panel.n_units
+    cl, n_cl = cluster_codes(d, panel.cluster, uid, panel.n_units)
     g = d["cohort"].to_numpy()
     t = d["time"].to_numpy().astype(float)
     event = np.where(g > 0, t - g, np.nan)
@@ -115,6 +112,74 @@ def panel_codes(panel) -> Codes:
         cohort=g,
         event=event,
         treated=treated,
+    )
+
+
+def cluster_codes(d: pd.DataFrame, cluster: str | None, uid: np.ndarray, n_units: int):
+    """Cluster code of every row of ``d`` and the number of clusters.
+
+    The sorted codes of column ``cluster``; without one, the unit codes ``uid``
+    (``n_units`` clusters).
+    """
+    if cluster:
+        cl, uniq = pd.factorize(d[cluster], sort=True)
+        return cl, len(uniq)
+    return uid, n_units
+
+
+def codes_vcov(fit, S, X, se: str, codes: Codes, *, ssc: str, k: int):
+    """:func:`analysis.design.absorbed_vcov` of a fit on the rows of ``codes``.
+
+    Clusters, units and periods are those of ``codes``; returns ``(V, factor)``.
+    """
+    return absorbed_vcov(
+        fit,
+        S,
+        X,
+        se,
+        cl=codes.cl,
+        n_cl=codes.n_cl,
+        ssc=ssc,
+        k=k,
+        n_units=codes.n_units,
+        n_times=codes.n_times,
+        uid=codes.uid,
+    )
+
+
+def cr2_vcov(y: np.ndarray, X: np.ndarray, codes: Codes, weights=None) -> np.ndarray:
+    """Bell-McCaffrey (CR2) covariance of the slopes on ``X`` with unit and time effects.
+
+    :func:`analysis.inference.crve.ols_cluster` with the fixed effects and
+    clusters of ``codes`` (weighted least squares with ``weights``).
+    """
+    from analysis.inference.crve import ols_cluster  # the CR2 adjustment lives in inference
+
+    res = ols_cluster(y, X, codes.cl, fe=[codes.uid, codes.tid], kind="CR2", weights=weights)
+    return np.asarray(res.vcov)
+
+
+def coefficient_table(terms, estimate, se, covs, first: int, fit, V, pos) -> pd.DataFrame:
+    """The ``coefficients`` frame of a regression: named terms, then the covariates.
+
+    ``terms``, ``estimate`` and ``se`` are the reported dummies; covariate ``j``
+    of ``covs`` is column ``first + j`` of ``fit`` and is listed when it is
+    identified (``fit.keep``), with its SE from ``V`` at row ``pos[first + j]``
+    (``V`` is over the kept columns).
+    """
+    cov_rows = []
+    for j, c in enumerate(covs):
+        jj = first + j
+        if fit.keep[jj]:
+            cov_rows.append(
+                {"term": c, "estimate": fit.coef[jj], "se": np.sqrt(V[pos[jj], pos[jj]])}
+            )
+    return pd.concat(
+        [
+            pd.DataFrame({"term": terms, "estimate": estimate, "se": se}),
+            pd.DataFrame(cov_rows, columns=["term", "estimate", "se"]),
+        ],
+        ignore_index=True,
     )
 
 

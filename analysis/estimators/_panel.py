@@ -33,6 +33,7 @@ import pandas as pd
 from analysis import validation
 from analysis.design import SEType
 from analysis.errors import InputError
+from analysis.estimators._docs import fill_doc
 
 
 def _role(col: str, outcome: str, unit: str, time: str, cohort: str) -> str:
@@ -121,6 +122,7 @@ def _whole(raw: pd.Series, values: pd.Series) -> bool:
     return bool(v.size == 0 or np.abs(v - np.round(v)).max() <= 1e-8)
 
 
+@fill_doc
 def prepare_panel(
     data: pd.DataFrame,
     *,
@@ -140,10 +142,8 @@ def prepare_panel(
 
     Parameters
     ----------
-    data
-        Long panel, one row per unit and period.
-    outcome, unit, time, cohort
-        Column names. ``cohort`` is the first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Optional covariate columns (must be numeric and, for the estimators
         that use baseline covariates, are read in each unit's base period).

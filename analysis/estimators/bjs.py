@@ -87,6 +87,7 @@ import scipy.sparse as sp
 
 from analysis.errors import InputError
 from analysis.estimators import _fe
+from analysis.estimators._docs import fill_doc
 from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import check_option
@@ -94,6 +95,7 @@ from analysis.validation import check_option
 __all__ = ["bjs_imputation", "power_closed_form"]
 
 
+@fill_doc
 def bjs_imputation(
     data: pd.DataFrame,
     *,
@@ -114,23 +116,18 @@ def bjs_imputation(
 
     Parameters
     ----------
-    data
-        Long panel.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` = first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Time-varying controls in the :math:`Y(0)` model.
-    cluster
-        Cluster column (nesting units); default the unit.
+    {{cluster}}
     horizons
         Largest event time reported in ``dynamic`` (default: all).
     pretrends
         Number of leads :math:`K` in the pre-trend regression (default: all
         available leads; ``0`` skips the test).
-    alpha
-        Significance level.
-    data_layer
-        Data-layer label.
+    {{alpha}}
+    {{data_layer}}
     weights
         Column of observation weights :math:`\\omega_{it}` (``didimputation``'s
         ``wname``, Stata ``did_imputation [aw=...]``): the first stage is weighted

@@ -73,12 +73,14 @@ import scipy.sparse as sp
 
 from analysis.errors import InputError
 from analysis.estimators import _fe
+from analysis.estimators._docs import fill_doc
 from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 
 __all__ = ["gardner"]
 
 
+@fill_doc
 def gardner(
     data: pd.DataFrame,
     *,
@@ -96,18 +98,13 @@ def gardner(
 
     Parameters
     ----------
-    data
-        Long panel.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` = first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Time-varying controls in the stage-1 model.
-    cluster
-        Cluster column (nesting units); default the unit.
-    alpha
-        Significance level.
-    data_layer
-        Data-layer label.
+    {{cluster}}
+    {{alpha}}
+    {{data_layer}}
     weights
         Column of observation weights (R ``did2s``'s ``weights``): weighted
         least squares in both stages (module docstring).

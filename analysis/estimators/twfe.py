@@ -59,7 +59,6 @@ import pandas as pd
 
 from analysis.design import (
     SEType,
-    absorbed_vcov,
     demean_two_way,
     panel_ssc_factor,
     se_label,
@@ -67,6 +66,7 @@ from analysis.design import (
 )
 from analysis.errors import InputError
 from analysis.estimators import _fe
+from analysis.estimators._docs import fill_doc
 from analysis.estimators._fe import check_choice, panel_codes, usable_covariates
 from analysis.estimators._panel import estimator_input
 from analysis.results import Aggregate, DiDResult, EstimationDesign
@@ -74,6 +74,7 @@ from analysis.results import Aggregate, DiDResult, EstimationDesign
 __all__ = ["power_closed_form", "regression_arrays", "regression_design", "ri_closed_form", "twfe"]
 
 
+@fill_doc
 def twfe(
     data: pd.DataFrame,
     *,
@@ -94,20 +95,14 @@ def twfe(
 
     Parameters
     ----------
-    data
-        Long panel, one row per unit and period.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` is the first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Time-varying controls :math:`x_{it}` entered linearly.
-    cluster
-        Cluster column (must nest units); default: the unit.
-    ssc
-        Small-sample convention, ``"fixest"`` or ``"linearmodels"`` (module docstring).
-    alpha
-        Significance level for intervals.
-    data_layer
-        Label of the data layer (``"real"``, ``"synthetic"``, ...) stated in tables.
+    {{cluster}}
+    {{ssc}}
+    {{alpha}}
+    {{data_layer}}
     backend
         ``"within"`` (default): unit effects absorbed exactly by within-unit
         demeaning, time effects as sparse dummies, clustered sandwich from
@@ -116,13 +111,7 @@ def twfe(
         same numbers (tested to 1e-10); the within path exists for a measured
         reason: at 100,000 units x 20 periods PanelOLS took 16 s and 2.5 GB,
         6x pyfixest's time at 10,000 units (``benchmarks/RESULTS.md``).
-    se
-        Standard-error type: ``"cr1"`` (default, cluster-robust with the ``ssc``
-        factor), ``"cr2"`` (Bell-McCaffrey cluster-robust,
-        :func:`analysis.inference.crve.ols_cluster`), ``"hc1"``
-        (heteroskedasticity-robust) or ``"iid"``
-        (:func:`analysis.design.absorbed_vcov` gives the formulas). ``ssc``
-        applies to ``"cr1"`` only.
+    {{se}}
     weights
         Column of analytic observation weights (fixest ``weights=``, Stata
         ``[aweight]``): weighted least squares with the unit and time effects
@@ -208,31 +197,9 @@ def twfe(
             raise InputError("a covariate is absorbed by the unit and time effects")
         params = fit.coef[nT : nT + k]
         if se == "cr2":
-            from analysis.inference.crve import ols_cluster
-
-            res2 = ols_cluster(
-                d["y"].to_numpy(),
-                X.to_numpy(),
-                codes.cl,
-                fe=[codes.uid, codes.tid],
-                kind="CR2",
-                weights=om,
-            )
-            cov, factor = np.asarray(res2.vcov), 1.0
+            cov, factor = _fe.cr2_vcov(d["y"].to_numpy(), X.to_numpy(), codes, om), 1.0
         else:
-            V, factor = absorbed_vcov(
-                fit,
-                Td,
-                X.to_numpy(),
-                se,
-                cl=codes.cl,
-                n_cl=codes.n_cl,
-                ssc=ssc,
-                k=k,
-                n_units=codes.n_units,
-                n_times=codes.n_times,
-                uid=codes.uid,
-            )
+            V, factor = _fe.codes_vcov(fit, Td, X.to_numpy(), se, codes, ssc=ssc, k=k)
             kept_idx = np.flatnonzero(fit.keep)
             cols = [int(np.flatnonzero(kept_idx == nT + j)[0]) for j in range(k)]
             cov = V[np.ix_(cols, cols)]
