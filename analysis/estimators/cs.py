@@ -239,6 +239,7 @@ from analysis.estimators._cs_cells import (  # noqa: F401 - internals re-exporte
     _two_by_two_rc,
 )
 from analysis.estimators._cs_design import _build_design, _Design, _Long, _long_design, _warn  # noqa: F401
+from analysis.estimators._docs import fill_doc
 from analysis.inference.multiplier import BOOT_WEIGHTS
 from analysis.results import DiDResult, EstimationDesign
 from analysis.validation import check_alpha, check_int, check_option, comparison_group
@@ -285,6 +286,7 @@ def _validate_options(
 
 
 # --------------------------------------------------------------------------- main
+@fill_doc
 def callaway_santanna(
     data: pd.DataFrame,
     *,
@@ -312,10 +314,8 @@ def callaway_santanna(
 
     Parameters
     ----------
-    data
-        Long panel, one row per unit and period.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` is the first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Covariates for conditional parallel trends (read in the earlier period
         of each comparison; an intercept is always added).
@@ -339,8 +339,7 @@ def callaway_santanna(
     seed
         Seed of the bootstrap generator (recorded in ``info``; drawn fresh and
         recorded when ``None``).
-    data_layer
-        Label of the data layer (``"real"``, ``"synthetic"``...), recorded in ``info``.
+    {{data_layer}}
     max_event
         Largest event time entering the simple, group and dynamic aggregations
         (R ``max_e``).
