@@ -17,9 +17,14 @@ from analysis.data.atomic import atomic_path
 PALETTE = {"Mountain 26": "#1b7837", "Rest of Zhejiang": "#762a83"}
 
 
-def _ax(ax):
+def figure_axes(ax, figsize: tuple[float, float] = (6.4, 4.0)):
+    """The ``(figure, axes)`` a plot function draws on: ``ax``'s, or a new pair.
+
+    Every plot function of the package takes ``ax=None``; this is the one place
+    that turns it into a figure to return (new figures are ``figsize`` inches).
+    """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        fig, ax = plt.subplots(figsize=figsize)
         return fig, ax
     return ax.figure, ax
 
@@ -40,7 +45,7 @@ def layer_stamp(ax, layer: str) -> None:
 
 def effects_plot(result, ax=None, aggregation: str = "dynamic", band: bool = True):
     """Point estimates with pointwise intervals and, if available, simultaneous bands."""
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     tidy = result.tidy()
     sel = tidy[tidy["aggregation"] == aggregation]
     if sel.empty:
@@ -84,7 +89,7 @@ def group_change_plot(
     units: pd.DataFrame, variable: str, label: str, ax=None, layer: str = "real (census)"
 ):
     """2010 vs 2020 distribution of a unit-level variable by group (strip + box)."""
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     sns.boxplot(
         data=units,
         x="year",
@@ -122,7 +127,7 @@ def structure_plot(shares: pd.DataFrame, ax=None, layer: str = "real (census lon
 
     ``shares``: index = (group, year) labels, columns = sectors, rows sum to 1.
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     colors = sns.color_palette("Set2", n_colors=shares.shape[1])
     left = np.zeros(len(shares))
     labels = [f"{g} {y}" for g, y in shares.index]
@@ -147,7 +152,7 @@ def coefficient_plot(
     ``p_ri``; intervals are HC1 (conventional); the randomisation p-value is
     printed beside each estimate.
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     t = table.reset_index(drop=True)
     yy = np.arange(len(t))[::-1]
     half = 1.959963984540054 * t["se_hc1"] / t["sd_control"]
@@ -230,7 +235,7 @@ def sensitivity_plot(result_df, original_ci=None, ax=None, *, layer=None):
     if df.empty:
         raise ValueError("result_df has no rows")
     df = df.sort_values("M", kind="stable")
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     m = df["M"].to_numpy(dtype=float)
     gaps = np.diff(np.unique(m))
     gap = float(gaps.min()) if gaps.size else (abs(m[0]) if m[0] else 1.0)
@@ -283,7 +288,7 @@ def event_study_plot(table: pd.DataFrame, ax=None, layer: str = "real (census)")
     bootstrap, the valid interval with few clusters), ``hc1_ci_low/high``
     (conventional, for reference) and ``p_ri`` (printed beside each point).
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     t = table.sort_values("census").reset_index(drop=True)
     est = t[~t["reference"].astype(bool)]
     ref = t[t["reference"].astype(bool)]
@@ -353,7 +358,7 @@ def bacon_plot(decomp, ax=None, *, layer=None):
     "later_vs_earlier" are the forbidden comparisons (already-treated units as
     controls). Returns the figure.
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     t = decomp.table
     for typ, sub in t.groupby("type", sort=False):
         ax.scatter(
@@ -383,7 +388,7 @@ def twfe_weights_plot(weights, exposure=None, ax=None, *, layer=None):
     ``twfe_weights(..., cohort=...)`` adds). Bars: total weight per exposure,
     split into positive and negative parts. Returns the figure.
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     c = weights.cells
     if exposure is not None:
         c = c.assign(exposure=np.asarray(exposure))
@@ -413,7 +418,7 @@ def mc_metric_plot(summary, metric: str = "bias", ax=None, *, target=None, err=N
     Monte Carlo standard errors drawn as +-2 s.e. bars; ``target`` draws a
     reference line (0 for bias, 0.95 for coverage). Returns the figure.
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     dgps = list(dict.fromkeys(summary["dgp"]))
     methods = list(dict.fromkeys(summary["method"]))
     colors = dict(zip(methods, sns.color_palette("colorblind", len(methods)), strict=True))
@@ -451,7 +456,7 @@ def rejection_plot(summary, ax=None, *, alpha: float = 0.05, layer=None):
     ``summary`` has ``clusters, method, rejection, mc_se``; the band is the
     nominal level +- 2 Monte Carlo s.e. of a correctly sized test. Returns the figure.
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     for m, sub in summary.groupby("method", sort=False):
         ax.errorbar(
             sub["clusters"], sub["rejection"], yerr=2 * sub["mc_se"], marker="o", capsize=2, label=m
@@ -500,7 +505,7 @@ def treatment_timing_plot(
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     codes = sorted(labels)
     cmap = ListedColormap([TIMING_COLORS[c % len(TIMING_COLORS)] for c in codes])
     norm = BoundaryNorm(np.arange(len(codes) + 1) - 0.5, cmap.N)
@@ -563,7 +568,7 @@ def event_study_overlay(
     the x axis. ``truth`` (event -> effect) adds the true dynamic effects as a
     line (known-truth simulations only).
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     labs = list(dict.fromkeys(events["label"]))
     colors = sns.color_palette("colorblind", n_colors=max(len(labs), 3))
     width = 0.8 / max(len(labs), 1)
@@ -626,7 +631,7 @@ def estimates_plot(
 ):
     """One row per estimator: point estimate and 95% interval (``label, att,
     ci_low, ci_high``), with the true value as a vertical line when known."""
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     t = table.reset_index(drop=True)
     yy = np.arange(len(t))[::-1]
     ax.errorbar(
@@ -677,7 +682,7 @@ def synth_plot(result, ax=None, *, cohort=None, overlay: bool = False, layer=Non
     post-period distance between the lines. ``cohort``: which cohort (default the
     first). Returns the figure.
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     c = _synth_cohort(result, cohort)
     tr = result.trajectories[result.trajectories["cohort"] == c]
     lam = result.time_weights[result.time_weights["cohort"] == c]
@@ -720,7 +725,7 @@ def synth_weights_plot(result, ax=None, *, cohort=None, top: int = 15, layer=Non
 
     Companion of :func:`synth_plot`; returns the figure.
     """
-    fig, ax = _ax(ax)
+    fig, ax = figure_axes(ax)
     c = _synth_cohort(result, cohort)
     w = result.unit_weights[result.unit_weights["cohort"] == c]
     w = w[w["weight"] > 0].sort_values("weight", ascending=False).head(top)

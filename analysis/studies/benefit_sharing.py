@@ -368,15 +368,6 @@ def with_value_added(inputs: SharingInputs, value_added: float) -> SharingInputs
 
 
 # ------------------------------------------------------------------ plots
-def _ax(ax):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
-        return fig, ax
-    return ax.figure, ax
-
-
 def _corner_label(ax, label: str) -> None:
     """Print ``label`` small in the lower-right corner of a panel (nothing when empty).
 
@@ -406,7 +397,9 @@ def sharing_plot(inputs: SharingInputs, *, share: float | None = None, ax=None, 
     ``share`` marks a chosen split; ``label`` is printed in the corner (e.g.
     "ILLUSTRATIVE inputs"). Returns the figure.
     """
-    fig, ax = _ax(ax)
+    from analysis.report.figures import figure_axes
+
+    fig, ax = figure_axes(ax)
     g = gains_by_split(inputs)
     be = break_even(inputs)
     ax.axhline(0, color="0.6", lw=0.8)
@@ -436,7 +429,9 @@ def uncertainty_plot(draws: pd.DataFrame, *, share: float | None = None, ax=None
     For each share on a grid: the share of draws in which that split lies in the
     both-gain interval. Returns the figure.
     """
-    fig, ax = _ax(ax)
+    from analysis.report.figures import figure_axes
+
+    fig, ax = figure_axes(ax)
     s = np.linspace(0, 1, 201)
     low = draws["low"].to_numpy()[:, None]
     high = draws["high"].to_numpy()[:, None]
@@ -485,7 +480,9 @@ def break_even_plot(
 ):
     """The both-gain band of splits against the effect size; ``estimate = (att, se)``
     shades its 95% interval. Returns the figure."""
-    fig, ax = _ax(ax)
+    from analysis.report.figures import figure_axes
+
+    fig, ax = figure_axes(ax)
     c = break_even_curve(inputs, effects, base)
     ok = c["feasible"].to_numpy()
     ax.fill_between(
