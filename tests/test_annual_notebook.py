@@ -196,7 +196,7 @@ def test_family_section_shows_the_rounded_family_table(study, shown, monkeypatch
         seen["args"] = (d, a)
         return table
 
-    monkeypatch.setattr(nb, "family", fake_family)
+    monkeypatch.setattr(nb.study, "family", fake_family)
     nb.show_family(data, analyses)
     assert seen["args"] == (data, analyses)
     assert kinds(shown) == ["table"] and shown[0]["p_value"].iloc[0] == 0.1235

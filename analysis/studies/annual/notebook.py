@@ -30,6 +30,11 @@ Two kinds of function:
 
 Tables are displayed with :data:`DISPLAY_OPTIONS` (the pandas options of the
 notebooks), so a notebook needs no ``pd.set_option`` of its own.
+
+The study's functions are reached through the package namespace
+(``study.estimates_sentence``), not through its submodules, so this module does
+not depend on how the study splits its code; the package ``__init__`` does not
+import this module (notebooks import it by name).
 """
 
 from __future__ import annotations
@@ -40,26 +45,8 @@ from typing import Any
 import pandas as pd
 
 from analysis.errors import InputError
-from analysis.studies.annual import (
-    AnnualData,
-    OutcomeAnalysis,
-    Sample,
-    bacon_sentence,
-    design,
-    employment_structure,
-    estimates_sentence,
-    family,
-    honest_sentence,
-    honest_table,
-    plot_bacon,
-    plot_estimates,
-    plot_honest,
-    plot_overlay,
-    plot_timing,
-    power_sentence,
-    show,
-    trust_sentence,
-)
+from analysis.studies import annual as study
+from analysis.studies.annual import AnnualData, OutcomeAnalysis, Sample
 
 __all__ = [
     "DISPLAY_OPTIONS",
@@ -125,7 +112,7 @@ def estimates_table(a: OutcomeAnalysis, sample: Sample = "all") -> pd.DataFrame:
     if sample not in ("all", "mountain"):
         raise InputError(f"unknown sample {sample!r}; use all or mountain")
     t = a.main if sample == "all" else a.mountain
-    return show(t.drop(columns=["note"]))
+    return study.show(t.drop(columns=["note"]))
 
 
 def figure(plot: Callable[..., Any], *args: Any, ax: Any = None) -> Any:
@@ -183,23 +170,23 @@ def _emit(item: Any) -> None:
 # ----------------------------------------------------------------- sections
 def show_design(data: AnnualData) -> None:
     """Section 1: the design in words (counts of units, cohorts, clusters) and the cohort table."""
-    des = design(data)
+    des = study.design(data)
     _emit("\n".join(des.lines()))
     _emit(des.cohorts)
 
 
 def show_timing(data: AnnualData) -> None:
     """Section 1: the treatment-timing picture (counties by years, imputed years dotted)."""
-    _emit(figure(plot_timing, data))
+    _emit(figure(study.plot_timing, data))
 
 
 def show_estimates(data: AnnualData, analyses: Mapping[str, OutcomeAnalysis]) -> None:
     """Section 2: per outcome, the sentence that reads it, the estimates table and the
     overlay of every estimator's event study."""
     for a in analyses.values():
-        _emit(estimates_sentence(data, a))
+        _emit(study.estimates_sentence(data, a))
         _emit(estimates_table(a))
-        _emit(figure(plot_overlay, data, a))
+        _emit(figure(study.plot_overlay, data, a))
 
 
 def show_mountain(analyses: Mapping[str, OutcomeAnalysis]) -> None:
@@ -213,19 +200,19 @@ def show_bacon(data: AnnualData, analyses: Mapping[str, OutcomeAnalysis]) -> Non
     """Section 3: per outcome, the Goodman-Bacon decomposition of static TWFE
     (sentence, table by comparison type, weight-vs-estimate scatter)."""
     for a in analyses.values():
-        _emit(bacon_sentence(data, a))
-        _emit(show(a.bacon_table))
-        _emit(figure(plot_bacon, data, a))
+        _emit(study.bacon_sentence(data, a))
+        _emit(study.show(a.bacon_table))
+        _emit(figure(study.plot_bacon, data, a))
 
 
 def show_sensitivity(data: AnnualData, analyses: Mapping[str, OutcomeAnalysis]) -> None:
     """Section 4: per outcome, the pre-trend tests and the HonestDiD sensitivity of the
     main CS event study (sentence, pre-trend table, intervals and breakdown values, plots)."""
     for a in analyses.values():
-        _emit(honest_sentence(data, a))
-        _emit(show(a.pretrends))
-        _emit(show(honest_table(a.honest)))
-        _emit(figure(plot_honest, data, a))
+        _emit(study.honest_sentence(data, a))
+        _emit(study.show(a.pretrends))
+        _emit(study.show(study.honest_table(a.honest)))
+        _emit(figure(study.plot_honest, data, a))
 
 
 def show_inference(data: AnnualData, analyses: Mapping[str, OutcomeAnalysis]) -> None:
@@ -233,21 +220,21 @@ def show_inference(data: AnnualData, analyses: Mapping[str, OutcomeAnalysis]) ->
     wild cluster bootstrap, randomisation inference), then which inference to trust."""
     for a in analyses.values():
         _emit(a.label)
-        _emit(show(a.inference))
+        _emit(study.show(a.inference))
     first = next(iter(analyses.values()))
-    _emit(trust_sentence(design(data), first.inference))
+    _emit(study.trust_sentence(study.design(data), first.inference))
 
 
 def show_heterogeneity(analyses: Mapping[str, OutcomeAnalysis]) -> None:
     """Section 6: per outcome, the main CS ATT by subgroup of treated counties."""
     for a in analyses.values():
         _emit(a.label)
-        _emit(show(a.heterogeneity))
+        _emit(study.show(a.heterogeneity))
 
 
 def show_employment_structure(data: AnnualData) -> None:
     """Section 6 (notebook 04): sector shares of employment, when the layer has them."""
-    structure = employment_structure(data)
+    structure = study.employment_structure(data)
     _emit("employment structure: " + ("not in this layer" if structure is None else "available"))
     if structure is not None:
         _emit(structure)
@@ -256,7 +243,7 @@ def show_employment_structure(data: AnnualData) -> None:
 def show_family(data: AnnualData, analyses: Mapping[str, OutcomeAnalysis]) -> None:
     """Section 7: multiple-testing adjustments across the eight outcomes of notebooks 03-05
     (:func:`analysis.studies.annual.family`; the other notebooks' outcomes are estimated here)."""
-    _emit(show(family(data, analyses)))
+    _emit(study.show(study.family(data, analyses)))
 
 
 def show_truth_and_power(data: AnnualData, analyses: Mapping[str, OutcomeAnalysis]) -> None:
@@ -268,5 +255,5 @@ def show_truth_and_power(data: AnnualData, analyses: Mapping[str, OutcomeAnalysi
         )
         return
     for a in analyses.values():
-        _emit(figure(plot_estimates, data, a))
-        _emit(power_sentence(data, a))
+        _emit(figure(study.plot_estimates, data, a))
+        _emit(study.power_sentence(data, a))
