@@ -35,12 +35,12 @@ def offenders(files, forbidden, allowed=(), root=PKG):
 
 
 def test_results_and_inference_never_import_report():
-    files = [PKG / "results.py", *sorted((PKG / "inference").glob("*.py"))]
+    files = [PKG / "results.py", *sorted((PKG / "inference").rglob("*.py"))]
     assert offenders(files, ["analysis.report"]) == {}
 
 
 def test_inference_reaches_estimators_only_through_the_registry():
-    files = sorted((PKG / "inference").glob("*.py"))
+    files = sorted((PKG / "inference").rglob("*.py"))
     bad = offenders(files, ["analysis.estimators"], ["analysis.estimators.registry"])
     # ``from analysis.estimators import registry`` is the registry itself
     bad = {f: [h for h in hits if h[1] not in ("analysis.estimators",)] for f, hits in bad.items()}
