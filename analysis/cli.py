@@ -70,6 +70,24 @@ def _count_in(flag: str, value: int | None, limit: int, why: str) -> None:
         raise InputError(f"{flag} {value:,} is above the limit of {limit:,}: {why}")
 
 
+def _nearest_existing(p: Path) -> Path:
+    """``p`` or its nearest existing ancestor: the folder a write below ``p`` depends on.
+
+    Parameters
+    ----------
+    p
+        A file or folder path that may not exist yet.
+
+    Returns
+    -------
+    pathlib.Path
+        The first of ``p``, ``p.parent``, ... that exists (the root at the latest).
+    """
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
 def _check_output_path(out: str | None) -> None:
     """Refuse an --output that cannot be written, before any computing."""
     if not out:
@@ -77,9 +95,7 @@ def _check_output_path(out: str | None) -> None:
     p = Path(out)
     if p.is_dir():
         raise InputError(f"--output {p} is a folder: give a file name")
-    parent = p.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = _nearest_existing(p.parent)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"--output {p}: cannot write to folder {parent} (permission denied)")
 
@@ -91,9 +107,7 @@ def _check_out_dir(out: str | None) -> None:
     p = Path(out)
     if p.exists() and not p.is_dir():
         raise InputError(f"--out {p} is a file: give a folder")
-    parent = p if p.exists() else p.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = _nearest_existing(p)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"--out {p}: cannot write to folder {parent} (permission denied)")
 

@@ -395,6 +395,55 @@ def _dense(a) -> np.ndarray:
     return a.toarray() if sp.issparse(a) else np.asarray(a)
 
 
+def _absorbed_inputs(y, uid, S, X) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]:
+    """The inputs of :func:`fit_absorbed` as arrays: float ``y``, int64 ``uid``,
+    CSR ``S`` and 2-D float ``X`` (empty blocks with ``n`` rows for ``None``)."""
+    y = np.asarray(y, dtype=float)
+    uid = np.asarray(uid, dtype=np.int64)
+    nobs = y.size
+    S = sp.csr_matrix((nobs, 0)) if S is None else sp.csr_matrix(S)
+    X = np.zeros((nobs, 0)) if X is None else np.asarray(X, dtype=float).reshape(nobs, -1)
+    return y, uid, S, X
+
+
+def _solve_absorbed(
+    H_SS: np.ndarray,
+    H_SX: np.ndarray,
+    H_XX: np.ndarray,
+    b: np.ndarray,
+    S: sp.csr_matrix,
+    X: np.ndarray,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""Solve the within normal equations :math:`H\gamma = b` of an absorbed fit.
+
+    :math:`H = \begin{pmatrix} H_{SS} & H_{SX} \\ H_{SX}' & H_{XX}\end{pmatrix}`
+    (symmetrised) is the Gram matrix of ``[S, X]`` net of the unit effects
+    (weighted or not: the caller forms the blocks and :math:`b`). Columns are
+    kept by :func:`_select_columns`; the bread is :math:`H_{kk}^{-1}`
+    (symmetrised), the dropped coefficients are ``NaN``.
+
+    Returns
+    -------
+    tuple
+        ``(H, keep, bread, coef, fitted_z)`` with ``fitted_z`` :math:`= [S, X]\hat\gamma`
+        (dropped columns counted as zero).
+    """
+    H = np.block([[H_SS, H_SX], [H_SX.T, H_XX]])
+    H = (H + H.T) / 2
+    keep = _select_columns(H, tol)
+    Hk = H[np.ix_(keep, keep)]
+    bread = np.linalg.inv(Hk) if keep.any() else np.zeros((0, 0))
+    bread = (bread + bread.T) / 2
+    coef = np.full(H.shape[0], np.nan)
+    coef[keep] = bread @ b[keep]
+    c0 = np.nan_to_num(coef, nan=0.0)
+    ps = S.shape[1]
+    nobs = S.shape[0]
+    fitted_z = (S @ c0[:ps] if ps else np.zeros(nobs)) + (X @ c0[ps:] if X.shape[1] else 0.0)
+    return H, keep, bread, coef, fitted_z
+
+
 def fit_absorbed(
     y: np.ndarray,
     uid: np.ndarray,
@@ -428,11 +477,8 @@ def fit_absorbed(
     """
     if weights is not None:
         return _fit_absorbed_weighted(y, uid, n_units, S, X, tol, np.asarray(weights, float))
-    y = np.asarray(y, dtype=float)
-    uid = np.asarray(uid, dtype=np.int64)
+    y, uid, S, X = _absorbed_inputs(y, uid, S, X)
     nobs = y.size
-    S = sp.csr_matrix((nobs, 0)) if S is None else sp.csr_matrix(S)
-    X = np.zeros((nobs, 0)) if X is None else np.asarray(X, dtype=float).reshape(nobs, -1)
     counts = np.bincount(uid, minlength=n_units).astype(float)
     inv = np.divide(1.0, counts, out=np.zeros(n_units), where=counts > 0)
 
@@ -445,19 +491,8 @@ def fit_absorbed(
     H_SS = _dense(S.T @ S) - (Ssum * inv[:, None]).T @ Ssum
     H_SX = _dense(S.T @ Xt)
     H_XX = Xt.T @ Xt
-    H = np.block([[H_SS, H_SX], [H_SX.T, H_XX]])
-    H = (H + H.T) / 2
     b = np.concatenate([_dense(S.T @ yt).ravel(), Xt.T @ yt])
-
-    keep = _select_columns(H, tol)
-    Hk = H[np.ix_(keep, keep)]
-    bread = np.linalg.inv(Hk) if keep.any() else np.zeros((0, 0))
-    bread = (bread + bread.T) / 2
-    coef = np.full(H.shape[0], np.nan)
-    coef[keep] = bread @ b[keep]
-    c0 = np.nan_to_num(coef, nan=0.0)
-    ps = S.shape[1]
-    fitted_z = (S @ c0[:ps] if ps else np.zeros(nobs)) + (X @ c0[ps:] if X.shape[1] else 0.0)
+    H, keep, bread, coef, fitted_z = _solve_absorbed(H_SS, H_SX, H_XX, b, S, X, tol)
     alpha = (np.bincount(uid, weights=y - fitted_z, minlength=n_units)) * inv
     alpha[counts == 0] = np.nan
     resid = y - alpha[uid] - fitted_z
@@ -478,11 +513,7 @@ def fit_absorbed(
 
 def _fit_absorbed_weighted(y, uid, n_units, S, X, tol, w) -> AbsorbedFit:
     """:func:`fit_absorbed` with analytic weights ``w`` (weighted least squares)."""
-    y = np.asarray(y, dtype=float)
-    uid = np.asarray(uid, dtype=np.int64)
-    nobs = y.size
-    S = sp.csr_matrix((nobs, 0)) if S is None else sp.csr_matrix(S)
-    X = np.zeros((nobs, 0)) if X is None else np.asarray(X, dtype=float).reshape(nobs, -1)
+    y, uid, S, X = _absorbed_inputs(y, uid, S, X)
     wsum = np.bincount(uid, weights=w, minlength=n_units).astype(float)
     inv = np.divide(1.0, wsum, out=np.zeros(n_units), where=wsum > 0)
     ybar = np.bincount(uid, weights=w * y, minlength=n_units) * inv
@@ -495,18 +526,8 @@ def _fit_absorbed_weighted(y, uid, n_units, S, X, tol, w) -> AbsorbedFit:
     H_SS = _dense(Sw.T @ S) - (Ssum * inv[:, None]).T @ Ssum
     H_SX = _dense(Sw.T @ Xt)
     H_XX = Xtw.T @ Xt
-    H = np.block([[H_SS, H_SX], [H_SX.T, H_XX]])
-    H = (H + H.T) / 2
     b = np.concatenate([_dense(Sw.T @ yt).ravel(), Xtw.T @ yt])
-    keep = _select_columns(H, tol)
-    Hk = H[np.ix_(keep, keep)]
-    bread = np.linalg.inv(Hk) if keep.any() else np.zeros((0, 0))
-    bread = (bread + bread.T) / 2
-    coef = np.full(H.shape[0], np.nan)
-    coef[keep] = bread @ b[keep]
-    c0 = np.nan_to_num(coef, nan=0.0)
-    ps = S.shape[1]
-    fitted_z = (S @ c0[:ps] if ps else np.zeros(nobs)) + (X @ c0[ps:] if X.shape[1] else 0.0)
+    H, keep, bread, coef, fitted_z = _solve_absorbed(H_SS, H_SX, H_XX, b, S, X, tol)
     alpha = np.bincount(uid, weights=w * (y - fitted_z), minlength=n_units) * inv
     alpha[wsum == 0] = np.nan
     return AbsorbedFit(
@@ -519,7 +540,7 @@ def _fit_absorbed_weighted(y, uid, n_units, S, X, tol, w) -> AbsorbedFit:
         unit_sums_S=Ssum,
         unit_sums_X=Xsum,
         H=H,
-        n_obs=nobs,
+        n_obs=y.size,
         n_units_in_sample=int((wsum > 0).sum()),
         weights=w,
     )

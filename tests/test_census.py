@@ -80,3 +80,11 @@ def test_harmonised_shape_and_ranges(harmonised):
     # counts-based schooling is a cross-check a little below the published mean
     diff = harmonised["edu_years"] - harmonised["edu_years_counts"]
     assert diff.between(0, 0.6).all()
+
+
+def test_outcome_family_is_labelled_and_shares_are_shares(harmonised):
+    assert set(census.OUTCOMES) == set(census.OUTCOME_LABELS)
+    assert len(census.SERVICE_SECTIONS) == 15  # sections F-T
+    for o in census.SHARE_OUTCOMES:
+        assert harmonised[o].between(0, 1).all(), o
+    assert not set(census.SHARE_OUTCOMES) & {"log_pop", "edu_years"}

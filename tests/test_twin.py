@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.data import annual, twin
+from analysis.data import annual, twin, twin_params
 from analysis.data.treatment import annual_cohorts
 
 
@@ -96,7 +96,7 @@ def test_every_bulletin_county_figure_is_a_target():
 
 def test_census_anchor_allocation_sums_to_the_census():
     alloc = twin.census_anchors()
-    h = twin._census_inputs()[0].set_index(["cbu", "year"])
+    h = twin_params.census_inputs()[0].set_index(["cbu", "year"])
     s = alloc.groupby(["cbu", "year"])[["population", "urban_pop"]].sum()
     np.testing.assert_allclose(s["population"] * 1e4, h.loc[s.index, "pop_total"], rtol=1e-12)
     np.testing.assert_allclose(s["urban_pop"] * 1e4, h.loc[s.index, "pop_urban"], rtol=1e-12)

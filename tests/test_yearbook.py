@@ -90,7 +90,7 @@ def test_partial_file_is_what_the_keying_function_produces():
 def test_every_cited_county_figure_is_keyed_with_its_url():
     yb = pd.read_csv(PARTIAL, dtype={"source": str, "note": str})
     bf = sources.load_bulletin_figures()
-    keyed = yearbook._KEYED_VARS
+    keyed = sources.BULLETIN_COLUMNS
     for r in bf.itertuples():
         ad = str(r.adcode)
         if "+" in ad or ad in ("330000", "330800", "331100"):

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from analysis.data import census, registry, sources
 from analysis.data.atomic import tmp_name
 from analysis.data.manifest import verify_manifest
 from analysis.data.paths import PROCESSED_DIR
-from analysis.data.schemas import panel_schema, plain_problems, validate
+from analysis.data.schemas import (
+    non_integer_cells,
+    panel_schema,
+    plain_problems,
+    unparsed_problems,
+    validate,
+)
 from analysis.errors import InputError
 
 #: Widest panel ``data check`` accepts: the template has 17 columns; a file with
@@ -112,6 +117,13 @@ def check_raw() -> list[str]:
     return problems
 
 
+def _parse_numeric(raw: pd.Series, col: str, problems: list[str]) -> pd.Series:
+    """``raw`` as numbers (unreadable cells NaN); their problem is appended to ``problems``."""
+    parsed = pd.to_numeric(raw, errors="coerce")
+    problems.extend(unparsed_problems(col, raw, parsed))
+    return parsed
+
+
 def check_panel_file(path: str | Path) -> list[str]:
     """Validate a user's county-year panel; every problem in plain words.
 
@@ -145,27 +157,13 @@ def check_panel_file(path: str | Path) -> list[str]:
     for col in df.columns:
         if col in ("name_zh", "source", "note") or pd.api.types.is_numeric_dtype(df[col]):
             continue
-        conv = pd.to_numeric(df[col], errors="coerce")
-        bad = df[col].notna() & conv.isna()
-        if bad.any():
-            first = int(bad.to_numpy().nonzero()[0][0])
-            problems.append(
-                f"column {col!r}: {int(bad.sum())} non-numeric value(s), e.g. "
-                f"{df[col].iloc[first]!r} (first at line {first + 2})"
-            )
-        df[col] = conv
+        df[col] = _parse_numeric(df[col], col, problems)
     for col in ("code", "year", "cohort"):
-        # integer columns: a value like 2019.7 would otherwise be truncated silently
         if col not in df.columns:
             continue
-        v = pd.to_numeric(df[col], errors="coerce")
-        bad = v.notna() & np.isfinite(v) & (v != np.round(v))
-        if bad.any():
-            first = int(bad.to_numpy().nonzero()[0][0])
-            problems.append(
-                f"column {col!r}: {int(bad.sum())} non-integer value(s), e.g. "
-                f"{v.iloc[first]:g} (first at line {first + 2})"
-            )
+        bad, found = non_integer_cells(df, col)
+        if found:
+            problems.extend(found)
             df = df.loc[~bad]  # reported; the other checks run on the remaining rows
     known = frozenset(int(c) for c in registry.load_crosswalk("full")["code"].unique())
     schema = panel_schema(list(df.columns), known)
@@ -205,15 +203,7 @@ def check_long_panel(
     for col in [time] + ([cohort] if cohort else []):
         if pd.api.types.is_numeric_dtype(df[col]):
             continue
-        conv = pd.to_numeric(df[col], errors="coerce")
-        bad = df[col].notna() & conv.isna()
-        if bad.any():
-            first = int(bad.to_numpy().nonzero()[0][0])
-            problems.append(
-                f"column {col!r}: {int(bad.sum())} non-numeric value(s), e.g. "
-                f"{df[col].iloc[first]!r} (first at line {first + 2})"
-            )
-        df[col] = conv
+        df[col] = _parse_numeric(df[col], col, problems)
     if df.empty:
         problems.append("the panel has no rows")
         return problems

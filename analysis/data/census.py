@@ -183,6 +183,25 @@ _OLD_2020 = ["65到69岁", "70到74岁", "75到79岁", "80到84岁", "85岁以�
 _YOUNG_2020 = ["0岁", "1到4岁", "5到9岁", "10到14岁"]
 
 
+#: Industry sections counted as services (sections F-T, in :data:`COUNTS` order): every
+#: ``ind_`` count but the total, agriculture (A), mining (B), manufacturing (C),
+#: utilities (D) and construction (E).
+SERVICE_SECTIONS: tuple[str, ...] = tuple(
+    c
+    for c in COUNTS
+    if c.startswith("ind_")
+    and c
+    not in (
+        "ind_total",
+        "ind_agriculture",
+        "ind_mining",
+        "ind_manufacturing",
+        "ind_utilities",
+        "ind_construction",
+    )
+)
+
+
 def _num(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s, errors="raise").astype("float64")
 
@@ -336,21 +355,7 @@ def add_rates(df: pd.DataFrame) -> pd.DataFrame:
     out["manuf_share"] = out["ind_manufacturing"] / out["ind_total"]
     out["research_share"] = out["ind_research"] / out["ind_total"]
     out["agri_share"] = out["ind_agriculture"] / out["ind_total"]
-    tertiary = [
-        c
-        for c in COUNTS
-        if c.startswith("ind_")
-        and c
-        not in (
-            "ind_total",
-            "ind_agriculture",
-            "ind_mining",
-            "ind_manufacturing",
-            "ind_utilities",
-            "ind_construction",
-        )
-    ]
-    out["services_share"] = out[tertiary].sum(axis=1) / out["ind_total"]
+    out["services_share"] = out[list(SERVICE_SECTIONS)].sum(axis=1) / out["ind_total"]
     out["professional_share"] = out["occ_professional"] / out["occ_total"]
     return out
 
@@ -369,6 +374,23 @@ OUTCOME_LABELS: dict[str, str] = {
     "professional_share": "Professional & technical occupation share*",
 }
 LONG_FORM_NOTE = "* long-form (~10%) sample shares"
+#: The census outcome family of the studies, in the order of their tables (the outcomes of
+#: :data:`OUTCOME_LABELS`).
+OUTCOMES: tuple[str, ...] = (
+    "log_pop",
+    "urbanisation",
+    "old_age_share",
+    "edu_years",
+    "college_share",
+    "agri_share",
+    "manuf_share",
+    "services_share",
+    "research_share",
+    "professional_share",
+)
+#: The outcomes of :data:`OUTCOMES` that are shares (urban, aged 65+, college, sector and
+#: occupation shares; tables show them in percent), not a log count or years.
+SHARE_OUTCOMES: tuple[str, ...] = tuple(o for o in OUTCOMES if o not in ("log_pop", "edu_years"))
 
 
 def harmonised_census(level: Literal["census", "full"] = "census") -> pd.DataFrame:

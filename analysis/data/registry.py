@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -68,16 +69,30 @@ _CROSSWALK_COLUMNS = ["year", "code", "name_zh", "cbu", "cbu_name_zh", "cbu_leve
 
 
 # --------------------------------------------------------------------------- loading
+def _read_registry(
+    parts: tuple[str, ...], columns: list[str], dtype: dict[str, str]
+) -> tuple[Path, pd.DataFrame]:
+    """Read a registry CSV (blank cells stay empty strings); refuse any other header.
+
+    Raises
+    ------
+    DataIntegrityError
+        If the file's columns are not exactly ``columns``, in that order.
+    """
+    path = raw_path(*parts)
+    df = pd.read_csv(path, dtype=dtype, keep_default_na=False)
+    if list(df.columns) != columns:
+        raise DataIntegrityError(f"{path}: columns {list(df.columns)} != {columns}")
+    return path, df
+
+
 @lru_cache(maxsize=1)
 def _counties() -> pd.DataFrame:
-    path = raw_path(*_COUNTIES)
-    df = pd.read_csv(
-        path,
-        dtype={"code": "int64", "prefecture_code": "int64", "mountain26": "string"},
-        keep_default_na=False,
+    path, df = _read_registry(
+        _COUNTIES,
+        _COUNTY_COLUMNS,
+        {"code": "int64", "prefecture_code": "int64", "mountain26": "string"},
     )
-    if list(df.columns) != _COUNTY_COLUMNS:
-        raise DataIntegrityError(f"{path}: columns {list(df.columns)} != {_COUNTY_COLUMNS}")
     flags = df["mountain26"].str.lower()
     if not flags.isin(["true", "false"]).all():
         raise DataIntegrityError(f"{path}: mountain26 must be true/false")
@@ -102,14 +117,9 @@ def _counties() -> pd.DataFrame:
 
 @lru_cache(maxsize=1)
 def _crosswalk() -> pd.DataFrame:
-    path = raw_path(*_CROSSWALK)
-    df = pd.read_csv(
-        path,
-        dtype={"year": "int64", "code": "int64", "cbu": "str"},
-        keep_default_na=False,
+    path, df = _read_registry(
+        _CROSSWALK, _CROSSWALK_COLUMNS, {"year": "int64", "code": "int64", "cbu": "str"}
     )
-    if list(df.columns) != _CROSSWALK_COLUMNS:
-        raise DataIntegrityError(f"{path}: columns {list(df.columns)} != {_CROSSWALK_COLUMNS}")
     problems = []
     for level, years in LEVEL_YEARS.items():
         sub = df[df["cbu_level"] == level]

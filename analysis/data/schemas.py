@@ -8,6 +8,10 @@ in plain words, e.g. ``"2 duplicate county-year rows (code 330127, year 2015)"``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -164,8 +168,9 @@ MPDTA = pa.DataFrameSchema(
     name="mpdta",
 )
 
-#: Level variables of the yearbook panel template that cannot be negative.
-PANEL_NONNEGATIVE = (
+#: Level variables of a county-year panel that cannot be negative (both the user's panel
+#: and the yearbook layer).
+_LEVELS = (
     "gdp",
     "population",
     "urban_income",
@@ -175,10 +180,56 @@ PANEL_NONNEGATIVE = (
     "rd_expenditure",
     "fiscal_revenue",
     "budget_revenue",
-    "fai",
 )
+#: Level variables of the yearbook panel template that cannot be negative.
+PANEL_NONNEGATIVE = (*_LEVELS, "fai")
 #: Percent variables of the template (0-100).
 PANEL_PERCENT = ("urbanisation",)
+
+
+def _value_checks(
+    column: str,
+    *,
+    nonnegative: tuple[str, ...],
+    percent: tuple[str, ...],
+    growth: tuple[str, ...] = (),
+    cohorts: tuple[str, ...],
+) -> list[pa.Check]:
+    """Range checks of one column of a county-year panel.
+
+    Non-negative for a level of ``nonnegative``, within 0-100 for a percentage of
+    ``percent``, above -100 for a growth rate (%) of ``growth``, ``0`` or a year for a
+    cohort column of ``cohorts``.
+    """
+    checks = []
+    if column in nonnegative:
+        checks.append(pa.Check.ge(0, error="negative (impossible for this variable)"))
+    if column in percent:
+        checks.append(pa.Check.in_range(0, 100, error="outside 0-100 (a percentage)"))
+    if column in growth:
+        checks.append(pa.Check.gt(-100, error="a growth rate at or below -100%"))
+    if column in cohorts:
+        checks.append(pa.Check(lambda s: (s == 0) | s.between(1990, 2035), error="not 0 or a year"))
+    return checks
+
+
+def _county_year_checks(constant: dict[str, str]) -> list[pa.Check]:
+    """Frame checks of a county-year panel: unique (code, year) rows, constant columns.
+
+    Each key of ``constant`` must be constant within a county; its value is the error
+    that reports it.
+    """
+    checks = [
+        pa.Check(
+            lambda d: ~d.duplicated(["code", "year"], keep=False),
+            error="duplicate county-year rows (same code and year)",
+        ),
+    ]
+    for c, error in constant.items():
+        checks.append(
+            pa.Check(lambda d, c=c: d.groupby("code")[c].transform("nunique") <= 1, error=error)
+        )
+    return checks
 
 
 def panel_schema(columns: list[str], known_codes: frozenset[int]) -> pa.DataFrameSchema:
@@ -201,29 +252,12 @@ def panel_schema(columns: list[str], known_codes: frozenset[int]) -> pa.DataFram
     for c in columns:
         if c in cols or c in ("name_zh", "source", "note"):
             continue
-        checks = []
-        if c in PANEL_NONNEGATIVE:
-            checks.append(pa.Check.ge(0, error="negative (impossible for this variable)"))
-        if c in PANEL_PERCENT:
-            checks.append(pa.Check.in_range(0, 100, error="outside 0-100 (a percentage)"))
-        if c == "cohort":
-            checks.append(
-                pa.Check(lambda s: (s == 0) | s.between(1990, 2035), error="not 0 or a year")
-            )
-        cols[c] = pa.Column(float, checks, nullable=True, coerce=True)
-    frame_checks = [
-        pa.Check(
-            lambda d: ~d.duplicated(["code", "year"], keep=False),
-            error="duplicate county-year rows (same code and year)",
-        ),
-    ]
-    if "cohort" in columns:
-        frame_checks.append(
-            pa.Check(
-                lambda d: d.groupby("code")["cohort"].transform("nunique") <= 1,
-                error="cohort changes within a county (it must be the county's first enclave year)",
-            )
+        checks = _value_checks(
+            c, nonnegative=PANEL_NONNEGATIVE, percent=PANEL_PERCENT, cohorts=("cohort",)
         )
+        cols[c] = pa.Column(float, checks, nullable=True, coerce=True)
+    changes = "cohort changes within a county (it must be the county's first enclave year)"
+    frame_checks = _county_year_checks({"cohort": changes} if "cohort" in columns else {})
     return pa.DataFrameSchema(cols, checks=frame_checks, strict=False, name="panel")
 
 
@@ -271,6 +305,41 @@ def _show(v: object) -> str:
     if f != f:
         return "missing"
     return str(int(f)) if f.is_integer() else f"{f:g}"
+
+
+def cell_problems(
+    column: str, bad: pd.Series, values: pd.Series, what: str, show: Callable[[Any], str] = repr
+) -> list[str]:
+    """The plain-word problem of the ``bad`` cells of ``column``; empty if none is bad.
+
+    ``"column 'x': 2 <what>, e.g. <show(first bad value)> (first at line 5)"``: lines are
+    those of the file (the header is line 1, so row ``i`` is line ``i + 2``).
+    """
+    if not bad.any():
+        return []
+    first = int(bad.to_numpy().nonzero()[0][0])
+    return [
+        f"column {column!r}: {int(bad.sum())} {what}, e.g. {show(values.iloc[first])} "
+        f"(first at line {first + 2})"
+    ]
+
+
+def unparsed_problems(
+    column: str, raw: pd.Series, parsed: pd.Series, what: str = "non-numeric value(s)"
+) -> list[str]:
+    """The problem of the cells given in ``raw`` that ``parsed`` could not read (NaN)."""
+    return cell_problems(column, raw.notna() & parsed.isna(), raw, what)
+
+
+def non_integer_cells(df: pd.DataFrame, column: str) -> tuple[pd.Series, list[str]]:
+    """Mask of the finite numbers of ``column`` that are not whole, and their problem.
+
+    For integer columns (codes, years, cohorts): a value like 2019.7 would otherwise be
+    truncated silently when the column is coerced to integers.
+    """
+    v = pd.to_numeric(df[column], errors="coerce")
+    bad = v.notna() & np.isfinite(v) & (v != np.round(v))
+    return bad, cell_problems(column, bad, v, "non-integer value(s)", show=lambda x: f"{x:g}")
 
 
 def plain_problems(err: pa.errors.SchemaErrors, table: str) -> list[str]:
@@ -336,18 +405,7 @@ def validate(name: str, df: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ yearbook layer
 #: Level variables of the yearbook layer (the twin's columns) that cannot be negative.
-YEARBOOK_NONNEGATIVE = (
-    "pop2010",
-    "gdp",
-    "population",
-    "urban_income",
-    "rural_income",
-    "disp_income",
-    "employment",
-    "rd_expenditure",
-    "fiscal_revenue",
-    "budget_revenue",
-)
+YEARBOOK_NONNEGATIVE = ("pop2010", *_LEVELS)
 #: Percentages of the yearbook layer (0-100).
 YEARBOOK_PERCENT = ("urbanisation", "rd_intensity")
 #: Growth rates (%, real or nominal): above -100.
@@ -407,32 +465,21 @@ def yearbook_schema(columns: list[str], codes_2022: frozenset[int]) -> pa.DataFr
                 coerce=True,
             )
             continue
-        checks = []
-        if c in YEARBOOK_NONNEGATIVE:
-            checks.append(pa.Check.ge(0, error="negative (impossible for this variable)"))
-        if c in YEARBOOK_PERCENT:
-            checks.append(pa.Check.in_range(0, 100, error="outside 0-100 (a percentage)"))
-        if c in YEARBOOK_GROWTH:
-            checks.append(pa.Check.gt(-100, error="a growth rate at or below -100%"))
-        if c in ("cohort", "soe_cohort"):
-            checks.append(
-                pa.Check(lambda s: (s == 0) | s.between(1990, 2035), error="not 0 or a year")
-            )
+        checks = _value_checks(
+            c,
+            nonnegative=YEARBOOK_NONNEGATIVE,
+            percent=YEARBOOK_PERCENT,
+            growth=YEARBOOK_GROWTH,
+            cohorts=("cohort", "soe_cohort"),
+        )
         cols[c] = pa.Column(float, checks, nullable=True, coerce=True)
-    frame_checks = [
-        pa.Check(
-            lambda d: ~d.duplicated(["code", "year"], keep=False),
-            error="duplicate county-year rows (same code and year)",
-        ),
-    ]
-    for c in ("cohort", "soe_cohort"):
-        if c in columns:
-            frame_checks.append(
-                pa.Check(
-                    lambda d, c=c: d.groupby("code")[c].transform("nunique") <= 1,
-                    error=f"{c} changes within a county (it must be constant)",
-                )
-            )
+    frame_checks = _county_year_checks(
+        {
+            c: f"{c} changes within a county (it must be constant)"
+            for c in ("cohort", "soe_cohort")
+            if c in columns
+        }
+    )
     if {"fiscal_revenue", "budget_revenue"} <= set(columns):
         frame_checks.append(
             pa.Check(

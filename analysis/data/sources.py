@@ -36,6 +36,23 @@ def load_enclave_events() -> pd.DataFrame:
     return _load("enclave_events", "enclave_events.csv").copy()
 
 
+#: ``variable`` of ``bulletin_figures.csv`` -> the column of the annual panel (the twin's and
+#: the yearbook layer's columns) that holds it. Variables not listed (per-capita GDP,
+#: registered population, new urban jobs, ...) have no column of their own.
+BULLETIN_COLUMNS: dict[str, str] = {
+    "gdp": "gdp",
+    "gdp_real_growth": "gdp_growth",
+    "resident_pop": "population",
+    "urbanization_rate": "urbanisation",
+    "urban_disp_income_pc": "urban_income",
+    "rural_disp_income_pc": "rural_income",
+    "disp_income_pc": "disp_income",
+    "fiscal_total_revenue": "fiscal_revenue",
+    "general_budget_revenue": "budget_revenue",
+    "fai_growth": "fai_growth",
+}
+
+
 def load_bulletin_figures() -> pd.DataFrame:
     """Cited county/province figures from statistical bulletins, one URL per row."""
     return _load("bulletin_figures", "bulletin_figures.csv").copy()

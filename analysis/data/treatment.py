@@ -125,6 +125,11 @@ ALTERNATIVE_RULES: tuple[TreatmentRule, ...] = (
 
 
 def _qualifying(rule: TreatmentRule, ev: pd.DataFrame, *, dated: bool) -> pd.Series:
+    """Mask of the events of ``ev`` that count under ``rule``.
+
+    Kind, direction, event type, confidence and (unless ``rule.city_platforms``) county
+    level; with ``dated``, also a dated year of an accepted date status by the cut-off.
+    """
     ok_conf = _CONF_ORDER[_CONF_ORDER.index(rule.min_confidence) :]
     m = (
         ev["kind"].isin(rule.kinds)
@@ -149,19 +154,7 @@ def first_enclave_year(
     codes), named ``cohort``.
     """
     ev = sources.load_enclave_events() if events is None else events.copy()
-    ok_conf = _CONF_ORDER[_CONF_ORDER.index(rule.min_confidence) :]
-    m = (
-        ev["kind"].isin(rule.kinds)
-        & ev["direction"].isin(rule.directions)
-        & ev["event_type"].isin(rule.event_types)
-        & ev["date_status"].isin(rule.date_status)
-        & ev["confidence"].isin(ok_conf)
-        & ev["year"].notna()
-        & (ev["year"] <= rule.cutoff)
-    )
-    if not rule.city_platforms:
-        m &= ev["level"] == "county"
-    hits = ev.loc[m, ["county_code", "level", "year"]]
+    hits = ev.loc[_qualifying(rule, ev, dated=True), ["county_code", "level", "year"]]
     counties = registry.load_counties()
     mountain = counties.loc[counties["mountain26"], ["code", "prefecture_code"]]
     rows = []

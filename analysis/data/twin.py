@@ -7,22 +7,15 @@ that we set, so that the staggered-adoption study can be run, tested against kno
 and used as an executable pre-analysis plan. Every frame is labelled: a ``data_layer``
 column equal to ``"synthetic"`` and ``attrs["data_layer"] == "synthetic"``.
 
-Units and boundaries
---------------------
-The twin has the **90 county-level units of end-2022** (``data/raw/registry/counties.csv``)
-on their 2022 boundaries for every year 2010-2023 (a back-cast), not the 82
-consistent-boundary units. Reasons: the yearbook tables a researcher will key in, the
-bulletin figures, the 26 mountain counties, the SOE pairing and the enclave timeline are
-all reported for the 2022 units; and on consistent boundaries the mountain county 苍南 would
-be merged with 龙港 (split from 苍南 in 2019, not a mountain county), contaminating the
-treated group. The census anchors, which exist only for consistent-boundary units where
-boundaries moved, are imposed on the CBU totals: a CBU's census count is split over its 2022
-units by the 2020 census shares where the 2020 census lists those units (苍南/龙港,
-海曙/鄞州, 龙湾/洞头, 越城/柯桥; so 龙港 is back-cast to 2010 at its 2020 share of
-苍南+龙港) and by the stated shares of the parameter file for the 2021 Hangzhou
-re-districting. Calibration tests compare the twin with the census at CBU level. A real
-yearbook keyed in by 2022 units has the same break a real 苍南 series has in 2019; the
-yearbook layer documents it.
+Where things live
+-----------------
+This module is the generator (:func:`build_twin`) and the one-table comparison
+(:func:`twin_vs_real`). Its inputs are in :mod:`analysis.data.twin_params` (the parameter
+file; the 90 units of end-2022, on their 2022 boundaries in every year, with the reasons
+for that choice; the census counts allocated to them); the cited real values it is
+calibrated to and compared with in :mod:`analysis.data.twin_targets`; the known effects and
+the true ATT(g,t) and aggregates in :mod:`analysis.data.twin_truth`. The public names of
+all four are importable from here.
 
 Model
 -----
@@ -63,29 +56,34 @@ Calibration (:math:`c`) is of two kinds, and this is what keeps the known effect
 Known effects
 -------------
 For a county with first enclave year :math:`g` and main enclave kind :math:`k`, in year
-:math:`t \\ge g`,
-:math:`\\tau^v_{it} = b_v\\, m_{kv}\\, h(g)\\, (1 + \\gamma \\min(t - g, \\bar e))`, with
-:math:`h(g)` larger for early cohorts (parameter file, ``[effects]``). The true ATT(g,t) is
-the mean of :math:`\\tau_{it}` over the cohort's counties; the aggregates are formed exactly
-as :func:`analysis.estimators.cs.callaway_santanna` forms them (:func:`aggregate_truth`).
-The ``null`` scenario sets every effect to zero (same shocks).
+:math:`t \\ge g`, :math:`\\tau^v_{it}` grows with exposure and is larger for early cohorts
+(:func:`analysis.data.twin_truth.effect_matrix`, parameter file ``[effects]``). The true
+ATT(g,t) is the mean of :math:`\\tau_{it}` over the cohort's counties; the aggregates are
+formed exactly as :func:`analysis.estimators.cs.callaway_santanna` forms them
+(:func:`aggregate_truth`). The ``null`` scenario sets every effect to zero (same shocks).
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
-from analysis.data import census, registry, sources
-from analysis.data.paths import REPO_ROOT
+from analysis.data import twin_params
 from analysis.data.treatment import ANNUAL_RULE, annual_cohorts
+from analysis.data.twin_params import PARAMS_PATH, census_anchors, load_params
+from analysis.data.twin_targets import STAT, evaluate_targets, stat_weights, targets
+from analysis.data.twin_truth import (
+    EFFECT_OUTCOMES,
+    Scenario,
+    aggregate_truth,
+    effect_matrix,
+    truth,
+)
 from analysis.errors import DataIntegrityError, InputError
 
 __all__ = [
@@ -95,14 +93,12 @@ __all__ = [
     "Twin",
     "aggregate_truth",
     "build_twin",
+    "census_anchors",
     "evaluate_targets",
     "load_params",
     "targets",
     "twin_vs_real",
 ]
-
-PARAMS_PATH = REPO_ROOT / "analysis" / "data" / "twin_params.toml"
-Scenario = Literal["effects", "null"]
 
 #: Column order of the panel (= the yearbook template, ``data/raw/yearbook/TEMPLATE.csv``).
 COLUMNS: tuple[str, ...] = (
@@ -135,443 +131,7 @@ COLUMNS: tuple[str, ...] = (
     "note",
 )
 
-#: Stored outcome -> the log outcome the studies estimate on (the one the truth refers to).
-EFFECT_OUTCOMES: dict[str, str] = {
-    "urban_income": "log_urban_income",
-    "rural_income": "log_rural_income",
-    "employment": "log_employment",
-    "rd_expenditure": "log_rd",
-}
 
-#: bulletin_figures variable -> twin column (others are reported, not modelled).
-_BULLETIN_VARS = {
-    "gdp": "gdp",
-    "gdp_real_growth": "gdp_growth",
-    "resident_pop": "population",
-    "urbanization_rate": "urbanisation",
-    "urban_disp_income_pc": "urban_income",
-    "rural_disp_income_pc": "rural_income",
-    "disp_income_pc": "disp_income",
-    "fiscal_total_revenue": "fiscal_revenue",
-    "general_budget_revenue": "budget_revenue",
-    "fai_growth": "fai_growth",
-    "urban_rural_income_ratio": "urban_rural_ratio",
-    "gdp_pc": "gdp_pc",
-}
-
-#: How a group aggregate of each variable is formed (see [aggregates] of the parameters).
-_STAT = {
-    "gdp": ("sum", None),
-    "population": ("sum", None),
-    "fiscal_revenue": ("sum", None),
-    "budget_revenue": ("sum", None),
-    "urbanisation": ("wmean", "pop"),
-    "gdp_growth": ("wmean", "gdp_lag"),
-    "fai_growth": ("wmean", "gdp_lag"),
-    "urban_income": ("wmean", "urban_pop"),
-    "rural_income": ("wmean", "rural_pop"),
-    "disp_income": ("wmean", "pop"),
-}
-
-_UNITS = {
-    "gdp": "亿元",
-    "population": "万人",
-    "urbanisation": "%",
-    "gdp_growth": "%",
-    "fai_growth": "%",
-    "urban_income": "元",
-    "rural_income": "元",
-    "disp_income": "元",
-    "fiscal_revenue": "亿元",
-    "budget_revenue": "亿元",
-    "urban_rural_ratio": "ratio",
-    "gdp_pc": "元",
-    "urbanisation_change": "pp",
-    "urban_income_share": "%",
-    "rural_income_share": "%",
-}
-
-
-@cache
-def _params_cached(path: str) -> dict:
-    with open(path, "rb") as f:
-        return tomllib.load(f)
-
-
-def load_params() -> dict:
-    """The twin's parameters (``analysis/data/twin_params.toml``), as a fresh dict."""
-    import copy
-
-    return copy.deepcopy(_params_cached(str(PARAMS_PATH)))
-
-
-# ============================================================================ units
-@cache
-def _census_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Harmonised census (level "full") and the 2020 county rows (read once per process)."""
-    return census.harmonised_census("full"), census.load_census(2020)
-
-
-def _units(params: dict) -> pd.DataFrame:
-    c = registry.load_counties().sort_values("code").reset_index(drop=True)
-    out = pd.DataFrame(
-        {
-            "code": c["code"].astype("int64"),
-            "name_zh": c["name_zh"],
-            "prefecture": c["prefecture_code"].astype("int64"),
-            "mountain26": c["mountain26"].astype(bool),
-        }
-    )
-    out["railway"] = ~out["code"].isin(params["panel"]["no_railway"])
-    return out
-
-
-def _is_default(params: dict | None) -> bool:
-    return params is None or params == _params_cached(str(PARAMS_PATH))
-
-
-@cache
-def _census_anchors_default() -> pd.DataFrame:
-    return _census_anchors(load_params())
-
-
-@cache
-def _targets_default() -> pd.DataFrame:
-    return _targets(load_params())
-
-
-def census_anchors(params: dict | None = None) -> pd.DataFrame:
-    """Census population (万人) and urbanisation (%) of 2010 and 2020 on the 2022 units.
-
-    A consistent-boundary unit's counts are split over its 2022 units (module docstring);
-    sums over a CBU's units equal the census exactly. Columns ``code, year, population,
-    urban_pop`` (万人), ``urbanisation``, ``cbu``.
-    """
-    if _is_default(params):
-        return _census_anchors_default().copy()
-    return _census_anchors(params)  # type: ignore[arg-type]
-
-
-def _census_anchors(params: dict) -> pd.DataFrame:
-    """Body of :func:`census_anchors`."""
-    params = load_params() if params is None else params
-    h, cen20 = _census_inputs()
-    cen20 = cen20.set_index("code")
-    cw = registry.load_crosswalk("full")
-    c22 = cw[cw["year"] == 2022]
-    c20 = cw[cw["year"] == 2020]
-    shares_cfg = {int(k): float(v) for k, v in params["allocation"]["shares"].items()}
-    rows = []
-    for cbu, members in c22.groupby("cbu"):
-        codes = sorted(int(x) for x in members["code"])
-        codes20 = sorted(int(x) for x in c20.loc[c20["cbu"] == cbu, "code"])
-        for year in (2010, 2020):
-            hv = h[(h["cbu"] == cbu) & (h["year"] == year)]
-            if len(hv) != 1:
-                raise DataIntegrityError(f"census: CBU {cbu} missing in {year}")
-            pop, urb = float(hv["pop_total"].iloc[0]), float(hv["pop_urban"].iloc[0])
-            if len(codes) == 1:
-                rows.append((codes[0], year, pop, urb, cbu))
-                continue
-            if codes == codes20:
-                p20 = np.array([float(cen20.loc[k, "pop_total"]) for k in codes])
-                u20 = np.array([float(cen20.loc[k, "pop_urban"]) for k in codes])
-            else:
-                missing = [k for k in codes if k not in shares_cfg]
-                if missing:
-                    raise DataIntegrityError(f"no allocation share for units {missing} ({cbu})")
-                p20 = np.array([shares_cfg[k] for k in codes])
-                u20 = p20 * (urb / pop)
-            share = p20 / p20.sum()
-            p = pop * share
-            rate = np.minimum((u20 / p20) * (urb / pop) / (u20.sum() / p20.sum()), 1.0)
-            u = p * rate
-            u *= urb / u.sum()
-            for _ in range(len(codes)):  # no unit above 100% urban: move the excess
-                u = np.minimum(u, p)
-                room = p - u
-                gap = urb - u.sum()
-                if gap <= 1e-9 * urb or room.sum() <= 0:
-                    break
-                u += gap * room / room.sum()
-            for k, pk, uk in zip(codes, p, u, strict=True):
-                rows.append((k, year, pk, uk, cbu))
-    out = pd.DataFrame(rows, columns=["code", "year", "pop", "urb", "cbu"])
-    out["population"] = out["pop"] / 1e4
-    out["urban_pop"] = out["urb"] / 1e4
-    out["urbanisation"] = 100 * out["urb"] / out["pop"]
-    return out[["code", "year", "population", "urban_pop", "urbanisation", "cbu"]]
-
-
-# ========================================================================== targets
-@dataclass(frozen=True)
-class _Tol:
-    value: float
-    kind: Literal["rel", "abs"]
-
-
-def _tol(params: dict, scope: str, variable: str, role: str) -> _Tol:
-    t = params["tolerance"]
-    rate = variable in ("urbanisation", "gdp_growth", "fai_growth", "urbanisation_change")
-    if role == "context":
-        return _Tol(t["context"], "rel")
-    if role == "check_path":
-        return _Tol(t["province_path"], "rel")
-    if scope == "cbu":
-        if variable == "population":
-            return _Tol(t["census_population"], "rel")
-        return _Tol(t["census_urbanisation_pp"], "abs")
-    if variable == "urban_rural_ratio":
-        return _Tol(0.02, "abs")
-    if variable in ("urban_income_share", "rural_income_share"):
-        return _Tol(0.5, "abs")
-    if scope == "county":
-        if variable == "urbanisation":
-            return _Tol(t["county_rate_pp"], "abs")
-        if rate:
-            return _Tol(t["county_growth_pp"], "abs")
-        return _Tol(t["county_level"], "rel")
-    if scope in ("block", "prefecture"):
-        return _Tol(t["county_growth_pp"], "abs") if rate else _Tol(t["block_level"], "rel")
-    if scope == "mountain26":
-        return _Tol(t["paper_rate_pp"], "abs") if rate else _Tol(t["paper_aggregate"], "rel")
-    return _Tol(t["province_rate_pp"], "abs") if rate else _Tol(t["province_level"], "rel")
-
-
-def targets(params: dict | None = None) -> pd.DataFrame:
-    """Every real value the twin is calibrated to or compared with, one row each.
-
-    Columns: ``target_id``, ``scope`` (cbu | county | block | prefecture | mountain26 |
-    province), ``codes`` (tuple of 2022 unit codes the value refers to), ``label``,
-    ``year``, ``variable``, ``stat`` (how the twin's value is formed), ``value``, ``unit``,
-    ``role`` (``pin``: imposed on one county; ``solve``: imposed on a group through its
-    not-yet-fixed members; ``check``: not imposed, compared with a tolerance; ``context``:
-    compared, not comparable enough to test, with the reason in ``how``), ``tolerance``,
-    ``tol_kind`` (rel | abs), ``source``, ``how``.
-    """
-    if _is_default(params):
-        return _targets_default().copy()
-    return _targets(params)  # type: ignore[arg-type]
-
-
-def _targets(params: dict) -> pd.DataFrame:
-    """Body of :func:`targets`."""
-    params = load_params() if params is None else params
-    units = _units(params)
-    all_codes = tuple(int(c) for c in units["code"])
-    mountain = tuple(int(c) for c in units.loc[units["mountain26"], "code"])
-    first, last = params["panel"]["first_year"], params["panel"]["last_year"]
-    rows: list[dict] = []
-
-    def add(scope, codes, label, year, variable, value, role, source, how, stat=None):
-        st = stat or _STAT.get(variable, ("derived", None))[0]
-        tol = _tol(params, scope, variable, role)
-        rows.append(
-            {
-                "scope": scope,
-                "codes": tuple(int(c) for c in codes),
-                "label": label,
-                "year": int(year),
-                "variable": variable,
-                "stat": st,
-                "value": float(value),
-                "unit": _UNITS.get(variable, ""),
-                "role": role,
-                "tolerance": tol.value,
-                "tol_kind": tol.kind,
-                "source": source,
-                "how": how,
-            }
-        )
-
-    # 1. census, per consistent-boundary unit (imposed through the allocated county pins)
-    h = _census_inputs()[0]
-    cw = registry.load_crosswalk("full")
-    c22 = cw[cw["year"] == 2022]
-    h = h[h["year"].isin([2010, 2020])]  # the censuses the twin is built on
-    for r in h.sort_values(["cbu", "year"]).itertuples(index=False):
-        codes = tuple(sorted(int(x) for x in c22.loc[c22["cbu"] == r.cbu, "code"]))
-        src = f"census{r.year}_zhejiang.csv (harmonised, CBU {r.cbu})"
-        add(
-            "cbu",
-            codes,
-            r.cbu_name_zh,
-            r.year,
-            "population",
-            r.pop_total / 1e4,
-            "check",
-            src,
-            "census count, 2022 units summed to the CBU",
-            stat="sum",
-        )
-        add(
-            "cbu",
-            codes,
-            r.cbu_name_zh,
-            r.year,
-            "urbanisation",
-            100 * r.urbanisation,
-            "check",
-            src,
-            "census urban / total population, 2022 units summed to the CBU",
-            stat="wmean",
-        )
-
-    # 2. bulletin figures (structured rows)
-    bf = sources.load_bulletin_figures()
-    pref_members = units.groupby("prefecture")["code"].apply(lambda s: tuple(int(x) for x in s))
-    for r in bf.itertuples(index=False):
-        var = _BULLETIN_VARS.get(r.variable)
-        year = int(r.year)
-        codes = tuple(int(x) for x in str(r.adcode).split("+"))
-        label = str(r.county)
-        if var is None:
-            add(
-                "county",
-                codes,
-                label,
-                year,
-                r.variable,
-                r.value,
-                "context",
-                r.source,
-                "not a twin variable (reported for completeness)",
-                stat="none",
-            )
-            continue
-        if not first <= year <= last:
-            continue
-        if codes == (330000,):
-            scope, codes = "province", all_codes
-        elif len(codes) == 1 and codes[0] in pref_members.index:
-            scope, codes = "prefecture", pref_members[codes[0]]
-        elif len(codes) > 1:
-            scope = "block"
-        else:
-            scope = "county"
-        role = "pin" if scope == "county" else "solve"
-        how = f"bulletin_figures.csv ({r.vintage})"
-        if var == "gdp_pc":
-            how += "; twin GDP / resident population"
-            add(
-                scope,
-                codes,
-                label,
-                year,
-                var,
-                r.value,
-                "context",
-                r.source,
-                how + " (bulletins divide by mean, not year-end, population)",
-                stat="gdp_pc",
-            )
-            continue
-        if var == "urban_rural_ratio":
-            add(scope, codes, label, year, var, r.value, "check", r.source, how, stat="ratio")
-            continue
-        if scope == "prefecture" and var in ("fiscal_revenue", "budget_revenue"):
-            add(
-                scope,
-                codes,
-                label,
-                year,
-                var,
-                r.value,
-                "context",
-                r.source,
-                how + "; city totals include city-level revenue, not a sum of counties",
-            )
-            continue
-        if scope == "prefecture" and var in ("urban_income", "rural_income"):
-            role = "solve"
-        if scope == "prefecture" and var == "disp_income":
-            role = "context"
-        if scope == "province" and (var in ("urban_income", "rural_income") and year == 2021):
-            role = "check_path"
-            how += "; level solved in 2022, 2021 follows from the assumed growth path"
-        if scope == "province" and var == "disp_income":
-            role = "context"
-            how += (
-                "; all-resident income implied by the twin's urban/rural incomes and urbanisation"
-            )
-        if (
-            scope == "county"
-            and var == "disp_income"
-            and (
-                (bf["adcode"] == r.adcode)
-                & (bf["year"] == r.year)
-                & bf["variable"].isin(["urban_disp_income_pc", "rural_disp_income_pc"])
-            ).any()
-        ):
-            role = "context"
-            how += (
-                "; implied by the county's cited urban and rural incomes and the census "
-                "urbanisation (survey weights differ)"
-            )
-        if scope == "county" and r.vintage.startswith("secondary (GitHub"):
-            role = "context"
-            how += "; unverified secondary source"
-        add(scope, codes, label, year, var, r.value, role, r.source, how)
-        if role == "check_path":
-            rows[-1]["role"] = "check"
-
-    # 3. the paper's 2022 26-county aggregates
-    claims = sources.load_paper_claims().set_index("claim_id")
-    paper = {
-        "C03": ("gdp", "sum", "solve"),
-        "C04": ("gdp_growth", "wmean", "solve"),
-        "C05": ("fai_growth", "wmean", "solve"),
-        "C07": ("urbanisation", "wmean", "solve"),
-        "C15": ("urban_income", "wmean", "solve"),
-        "C16": ("rural_income", "wmean", "solve"),
-        "C19": ("fiscal_revenue", "mean", "solve"),
-        "C20": ("budget_revenue", "mean", "solve"),
-        "C08": ("urbanisation_change", "diff", "check"),
-        "C09": ("urban_rural_ratio", "ratio", "check"),
-        "C17": ("urban_income_share", "share", "check"),
-        "C18": ("rural_income_share", "share", "check"),
-    }
-    for cid, (var, stat, role) in paper.items():
-        c = claims.loc[cid]
-        add(
-            "mountain26",
-            mountain,
-            "浙江山区26县",
-            2022,
-            var,
-            c["value"],
-            role,
-            f"paper_claims.csv {cid}",
-            str(c["phrase_zh"]),
-            stat=stat,
-        )
-
-    # 4. figures in notes and derived ones (parameter file)
-    for e in params.get("extra_targets", []):
-        scope = e["scope"]
-        if scope == "province":
-            codes = all_codes
-        elif scope == "mountain26":
-            codes = mountain
-        elif scope == "prefecture":
-            codes = pref_members[int(e["codes"][0])]
-        else:
-            codes = tuple(e["codes"])
-        role = "pin" if scope == "county" else "solve"
-        name = units.set_index("code")["name_zh"]
-        label = {"province": "浙江省", "mountain26": "浙江山区26县"}.get(
-            scope, "+".join(name.get(int(c), str(c)) for c in e.get("codes", [])) or scope
-        )
-        if scope == "prefecture":
-            label = {330800: "衢州市", 331100: "丽水市"}.get(int(e["codes"][0]), label)
-        add(scope, codes, label, e["year"], e["variable"], e["value"], role, e["source"], e["how"])
-
-    out = pd.DataFrame(rows)
-    out.insert(0, "target_id", [f"T{i + 1:03d}" for i in range(len(out))])
-    return out
-
-
-# ============================================================= generation machinery
 class _Series:
     """One variable on its working scale, with pins and the calibration term."""
 
@@ -582,17 +142,24 @@ class _Series:
         self.pins: dict[int, dict[int, float]] = {}
 
     def pinned(self, i: int, t: int | None = None) -> bool:
+        """Whether unit ``i`` is pinned (in year column ``t``; any year for ``shift``)."""
         if i not in self.pins:
             return False
         return t is None or self.mode == "shift" or t in self.pins[i]
 
     def pin(self, i: int, t: int, z: float) -> None:
+        """Pin unit ``i`` to ``z`` (working scale) in year column ``t`` (``shift``: one pin)."""
         if self.mode == "shift":
             self.pins[i] = {t: z}
         else:
             self.pins.setdefault(i, {})[t] = z
 
     def working(self) -> np.ndarray:
+        """The series on its working scale with the calibration term of the pins.
+
+        ``point``: pinned cells replaced; ``shift``: the unit's row moved by its pin's gap;
+        ``bridge``: the gaps interpolated linearly between pins (constant beyond them).
+        """
         z = self.base.copy()
         nt = z.shape[1]
         for i, p in self.pins.items():
@@ -607,6 +174,7 @@ class _Series:
         return z
 
     def natural(self, z: np.ndarray | None = None) -> np.ndarray:
+        """``z`` (default :meth:`working`) on the natural scale (``logit``: percent)."""
         z = self.working() if z is None else z
         if self.scale == "log":
             return np.exp(z)
@@ -615,6 +183,7 @@ class _Series:
         return z
 
     def to_working(self, v: float) -> float:
+        """A natural-scale value on the working scale."""
         if self.scale == "log":
             return float(np.log(v))
         if self.scale == "logit":
@@ -623,6 +192,7 @@ class _Series:
 
 
 def _ar1(rng: np.random.Generator, n: int, nt: int, sd: np.ndarray, rho: float) -> np.ndarray:
+    """``n`` AR(1) paths of length ``nt``, :math:`u_t = \\rho u_{t-1} + sd\\, e_t`, stationary start."""
     e = rng.standard_normal((n, nt))
     u = np.empty((n, nt))
     u[:, 0] = e[:, 0] * sd / np.sqrt(1 - rho**2)
@@ -643,27 +213,6 @@ def _year_effects(growth: list[float], years: np.ndarray, base_year: int) -> np.
         )
     lam = np.concatenate([[0.0], np.cumsum(g)])
     return lam - lam[int(np.searchsorted(years, base_year))]
-
-
-def _effect_matrix(
-    params: dict, treat: pd.DataFrame, years: np.ndarray, scenario: Scenario
-) -> dict[str, np.ndarray]:
-    """tau_it (log points) for each effect outcome, units in ``treat`` order."""
-    e = params["effects"]
-    g = treat["cohort"].to_numpy()
-    kinds = treat["enclave_kind"].to_numpy()
-    hg = np.clip(1 + e["cohort_slope"] * (e["cohort_ref"] - g), e["cohort_lo"], e["cohort_hi"])
-    exposure = years[None, :] - g[:, None]
-    on = (g[:, None] > 0) & (exposure >= 0)
-    shape = 1 + e["growth"] * np.minimum(np.maximum(exposure, 0), e["cap"])
-    out = {}
-    for v in e["outcomes"]:
-        if scenario == "null":
-            out[v] = np.zeros((len(g), years.size))
-            continue
-        m = np.array([e["kind"][k][v] if k else 0.0 for k in kinds])
-        out[v] = np.where(on, e["base"][v] * m[:, None] * hg[:, None] * shape, 0.0)
-    return out
 
 
 @dataclass(frozen=True)
@@ -708,11 +257,16 @@ _SCOPE_PRIORITY = {"county": 0, "block": 1, "prefecture": 2, "mountain26": 3, "p
 
 
 def _generate(params: dict, seed: int, scenario: Scenario) -> tuple[pd.DataFrame, dict]:
+    """Draw and calibrate the panel (module docstring); return it and the truth's inputs.
+
+    The shocks are drawn in the fixed order :data:`_ORDER` (same seed, same shocks in
+    every scenario); the targets are imposed by scope (county first, province last).
+    """
     first, last = params["panel"]["first_year"], params["panel"]["last_year"]
     years = np.arange(first - 1, last + 1)  # internal extra year for growth rates
     nt = years.size
     ti = {int(y): k for k, y in enumerate(years)}
-    units = _units(params)
+    units = twin_params.units(params)
     n = len(units)
     ui = {int(c): k for k, c in enumerate(units["code"])}
     mountain = units["mountain26"].to_numpy()
@@ -727,7 +281,7 @@ def _generate(params: dict, seed: int, scenario: Scenario) -> tuple[pd.DataFrame
         (pop2010 / np.median(pop2010)) ** sh["size_power"], sh["size_clip_lo"], sh["size_clip_hi"]
     )
     rho = float(sh["rho"])
-    tau = _effect_matrix(params, treat, years, scenario)
+    tau = effect_matrix(params, treat, years, scenario)
     rng = np.random.default_rng(seed)
     draws = {}
     for v in _ORDER:  # fixed draw order: same seed -> same shocks in every scenario
@@ -745,20 +299,6 @@ def _generate(params: dict, seed: int, scenario: Scenario) -> tuple[pd.DataFrame
     series: dict[str, _Series] = {}
     nat: dict[str, np.ndarray] = {}
 
-    def weights(kind: str | None, t: int) -> np.ndarray:
-        if kind is None:
-            return np.ones(n)
-        pop = nat["population"][:, t]
-        if kind == "pop":
-            return pop
-        if kind == "urban_pop":
-            return pop * nat["urbanisation"][:, t] / 100
-        if kind == "rural_pop":
-            return pop * (1 - nat["urbanisation"][:, t] / 100)
-        if kind == "gdp_lag":
-            return nat["gdp"][:, t - 1]
-        raise ValueError(kind)
-
     def calibrate(v: str) -> None:
         s = series[v]
         rows = tg[(tg["variable"] == v) & tg["role"].isin(["pin", "solve"])]
@@ -775,10 +315,10 @@ def _generate(params: dict, seed: int, scenario: Scenario) -> tuple[pd.DataFrame
             if adj.size == 0:
                 continue
             z = s.working()
-            stat, wk = _STAT[v]
+            stat, wk = STAT[v]
             if r.stat == "mean":
                 stat, wk = "mean", None
-            w = weights(wk, t)[members] if stat == "wmean" else np.ones(members.size)
+            w = stat_weights(wk, nat, members, t) if stat == "wmean" else np.ones(members.size)
 
             def agg(delta: float, z=z, members=members, adj=adj, t=t, w=w, stat=stat) -> float:
                 zt = z[members, t].copy()
@@ -941,6 +481,7 @@ def _generate(params: dict, seed: int, scenario: Scenario) -> tuple[pd.DataFrame
 
 
 def _assemble(vals: dict, info: dict, seed: int, scenario: str) -> pd.DataFrame:
+    """The panel frame (columns :data:`COLUMNS`, labelled SYNTHETIC) from the unit x year values."""
     units, treat, yrs = info["units"], info["treat"], info["years"]
     n, nt = len(units), yrs.size
     rep = lambda x: np.repeat(np.asarray(x), nt)  # noqa: E731
@@ -979,88 +520,12 @@ def _assemble(vals: dict, info: dict, seed: int, scenario: str) -> pd.DataFrame:
     return df
 
 
-# ============================================================================ truth
-def aggregate_truth(att_gt: pd.DataFrame, cohort_sizes: pd.Series) -> pd.DataFrame:
-    """Aggregate true ATT(g,t) exactly as :func:`analysis.estimators.cs.callaway_santanna`.
-
-    With :math:`p_g` the share of units in cohort :math:`g` (only ratios matter):
-
-    * ``simple``: :math:`\\sum_{t \\ge g} p_g ATT(g,t) / \\sum_{t \\ge g} p_g`;
-    * ``group``: :math:`\\theta(g)` = mean of cohort :math:`g`'s post cells; overall
-      :math:`\\sum_g p_g \\theta(g) / \\sum_g p_g`;
-    * ``dynamic``: :math:`\\theta(e) = \\sum_{t-g=e} p_g ATT(g,t) / \\sum p_g` for every
-      event time in the cells (pre-periods included); overall = mean of
-      :math:`\\theta(e)` over :math:`e \\ge 0`;
-    * ``calendar``: :math:`\\theta(t)` over post cells of year :math:`t`; overall = mean.
-
-    Overall values carry ``key = NaN``. ``att_gt`` needs ``outcome, cohort, time, att``;
-    ``cohort_sizes`` maps cohort -> number of units (cohorts absent from it are dropped).
-    """
-    rows = []
-    for outcome, d in att_gt.groupby("outcome", sort=False):
-        d = d[d["cohort"].isin(cohort_sizes.index)].copy()
-        d["e"] = d["time"] - d["cohort"]
-        d["w"] = d["cohort"].map(cohort_sizes).astype(float)
-        post = d[d["e"] >= 0]
-        rows.append((outcome, "simple", np.nan, np.average(post["att"], weights=post["w"])))
-        grp = post.groupby("cohort")["att"].mean()
-        for g, v in grp.items():
-            rows.append((outcome, "group", g, v))
-        wg = cohort_sizes.loc[grp.index].astype(float)
-        rows.append((outcome, "group", np.nan, float(np.dot(wg, grp) / wg.sum())))
-        dyn = d.groupby("e").apply(
-            lambda s: np.average(s["att"], weights=s["w"]), include_groups=False
-        )
-        for e, v in dyn.items():
-            rows.append((outcome, "dynamic", e, v))
-        rows.append((outcome, "dynamic", np.nan, float(dyn[dyn.index >= 0].mean())))
-        cal = post.groupby("time").apply(
-            lambda s: np.average(s["att"], weights=s["w"]), include_groups=False
-        )
-        for t, v in cal.items():
-            rows.append((outcome, "calendar", t, v))
-        rows.append((outcome, "calendar", np.nan, float(cal.mean())))
-    out = pd.DataFrame(rows, columns=["outcome", "type", "key", "att"])
-    out["key"] = out["key"].astype(float)
-    out["att"] = out["att"].astype(float)
-    return out
-
-
-def _truth(info: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    treat, yrs, tau, units = info["treat"], info["years"], info["tau"], info["units"]
-    first = int(yrs[0])
-    g = treat["cohort"].to_numpy()
-    eff_rows = []
-    att_rows = []
-    for v, out_name in EFFECT_OUTCOMES.items():
-        t_ = tau[v]
-        eff = pd.DataFrame(
-            {
-                "code": np.repeat(units["code"].to_numpy(), yrs.size),
-                "year": np.tile(yrs, len(units)),
-                "outcome": out_name,
-                "tau": t_.ravel(),
-            }
-        )
-        eff_rows.append(eff)
-        for c in sorted(set(g[g > 0])):
-            mean_tau = t_[g == c].mean(axis=0)
-            for k, t in enumerate(yrs):
-                # cells an estimator can form: time after the first year (varying base)
-                if t <= first and t < c:
-                    continue
-                att_rows.append((out_name, int(c), int(t), int(t - c), float(mean_tau[k]), t >= c))
-    att = pd.DataFrame(att_rows, columns=["outcome", "cohort", "time", "event", "att", "post"])
-    sizes = pd.Series(g[g > first]).value_counts().sort_index()
-    aggs = aggregate_truth(att[att["cohort"] > first], sizes)
-    return att, aggs, pd.concat(eff_rows, ignore_index=True)
-
-
 @cache
 def _build_cached(seed: int, scenario: str) -> Twin:
+    """The twin of ``seed`` and ``scenario`` (built once per process; never mutate it)."""
     params = load_params()
     panel, info = _generate(params, seed, scenario)  # type: ignore[arg-type]
-    att, aggs, eff = _truth(info)
+    att, aggs, eff = truth(info)
     for f in (att, aggs, eff):
         f.attrs.update({"data_layer": "synthetic", "scenario": scenario, "seed": int(seed)})
     return Twin(panel=panel, att_gt=att, aggregates=aggs, effects=eff, seed=seed, scenario=scenario)
@@ -1089,111 +554,6 @@ def build_twin(seed: int | None = None, scenario: Scenario = "effects") -> Twin:
         c.attrs = dict(f.attrs)
         out.append(c)
     return Twin(*out, seed=t.seed, scenario=t.scenario)
-
-
-# ===================================================================== comparison
-class _Cube:
-    """The panel's numeric columns as unit x year arrays (fast group aggregates)."""
-
-    _VARS = (
-        "gdp",
-        "population",
-        "urbanisation",
-        "gdp_growth",
-        "fai_growth",
-        "urban_income",
-        "rural_income",
-        "disp_income",
-        "fiscal_revenue",
-        "budget_revenue",
-    )
-
-    def __init__(self, panel: pd.DataFrame) -> None:
-        self.codes = np.sort(panel["code"].unique())
-        self.years = np.sort(panel["year"].unique())
-        ci = np.searchsorted(self.codes, panel["code"].to_numpy())
-        yi = np.searchsorted(self.years, panel["year"].to_numpy())
-        self.a: dict[str, np.ndarray] = {}
-        for v in self._VARS:
-            m = np.full((self.codes.size, self.years.size), np.nan)
-            if v in panel.columns:
-                m[ci, yi] = pd.to_numeric(panel[v], errors="coerce").to_numpy(dtype=float)
-            self.a[v] = m
-
-    def rows(self, codes: tuple) -> np.ndarray:
-        return np.searchsorted(self.codes, np.asarray(codes))
-
-    def col(self, year: int) -> int | None:
-        k = int(np.searchsorted(self.years, year))
-        return k if k < self.years.size and self.years[k] == year else None
-
-
-def _group_value(cube: _Cube, codes: tuple, year: int, variable: str, stat: str) -> float:
-    t = cube.col(year)
-    if t is None:
-        return np.nan
-    r = cube.rows(codes)
-    a = cube.a
-
-    def w(kind):
-        pop = a["population"][r, t]
-        if kind == "pop":
-            return pop
-        if kind == "urban_pop":
-            return pop * a["urbanisation"][r, t] / 100
-        if kind == "rural_pop":
-            return pop * (1 - a["urbanisation"][r, t] / 100)
-        if kind == "gdp_lag":
-            return a["gdp"][r, t - 1] if t > 0 else np.full(r.size, np.nan)
-        return np.ones(r.size)
-
-    def wmean(v):
-        ww = w(_STAT[v][1])
-        return float(np.dot(ww, a[v][r, t]) / ww.sum())
-
-    if variable == "urban_rural_ratio":
-        return wmean("urban_income") / wmean("rural_income")
-    if variable == "gdp_pc":
-        return float(1e4 * a["gdp"][r, t].sum() / a["population"][r, t].sum())
-    if variable == "urbanisation_change":
-        return wmean("urbanisation") - _group_value(cube, codes, year - 1, "urbanisation", "wmean")
-    if variable in ("urban_income_share", "rural_income_share"):
-        v = variable.replace("_share", "")
-        return 100 * wmean(v) / _group_value(cube, tuple(cube.codes), year, v, "wmean")
-    if stat == "none" or variable not in a:
-        return np.nan
-    if stat == "sum":
-        return float(a[variable][r, t].sum())
-    if stat == "mean":
-        return float(a[variable][r, t].mean())
-    return wmean(variable)
-
-
-def evaluate_targets(panel: pd.DataFrame, tg: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every target of :func:`targets` with the panel's value, the gap and a pass flag.
-
-    Adds ``twin`` (the panel's value formed as ``stat`` says), ``gap`` (twin - value),
-    ``rel_gap``, ``within`` (``|gap|`` within the tolerance; NaN for ``context`` rows).
-    Works on any frame with the twin's columns (also a real yearbook panel).
-    """
-    tg = targets() if tg is None else tg
-    cube = _Cube(panel)
-    known = set(int(c) for c in cube.codes)
-    vals = []
-    for r in tg.itertuples(index=False):
-        if r.stat == "none" or not set(r.codes) <= known:
-            vals.append(np.nan)
-            continue
-        vals.append(_group_value(cube, r.codes, r.year, r.variable, r.stat))
-    out = tg.copy()
-    out["twin"] = vals
-    out["gap"] = out["twin"] - out["value"]
-    out["rel_gap"] = out["gap"] / out["value"].abs()
-    err = np.where(out["tol_kind"] == "rel", out["rel_gap"].abs(), out["gap"].abs())
-    within = pd.Series(err <= out["tolerance"] + 1e-12, index=out.index, dtype="boolean")
-    within[out["role"].eq("context") | out["twin"].isna()] = pd.NA
-    out["within"] = within
-    return out
 
 
 def twin_vs_real(seed: int | None = None, scenario: Scenario = "effects") -> pd.DataFrame:

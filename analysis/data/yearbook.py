@@ -33,7 +33,9 @@ from analysis.data.paths import raw_path
 from analysis.data.schemas import (
     YEARBOOK_FLAGS,
     YEARBOOK_TEXT,
+    non_integer_cells,
     plain_problems,
+    unparsed_problems,
     yearbook_schema,
 )
 from analysis.errors import InputError
@@ -121,33 +123,20 @@ def _check_frame(df: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
         s = df[col]
         if col in YEARBOOK_FLAGS:
             conv = s.astype("string").str.strip().str.lower().map(_TRUE)
-            bad = s.notna() & conv.isna()
             what = "value(s) that are not true/false"
         else:
             if pd.api.types.is_numeric_dtype(s):
                 continue
             conv = pd.to_numeric(s, errors="coerce")
-            bad = s.notna() & conv.isna()
             what = "non-numeric value(s)"
-        if bad.any():
-            first = int(bad.to_numpy().nonzero()[0][0])
-            problems.append(
-                f"column {col!r}: {int(bad.sum())} {what}, e.g. {s.iloc[first]!r} "
-                f"(first at line {first + 2})"
-            )
+        problems.extend(unparsed_problems(col, s, conv, what))
         df[col] = pd.to_numeric(conv, errors="coerce")
     for col in ("code", "year", "cohort", "soe_cohort"):
-        # integer columns: a value like 2019.7 would otherwise be truncated silently
         if col not in df.columns:
             continue
-        v = pd.to_numeric(df[col], errors="coerce")
-        bad = v.notna() & np.isfinite(v) & (v != np.round(v))
-        if bad.any():
-            first = int(bad.to_numpy().nonzero()[0][0])
-            problems.append(
-                f"column {col!r}: {int(bad.sum())} non-integer value(s), e.g. "
-                f"{v.iloc[first]:g} (first at line {first + 2})"
-            )
+        bad, found = non_integer_cells(df, col)
+        if found:
+            problems.extend(found)
             df.loc[bad, col] = np.nan  # reported; the other checks still run
     if "source" in df.columns:
         df["source"] = df["source"].fillna("")
@@ -160,24 +149,16 @@ def _check_frame(df: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
         problems.extend(plain_problems(e, "yearbook"))
     # agreement with the registry where the identifying columns are filled in
     reg = registry.load_counties().set_index("code")
-    if {"code", "mountain26"} <= set(df.columns) and not problems:
-        m = df["mountain26"].notna()
-        want = df.loc[m, "code"].map(reg["mountain26"].astype(float))
-        bad = want.notna() & (df.loc[m, "mountain26"] != want)
+    for col, reg_col in (("mountain26", "mountain26"), ("prefecture", "prefecture_code")):
+        if not ({"code", col} <= set(df.columns) and not problems):
+            continue
+        m = df[col].notna()
+        want = df.loc[m, "code"].map(reg[reg_col].astype(float))
+        bad = want.notna() & (df.loc[m, col] != want)
         if bad.any():
             i = int(np.flatnonzero(m.to_numpy())[np.flatnonzero(bad.to_numpy())[0]])
             problems.append(
-                f"column 'mountain26': {int(bad.sum())} value(s) disagree with the registry "
-                f"(first at line {i + 2})"
-            )
-    if {"code", "prefecture"} <= set(df.columns) and not problems:
-        m = df["prefecture"].notna()
-        want = df.loc[m, "code"].map(reg["prefecture_code"].astype(float))
-        bad = want.notna() & (df.loc[m, "prefecture"] != want)
-        if bad.any():
-            i = int(np.flatnonzero(m.to_numpy())[np.flatnonzero(bad.to_numpy())[0]])
-            problems.append(
-                f"column 'prefecture': {int(bad.sum())} value(s) disagree with the registry "
+                f"column {col!r}: {int(bad.sum())} value(s) disagree with the registry "
                 f"(first at line {i + 2})"
             )
     return problems, df
@@ -257,7 +238,7 @@ def load_yearbook(path: str | Path | None = None) -> pd.DataFrame:
     ``"real"``. Raises :class:`InputError` listing every problem.
     """
     from analysis.data.treatment import ANNUAL_RULE, annual_cohorts
-    from analysis.data.twin import census_anchors, load_params
+    from analysis.data.twin_params import census_anchors, load_params
 
     p = Path(path) if path is not None else complete_file()
     if p is None:
@@ -309,20 +290,6 @@ def load_yearbook(path: str | Path | None = None) -> pd.DataFrame:
 
 
 # ------------------------------------------------------- keying the cited figures
-_KEYED_VARS = {
-    "gdp": "gdp",
-    "gdp_real_growth": "gdp_growth",
-    "resident_pop": "population",
-    "urbanization_rate": "urbanisation",
-    "urban_disp_income_pc": "urban_income",
-    "rural_disp_income_pc": "rural_income",
-    "disp_income_pc": "disp_income",
-    "fiscal_total_revenue": "fiscal_revenue",
-    "general_budget_revenue": "budget_revenue",
-    "fai_growth": "fai_growth",
-}
-
-
 def key_bulletin_figures() -> pd.DataFrame:
     """Every cited county figure keyed into the yearbook schema (``bulletins_partial.csv``).
 
@@ -334,7 +301,7 @@ def key_bulletin_figures() -> pd.DataFrame:
     prefecture/province figures cannot be keyed into a county row (they stay in
     ``bulletin_figures.csv``). ``source`` maps each keyed cell to its URL.
     """
-    from analysis.data.twin import load_params
+    from analysis.data.twin_params import load_params
 
     bf = sources.load_bulletin_figures()
     codes = _codes_2022()
@@ -349,7 +316,7 @@ def key_bulletin_figures() -> pd.DataFrame:
         if "+" in ad or int(ad) not in codes:
             continue
         c = cell(int(ad), int(r.year))
-        var = _KEYED_VARS.get(r.variable)
+        var = sources.BULLETIN_COLUMNS.get(r.variable)
         if var is None:
             c["notes"].append(f"{r.variable} = {r.value:g} {r.unit}")
             c["src"].setdefault(r.source, []).append(f"note ({r.variable})")

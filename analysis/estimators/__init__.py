@@ -31,7 +31,8 @@ Adding an estimator
    validate first (``analysis.validation``: annotate each option with a
    ``Literal`` vocabulary and check it with ``check_option``; ``check_alpha``;
    raise :class:`~analysis.errors.InputError` for anything a user can cause),
-   then ``analysis.estimators._panel.prepare_panel``, then compute with
+   then ``analysis.estimators._panel.estimator_input`` (the one prologue:
+   ``ssc``, ``se``, ``alpha``, then the prepared panel), then compute with
    :mod:`analysis.design` (``fit_absorbed``, ``ssc_factor``, ``wald_test``) --
    never a second copy of those. Fill ``aggregates["simple"]`` always, the
    ``dynamic`` aggregate with its ``vcov`` for event-study methods (then

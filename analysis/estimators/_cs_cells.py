@@ -4,8 +4,11 @@ Which ATT(g, t) cells exist (base periods, comparison groups) and the DRDID
 1.3.0 two-period building blocks that estimate each one with its influence
 function: doubly robust (``dr``), inverse-probability weighting (``ipw``) and
 outcome regression (``reg``), for panels and, unbalanced, repeated cross
-sections. Split from :mod:`analysis.estimators.cs` to keep each module
-readable; see that module's docstring for the estimands.
+sections; and the moment path, which gives the no-covariate ATT(g,t) and the
+Gram matrix of their influence functions from cohort moments of the outcome
+without forming them (both closed-form paths share
+:func:`_closed_form_coefficients`). Split from :mod:`analysis.estimators.cs`
+to keep each module readable; see that module's docstring for the estimands.
 """
 
 from __future__ import annotations
@@ -121,6 +124,49 @@ def _rcond(a: np.ndarray) -> float:
     return 0.0 if not np.isfinite(c) else 1.0 / c
 
 
+def _ps_pieces(
+    ps: np.ndarray | None, d: np.ndarray, x: np.ndarray, w: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Propensity-score pieces shared by the DRDID panel and cross-section 2x2s.
+
+    The score is capped at :math:`1 - 10^{-6}`; comparison units with
+    :math:`\hat p \ge` :data:`TRIM_LEVEL` get weight zero; the asymptotic
+    linear representation of the (weighted) logit is
+    :math:`w_i(d_i - \hat p_i)x_i' \big(\sum_j w_j\hat p_j(1-\hat p_j)x_jx_j'/n_1\big)^{-1}`.
+
+    Parameters
+    ----------
+    ps
+        Fitted propensity scores of the ``n_1`` units (rows) used.
+    d
+        Treated-cohort indicator.
+    x
+        Design matrix (intercept first).
+    w
+        Sampling weights (``None`` = unweighted).
+
+    Returns
+    -------
+    ps, trim, alr_ps
+        The capped score, the trimming indicator times the weights, and the
+        ``n_1 x k`` linear representation of the logit.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the information matrix of the logit is singular.
+    """
+    assert ps is not None
+    n1 = d.shape[0]
+    ps = np.minimum(ps, 1.0 - 1e-6)
+    trim = _iw(np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64), w)
+    info = (x * _iw(ps * (1.0 - ps), w)[:, None]).T @ x
+    if _rcond(info) < _EPS:
+        raise np.linalg.LinAlgError("singular propensity-score information matrix")
+    alr_ps = (_iw(d - ps, w)[:, None] * x) @ (np.linalg.inv(info) * n1)
+    return ps, trim, alr_ps
+
+
 def _two_by_two_cov(
     dy: np.ndarray,
     d: np.ndarray,
@@ -162,17 +208,9 @@ def _two_by_two_cov(
         return float(att), inf_treat - inf_control
 
     # propensity score pieces (ipw and dr)
-    assert ps is not None
-    ps = np.minimum(ps, 1.0 - 1e-6)
-    trim = _iw(np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64), w)
+    ps, trim, alr_ps = _ps_pieces(ps, d, x, w)
     w_treat = trim * d
     w_cont = trim * ps * c / (1.0 - ps)
-    wps = _iw(ps * (1.0 - ps), w)
-    info = (x * wps[:, None]).T @ x
-    if _rcond(info) < _EPS:
-        raise np.linalg.LinAlgError("singular propensity-score information matrix")
-    hess = np.linalg.inv(info) * n1
-    alr_ps = (_iw(d - ps, w)[:, None] * x) @ hess
     mw_t, mw_c = w_treat.mean(), w_cont.mean()
     if method == "ipw":
         eta_t = np.mean(w_treat * dy) / mw_t
@@ -244,16 +282,10 @@ def _two_by_two_rc(
         inf_control = (dw * (out_post - out_pre - eta_c) + alr_post @ m1 - alr_pre @ m1) / mean(dw)
         return float(att), inf_treat - inf_control
 
-    assert ps is not None
-    ps = np.minimum(ps, 1.0 - 1e-6)
-    trim = _iw(np.where(d == 1, True, ps < TRIM_LEVEL).astype(np.float64), w)
+    ps, trim, alr_ps = _ps_pieces(ps, d, x, w)
     odds = ps / (1.0 - ps)
     w_tpre, w_tpost = trim * d * pre, trim * d * post
     w_cpre, w_cpost = trim * odds * c * pre, trim * odds * c * post
-    info = (x * _iw(ps * (1.0 - ps), w)[:, None]).T @ x
-    if _rcond(info) < _EPS:
-        raise np.linalg.LinAlgError("singular propensity-score information matrix")
-    alr_ps = (_iw(d - ps, w)[:, None] * x) @ (np.linalg.inv(info) * n1)
 
     def lead(w: np.ndarray, r: np.ndarray) -> tuple[float, np.ndarray]:
         # normalised mean of r with weights w, and its leading influence term
@@ -476,19 +508,7 @@ def _estimate_cells(
             )
         dy = design.y[:, tidx] - design.y[:, bidx]  # n x K (zero for base cells)
         sums = _cohort_sums(dy if wt is None else wt[:, None] * dy, codes, n_u)
-        cols = np.arange(k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m_t = sums[tcode, cols] / nd
-            m_c = (sums * cm).sum(axis=0) / nc
-        coef = np.zeros((n_u, k))
-        cent = np.zeros((n_u, k))
-        ctrl = cm & est[None, :]
-        coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
-        cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
-        e = np.flatnonzero(est)
-        coef[tcode[e], e] = n / nd[e]
-        cent[tcode[e], e] = m_t[e]
-        att[e] = m_t[e] - m_c[e]
+        coef, cent = _closed_form_coefficients(n, sums, tcode, cm, nd, nc, est, att)
         psi = coef[codes] * dy
         psi -= (coef * cent)[codes]
         if wt is not None:
@@ -538,6 +558,68 @@ def _estimate_cells(
         att[j] = a
         psi[use, j] = (n / n1) * inf
     return _CellResults(att=att, psi=psi, n_treated=n_tr, n_control=n_co, na_notes=na_notes)
+
+
+def _closed_form_coefficients(
+    n: int,
+    sums: np.ndarray,
+    tcode: np.ndarray,
+    cm: np.ndarray,
+    nd: np.ndarray,
+    nc: np.ndarray,
+    est: np.ndarray,
+    att: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""ATT(g,t) and influence-function coefficients of the no-covariate closed form.
+
+    With cohort sums :math:`S_{uk}` of (weighted) :math:`\Delta Y`, treated and
+    comparison totals :math:`n_D, n_C` (counts, or sums of weights), the
+    treated mean :math:`m_{Dk} = S_{u_k k}/n_D` and the comparison mean
+    :math:`m_{Ck} = \sum_{u \in C_k} S_{uk}/n_C`, so
+    :math:`\widehat{ATT}_k = m_{Dk} - m_{Ck}` and
+    :math:`\psi_{ik} = c_{u_i k}(\Delta Y_{ik} - m_{u_i k})` with the
+    coefficient :math:`c = n/n_D` (treated cohort), :math:`-n/n_C` (comparison
+    cohorts) or 0, and the centre :math:`m` the matching mean. Shared by the
+    dense path (which forms :math:`\Psi`) and the moment path (which forms only
+    its Gram matrix), so both give the same ATT(g,t) bit for bit.
+
+    Parameters
+    ----------
+    n
+        Number of units.
+    sums
+        ``n_u x K`` cohort sums of :math:`\Delta Y` (times the weights, if any).
+    tcode
+        Cohort code of each cell's treated cohort (``K``).
+    cm
+        ``n_u x K`` boolean: cohort ``u`` is in cell ``k``'s comparison group.
+    nd, nc
+        Treated and comparison totals per cell (``K``).
+    est
+        ``K`` boolean: the cell is estimated (the others keep their ``att``).
+    att
+        ``K`` ATT(g,t), filled in place for the estimated cells.
+
+    Returns
+    -------
+    coef, cent
+        ``n_u x K`` coefficients :math:`c` and centres :math:`m`.
+    """
+    n_u, k = cm.shape
+    cols = np.arange(k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_t = sums[tcode, cols] / nd
+        m_c = (sums * cm).sum(axis=0) / nc
+    coef = np.zeros((n_u, k))
+    cent = np.zeros((n_u, k))
+    ctrl = cm & est[None, :]
+    coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
+    cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
+    e = np.flatnonzero(est)
+    coef[tcode[e], e] = n / nd[e]
+    cent[tcode[e], e] = m_t[e]
+    att[e] = m_t[e] - m_c[e]
+    return coef, cent
 
 
 def _cohort_sums(a: np.ndarray, codes: np.ndarray, n_u: int) -> np.ndarray:
@@ -673,20 +755,8 @@ def _estimate_cells_moments(
     dmat = _delta_matrix(y.shape[1], tidx, bidx)
     mean, cgram = _cohort_moments(y, codes, n_u)
     sums = _cohort_sums_dy(y, tidx, bidx, codes, n_u)
-    cols = np.arange(k)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m_t = sums[tcode, cols] / nd
-        m_c = (sums * cm).sum(axis=0) / nc
+    coef, cent = _closed_form_coefficients(n, sums, tcode, cm, nd, nc, est, att)
     mdy = mean @ dmat  # n_u x K: cohort means of Delta Y (for the centred moments)
-    coef = np.zeros((n_u, k))
-    cent = np.zeros((n_u, k))
-    ctrl = cm & est[None, :]
-    coef[ctrl] = np.broadcast_to(-(n / np.where(nc > 0, nc, 1.0)), (n_u, k))[ctrl]
-    cent[ctrl] = np.broadcast_to(m_c, (n_u, k))[ctrl]
-    e = np.flatnonzero(est)
-    coef[tcode[e], e] = n / nd[e]
-    cent[tcode[e], e] = m_t[e]
-    att[e] = m_t[e] - m_c[e]
     a = np.where(coef != 0, mdy - cent, 0.0)
 
     glist = design.glist

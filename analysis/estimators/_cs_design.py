@@ -2,7 +2,10 @@ r"""Panel preparation of :func:`analysis.estimators.cs.callaway_santanna`.
 
 The validated long panel becomes wide ``unit x period`` arrays (balanced
 panels) or row arrays (unbalanced panels, ``panel_handling="unbalanced"``), with
-the drops and recodings R ``did`` makes, each recorded as a note. Split from
+the drops and recodings R ``did`` makes, each recorded as a note. The light
+path for the common case (:func:`_wide_design`: balanced, never-treated units,
+no anticipation; no data frame built) and the general path end in the same
+builder, :func:`_wide_from_arrays`. Split from
 :mod:`analysis.estimators.cs` to keep each module readable; see that module's
 docstring for the model.
 """
@@ -18,12 +21,6 @@ import pandas as pd
 from analysis.errors import InputError
 from analysis.estimators._panel import PanelArrays, panel_arrays
 from analysis.inference.vcov import Clusters
-
-#: DRDID 1.3.0 propensity-score trimming level for comparison units.
-TRIM_LEVEL = 0.995
-#: R ``did`` overlap guard: a cell is NA when the propensity score reaches this.
-OVERLAP_MAX = 0.999
-_EPS = np.finfo(float).eps
 
 
 # --------------------------------------------------------------------------- design
@@ -98,6 +95,32 @@ def _build_design(
     panel_handling: str = "balance",
     weights: str | None = None,
 ) -> _Design:
+    """Validate the long panel and build the :class:`_Design` of the estimator.
+
+    Parameters
+    ----------
+    data
+        Long panel, one row per unit and period.
+    outcome, unit, time, cohort, covariates, cluster, weights
+        Column names (``cluster=None``: units are the clusters; ``weights=None``:
+        unweighted).
+    control, anticipation, panel_handling
+        The options of :func:`~analysis.estimators.cs.callaway_santanna` that
+        decide which units and periods are kept.
+
+    Returns
+    -------
+    _Design
+        Wide arrays of a balanced panel (units not observed in every period
+        dropped, with a note) or, with ``panel_handling="unbalanced"`` and an
+        unbalanced panel, the observed rows (:func:`_long_design`).
+
+    Raises
+    ------
+    InputError
+        Invalid data (:func:`~analysis.estimators._panel.panel_arrays`) or no
+        estimable cohort, period or comparison unit after the restrictions.
+    """
     arr = panel_arrays(
         data,
         outcome=outcome,
@@ -217,41 +240,23 @@ def _build_design(
     if not ((g == 0) | (g > glist.min())).any():  # no possible comparison unit
         raise InputError("no untreated comparison units after sample restrictions")
 
-    x = x_static = None
-    if covariates:
-        xs = df[list(covariates)].to_numpy(dtype=np.float64).reshape(n, n_t, len(covariates))
-        ones = np.ones((n, n_t, 1))
-        xfull = np.concatenate([ones, xs], axis=2)
-        if np.all(xs == xs[:, :1, :]):
-            x_static = np.ascontiguousarray(xfull[:, 0, :])
-        else:
-            x = xfull
-        base = x_static if x_static is not None else xfull[:, 0, :]
-        if np.linalg.matrix_rank(base) < base.shape[1]:
-            raise InputError(
-                "covariates are collinear or constant (the design with an intercept is rank deficient)"
-            )
-
-    clusters = None
-    if cluster:
-        labels = df[cluster].to_numpy()[::n_t]
-        clusters = Clusters.from_labels(labels)
-        if clusters.n_clusters < 2:
-            raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
-
-    return _Design(
-        panel=panel,
+    return _wide_from_arrays(
         y=y,
-        x=x,
-        x_static=x_static,
         g=g,
-        times=times.astype(np.int64),
-        glist=glist.astype(np.float64),
-        clusters=clusters,
         units=units,
+        times=times,
+        glist=glist,
+        xs=(
+            df[list(covariates)].to_numpy(dtype=np.float64).reshape(n, n_t, len(covariates))
+            if covariates
+            else None
+        ),
+        cluster=cluster,
+        cluster_labels=df[cluster].to_numpy()[::n_t] if cluster else None,
         notes=notes,
         n_dropped_unbalanced=n_drop,
         w=df["_weight"].to_numpy(dtype=np.float64)[::n_t] if weights else None,
+        panel=panel,
     )
 
 
@@ -269,42 +274,116 @@ def _wide_design(arr: PanelArrays, covariates: tuple[str, ...], cluster: str | N
     if glist.size == 0:
         raise InputError("no treated cohort with an untreated pre-period to estimate ATT(g,t)")
     n = arr.n_units
-    y = np.asarray(arr.y, dtype=np.float64).reshape(n, n_t)
-    g = arr.unit_cohort()
-    units = np.asarray(arr.unit[::n_t])
-    x = x_static = None
-    if covariates:
-        xs = np.stack([arr.x[c] for c in covariates], axis=-1).reshape(n, n_t, len(covariates))
-        xfull = np.concatenate([np.ones((n, n_t, 1)), xs], axis=2)
-        if np.all(xs == xs[:, :1, :]):
-            x_static = np.ascontiguousarray(xfull[:, 0, :])
-        else:
-            x = xfull
-        base = x_static if x_static is not None else xfull[:, 0, :]
-        if np.linalg.matrix_rank(base) < base.shape[1]:
-            raise InputError(
-                "covariates are collinear or constant (the design with an intercept is rank deficient)"
-            )
-    clusters = None
-    if cluster:
-        clusters = Clusters.from_labels(arr.cluster_values[::n_t])
-        if clusters.n_clusters < 2:
-            raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
-    return _Design(
-        y=y,
-        x=x,
-        x_static=x_static,
-        g=g,
-        times=times.astype(np.int64),
-        glist=glist.astype(np.float64),
-        clusters=clusters,
-        units=units,
+    return _wide_from_arrays(
+        y=np.asarray(arr.y, dtype=np.float64).reshape(n, n_t),
+        g=arr.unit_cohort(),
+        units=np.asarray(arr.unit[::n_t]),
+        times=times,
+        glist=glist,
+        xs=(
+            np.stack([arr.x[c] for c in covariates], axis=-1).reshape(n, n_t, len(covariates))
+            if covariates
+            else None
+        ),
+        cluster=cluster,
+        cluster_labels=arr.cluster_values[::n_t] if cluster else None,
         notes=list(arr.notes),
         n_dropped_unbalanced=0,
         # unit-level weights (checked by panel_arrays): each unit's first row
         w=None if arr.w is None else np.asarray(arr.w[::n_t], dtype=np.float64),
         panel=arr.to_panel(),  # the frame wraps the arrays (no copy of the input)
     )
+
+
+def _wide_from_arrays(
+    *,
+    y: np.ndarray,
+    g: np.ndarray,
+    units: np.ndarray,
+    times: np.ndarray,
+    glist: np.ndarray,
+    xs: np.ndarray | None,
+    cluster: str | None,
+    cluster_labels: np.ndarray | None,
+    notes: list[str],
+    n_dropped_unbalanced: int,
+    w: np.ndarray | None,
+    panel: object,
+) -> _Design:
+    """The balanced :class:`_Design` from unit x period arrays (both wide paths).
+
+    Parameters
+    ----------
+    y
+        ``n x T`` outcome matrix.
+    g, units
+        Cohort (0 = never treated) and original id of each unit.
+    times, glist
+        Sorted periods and the treated cohorts whose ATT(g,t) are estimated.
+    xs
+        ``n x T x p`` covariates (``None`` without covariates). An intercept is
+        prepended; time-invariant covariates are stored once (``x_static``).
+    cluster, cluster_labels
+        Cluster column name and each unit's label (``None`` = units are clusters).
+    notes, n_dropped_unbalanced, w, panel
+        Stored on the design as they are.
+
+    Raises
+    ------
+    InputError
+        Rank-deficient covariates (with the intercept) or fewer than two clusters.
+    """
+    n, n_t = y.shape
+    x = x_static = None
+    if xs is not None:
+        xfull = np.concatenate([np.ones((n, n_t, 1)), xs], axis=2)
+        if np.all(xs == xs[:, :1, :]):
+            x_static = np.ascontiguousarray(xfull[:, 0, :])
+        else:
+            x = xfull
+        _check_full_rank(x_static if x_static is not None else xfull[:, 0, :])
+    return _Design(
+        panel=panel,
+        y=y,
+        x=x,
+        x_static=x_static,
+        g=g,
+        times=times.astype(np.int64),
+        glist=glist.astype(np.float64),
+        clusters=None if cluster_labels is None else _unit_clusters(cluster_labels, cluster),
+        units=units,
+        notes=notes,
+        n_dropped_unbalanced=n_dropped_unbalanced,
+        w=w,
+    )
+
+
+def _check_full_rank(x: np.ndarray) -> None:
+    """Refuse a covariate design (intercept first) without full column rank.
+
+    Raises
+    ------
+    InputError
+        When ``x`` is rank deficient (collinear or constant covariates).
+    """
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        raise InputError(
+            "covariates are collinear or constant (the design with an intercept is rank deficient)"
+        )
+
+
+def _unit_clusters(labels: np.ndarray, cluster: str | None) -> Clusters:
+    """:class:`~analysis.inference.vcov.Clusters` of one label per unit.
+
+    Raises
+    ------
+    InputError
+        When the column ``cluster`` has fewer than two distinct labels.
+    """
+    clusters = Clusters.from_labels(labels)
+    if clusters.n_clusters < 2:
+        raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
+    return clusters
 
 
 def _long_design(
@@ -336,15 +415,8 @@ def _long_design(
     if covariates:
         xs = df[list(covariates)].to_numpy(dtype=np.float64)
         x = np.column_stack([np.ones(len(df)), xs])
-        if np.linalg.matrix_rank(x) < x.shape[1]:
-            raise InputError(
-                "covariates are collinear or constant (the design with an intercept is rank deficient)"
-            )
-    clusters = None
-    if cluster:
-        clusters = Clusters.from_labels(df[cluster].to_numpy()[first])
-        if clusters.n_clusters < 2:
-            raise InputError(f"cluster column {cluster!r} has fewer than 2 clusters")
+        _check_full_rank(x)
+    clusters = _unit_clusters(df[cluster].to_numpy()[first], cluster) if cluster else None
     return _Design(
         y=None,
         x=None,

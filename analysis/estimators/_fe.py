@@ -24,6 +24,7 @@ from analysis import validation
 from analysis.design import (  # noqa: F401 - re-exported: the estimators' historical names
     AbsorbedFit,
     _dense,
+    absorbed_vcov,
     cluster_scores,
     fit_absorbed,
     group_sums,
@@ -95,11 +96,7 @@ def panel_codes(panel) -> Codes:
     else:
         tid = np.searchsorted(times, tv)
     uid = d["uid"].to_numpy().astype(np.int64, copy=False)
-    if panel.cluster:
-        cl, uniq = pd.factorize(d[panel.cluster], sort=True)
-        n_cl = len(uniq)
-    else:
-        cl, n_cl = uid, panel.n_units
+    cl, n_cl = cluster_codes(d, panel.cluster, uid, panel.n_units)
     g = d["cohort"].to_numpy()
     t = d["time"].to_numpy().astype(float)
     event = np.where(g > 0, t - g, np.nan)
@@ -118,7 +115,77 @@ def panel_codes(panel) -> Codes:
     )
 
 
-def usable_covariates(panel, uid: np.ndarray, n_units: int) -> tuple[list[str], list[str]]:
+def cluster_codes(d: pd.DataFrame, cluster: str | None, uid: np.ndarray, n_units: int):
+    """Cluster code of every row of ``d`` and the number of clusters.
+
+    The sorted codes of column ``cluster``; without one, the unit codes ``uid``
+    (``n_units`` clusters).
+    """
+    if cluster:
+        cl, uniq = pd.factorize(d[cluster], sort=True)
+        return cl, len(uniq)
+    return uid, n_units
+
+
+def codes_vcov(fit, S, X, se: str, codes: Codes, *, ssc: str, k: int):
+    """:func:`analysis.design.absorbed_vcov` of a fit on the rows of ``codes``.
+
+    Clusters, units and periods are those of ``codes``; returns ``(V, factor)``.
+    """
+    return absorbed_vcov(
+        fit,
+        S,
+        X,
+        se,
+        cl=codes.cl,
+        n_cl=codes.n_cl,
+        ssc=ssc,
+        k=k,
+        n_units=codes.n_units,
+        n_times=codes.n_times,
+        uid=codes.uid,
+    )
+
+
+def cr2_vcov(y: np.ndarray, X: np.ndarray, codes: Codes, weights=None) -> np.ndarray:
+    """Bell-McCaffrey (CR2) covariance of the slopes on ``X`` with unit and time effects.
+
+    :func:`analysis.inference.crve.ols_cluster` with the fixed effects and
+    clusters of ``codes`` (weighted least squares with ``weights``).
+    """
+    from analysis.inference.crve import ols_cluster  # the CR2 adjustment lives in inference
+
+    res = ols_cluster(y, X, codes.cl, fe=[codes.uid, codes.tid], kind="CR2", weights=weights)
+    return np.asarray(res.vcov)
+
+
+def coefficient_table(terms, estimate, se, covs, first: int, fit, V, pos) -> pd.DataFrame:
+    """The ``coefficients`` frame of a regression: named terms, then the covariates.
+
+    ``terms``, ``estimate`` and ``se`` are the reported dummies; covariate ``j``
+    of ``covs`` is column ``first + j`` of ``fit`` and is listed when it is
+    identified (``fit.keep``), with its SE from ``V`` at row ``pos[first + j]``
+    (``V`` is over the kept columns).
+    """
+    cov_rows = []
+    for j, c in enumerate(covs):
+        jj = first + j
+        if fit.keep[jj]:
+            cov_rows.append(
+                {"term": c, "estimate": fit.coef[jj], "se": np.sqrt(V[pos[jj], pos[jj]])}
+            )
+    return pd.concat(
+        [
+            pd.DataFrame({"term": terms, "estimate": estimate, "se": se}),
+            pd.DataFrame(cov_rows, columns=["term", "estimate", "se"]),
+        ],
+        ignore_index=True,
+    )
+
+
+def usable_covariates(
+    panel, uid: np.ndarray, n_units: int, *, stacklevel: int = 3
+) -> tuple[list[str], list[str]]:
     """Split covariates into those with within-unit variation and those absorbed.
 
     A covariate that is constant within every unit is collinear with the unit
@@ -126,7 +193,8 @@ def usable_covariates(panel, uid: np.ndarray, n_units: int) -> tuple[list[str], 
     with a note); it is dropped here with a ``UserWarning`` and a note. To use a
     time-invariant characteristic, interact it with time first (for example
     ``x * year``), which is how the simulated confounder enters
-    :func:`analysis.data.simulate.simulate_staggered`.
+    :func:`analysis.data.simulate.simulate_staggered`. The warnings point
+    ``stacklevel`` frames up (default: the caller of the estimator that calls this).
     """
     keep, notes = [], []
     for c in panel.covariates:
@@ -141,7 +209,7 @@ def usable_covariates(panel, uid: np.ndarray, n_units: int) -> tuple[list[str], 
         else:
             keep.append(c)
     for n in notes:
-        warnings.warn(n, UserWarning, stacklevel=3)
+        warnings.warn(n, UserWarning, stacklevel=stacklevel)
     return keep, notes
 
 
@@ -263,3 +331,54 @@ def first_stage(
     y0 = fit.predict(codes.uid, S, X)
     y0[~identified] = np.nan
     return FirstStage(fit=fit, S=S, X=X, untreated=untreated, identified=identified, y0hat=y0)
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """The common start of the imputation estimators (BJS and Gardner).
+
+    Attributes
+    ----------
+    codes
+        :func:`panel_codes` of the panel.
+    notes
+        The panel's notes followed by those of the covariate screen.
+    covs
+        The usable covariates (:func:`usable_covariates`).
+    y, X
+        Outcome and usable covariates of every row (``X`` is ``None`` without covariates).
+    untreated
+        Rows with :math:`D_{it} = 0`, the first-stage sample.
+    om
+        Observation weights of every row, or ``None``.
+    fs
+        The :class:`FirstStage` fitted on the untreated rows.
+    """
+
+    codes: Codes
+    notes: list[str]
+    covs: list[str]
+    y: np.ndarray
+    X: np.ndarray | None
+    untreated: np.ndarray
+    om: np.ndarray | None
+    fs: FirstStage
+
+
+def imputation(panel) -> Imputation:
+    """Codes, covariate screen and first stage of a prepared panel (BJS and Gardner).
+
+    :math:`y_{it} = \\alpha_i + \\lambda_t + x_{it}'\\gamma` is fitted on the
+    untreated rows (:func:`first_stage`; weighted when the panel has weights).
+    """
+    codes = panel_codes(panel)
+    notes = list(panel.notes)
+    covs, cov_notes = usable_covariates(panel, codes.uid, codes.n_units, stacklevel=4)
+    notes += cov_notes
+    d = panel.data
+    y = d["y"].to_numpy()
+    X = d[covs].to_numpy(dtype=float) if covs else None
+    untreated = ~codes.treated
+    om = d["_weight"].to_numpy() if panel.weights else None
+    fs = first_stage(y, codes, X, untreated, om)
+    return Imputation(codes, notes, covs, y, X, untreated, om, fs)

@@ -16,6 +16,9 @@ Conventions
   (``keep_always_treated=True``: the event study's binned end-point lags).
 * Every note is also a ``UserWarning`` (:func:`note`); estimators copy
   :attr:`Panel.notes` into their result's ``notes``.
+
+:func:`estimator_input` is the one prologue of the estimators: it checks the
+options they share (``ssc``, ``se``, ``alpha``) and prepares the panel.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import validation
+from analysis.design import SEType
 from analysis.errors import InputError
+from analysis.estimators._docs import fill_doc
 
 
 def _role(col: str, outcome: str, unit: str, time: str, cohort: str) -> str:
@@ -117,6 +122,7 @@ def _whole(raw: pd.Series, values: pd.Series) -> bool:
     return bool(v.size == 0 or np.abs(v - np.round(v)).max() <= 1e-8)
 
 
+@fill_doc
 def prepare_panel(
     data: pd.DataFrame,
     *,
@@ -136,10 +142,8 @@ def prepare_panel(
 
     Parameters
     ----------
-    data
-        Long panel, one row per unit and period.
-    outcome, unit, time, cohort
-        Column names. ``cohort`` is the first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Optional covariate columns (must be numeric and, for the estimators
         that use baseline covariates, are read in each unit's base period).
@@ -548,3 +552,67 @@ def panel_arrays(
         notes=tuple(notes),
         weights=weights or None,
     )
+
+
+#: The ``ssc`` vocabulary of the fixed-effects regressions (:mod:`.twfe`, :mod:`.event`,
+#: :mod:`.sa`); :mod:`.etwfe` accepts :data:`analysis.design.SSCName`.
+PANEL_SSC: tuple[str, ...] = ("fixest", "linearmodels")
+
+
+@dataclass(frozen=True)
+class EstimatorInput:
+    """What :func:`estimator_input` hands an estimator: the prepared panel, its
+    arrays and the checked significance level."""
+
+    panel: Panel
+    arrays: PanelArrays
+    alpha: float
+
+
+def estimator_input(
+    data: pd.DataFrame,
+    *,
+    alpha: float,
+    ssc: str | None = None,
+    ssc_names: Sequence[str] = PANEL_SSC,
+    se: str | None = None,
+    **panel_options,
+) -> EstimatorInput:
+    """The one prologue of the panel estimators: the common options, then the panel.
+
+    Checks, in this order, ``ssc`` against ``ssc_names`` and ``se`` against
+    :data:`analysis.design.SEType` (each only when the estimator has the
+    option, i.e. it is not ``None``) and ``alpha``
+    (:func:`analysis.validation.check_alpha`), then validates the panel with
+    :func:`panel_arrays` (the checks and notes of :func:`prepare_panel`). An
+    estimator checks its own options before calling this, so that every
+    option error comes before any work on the data.
+
+    Parameters
+    ----------
+    data
+        Long panel, one row per unit and period.
+    alpha
+        Significance level.
+    ssc, ssc_names
+        The estimator's small-sample convention and its vocabulary.
+    se
+        The estimator's standard-error type.
+    **panel_options
+        The keyword arguments of :func:`prepare_panel` (``outcome``, ``unit``,
+        ``time``, ``cohort``, ``covariates``, ``cluster``, ``weights``, ...).
+
+    Returns
+    -------
+    EstimatorInput
+        The :class:`Panel`, the :class:`PanelArrays` it wraps and ``alpha``.
+        The notes of the panel are issued as ``UserWarning`` at the caller of
+        the estimator.
+    """
+    if ssc is not None:
+        validation.check_option("ssc", ssc, ssc_names)
+    if se is not None:
+        validation.check_option("se", se, SEType)
+    alpha = validation.check_alpha(alpha)
+    arrays = panel_arrays(data, stacklevel=4, **panel_options)
+    return EstimatorInput(panel=arrays.to_panel(), arrays=arrays, alpha=alpha)

@@ -286,6 +286,98 @@ def _balanced(panel, data: pd.DataFrame, *, unit: str, time: str):
     ), lost
 
 
+def _wide(panel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The balanced panel in wide form, as both decompositions start from it.
+
+    Parameters
+    ----------
+    panel
+        A balanced :class:`~analysis.estimators._panel.Panel` (rows sorted by
+        unit, then time).
+
+    Returns
+    -------
+    Y, g, D
+        The ``N x T`` outcome, each unit's cohort (0 = never treated) and the
+        ``N x T`` treatment dummy :math:`D_{it} = 1[g_i > 0,\\ t \\ge g_i]` as
+        floats; columns in ``panel.times`` order.
+    """
+    d = panel.data
+    times = panel.times
+    T, N = len(times), panel.n_units
+    Y = d["y"].to_numpy().reshape(N, T)
+    g_unit = d["cohort"].to_numpy().reshape(N, T)[:, 0]
+    D = ((g_unit[:, None] > 0) & (times[None, :] >= g_unit[:, None])).astype(float)
+    return Y, g_unit, D
+
+
+def _table(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """The comparison table of :attr:`BaconDecomposition.table`.
+
+    Parameters
+    ----------
+    rows
+        ``(type, treated_cohort, control_cohort, estimate, weight)`` tuples.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Those columns, the cohorts as ``int64``.
+    """
+    table = pd.DataFrame(
+        rows, columns=["type", "treated_cohort", "control_cohort", "estimate", "weight"]
+    )
+    table["treated_cohort"] = table["treated_cohort"].astype("int64")
+    table["control_cohort"] = table["control_cohort"].astype("int64")
+    return table
+
+
+def _info(
+    panel,
+    outcome: str,
+    weights_sum: float,
+    *,
+    data_layer: str | None,
+    dropped_units: list[Any],
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``info`` of a :class:`BaconDecomposition`.
+
+    Parameters
+    ----------
+    panel
+        The balanced panel decomposed (sizes and notes).
+    outcome
+        The outcome column.
+    weights_sum
+        The sum of the weights (1 up to rounding; with covariates including
+        :math:`\\Omega`).
+    data_layer, dropped_units
+        The data-layer label and the units dropped to balance the panel.
+    **extra
+        Further entries, after the sample sizes (with covariates: ``covariates``,
+        ``between_share``).
+
+    Returns
+    -------
+    dict
+        ``outcome, n_units, n_periods, n_obs, **extra, weights_sum, data_layer,
+        notes, dropped_units``.
+    """
+    N, T = panel.n_units, len(panel.times)
+    return {
+        "outcome": outcome,
+        "n_units": N,
+        "n_periods": T,
+        "n_obs": N * T,
+        **extra,
+        "weights_sum": weights_sum,
+        "data_layer": data_layer or "unspecified",
+        "notes": list(panel.notes),
+        "dropped_units": dropped_units,
+    }
+
+
 def bacon_decomposition(
     data: pd.DataFrame,
     *,
@@ -335,13 +427,9 @@ def bacon_decomposition(
         return _controlled(
             panel, covariates, outcome=outcome, data_layer=data_layer, dropped_units=lost
         )
-    d = panel.data
     times = panel.times
-    T, N = len(times), panel.n_units
-    Y = d["y"].to_numpy().reshape(N, T)
-    g_unit = d["cohort"].to_numpy().reshape(N, T)[:, 0]
-    Dm = (g_unit[:, None] > 0) & (times[None, :] >= g_unit[:, None])
-    Df = Dm.astype(float)
+    Y, g_unit, Df = _wide(panel)
+    N, T = Y.shape
     Dt = Df - Df.mean(1, keepdims=True) - Df.mean(0, keepdims=True) + Df.mean()
     VD = float((Dt**2).mean())
     if VD <= 0:
@@ -394,32 +482,18 @@ def bacon_decomposition(
             w_l = ((nk + nl) * Dk) ** 2 * nkl * (1 - nkl) * (Dl / Dk) * ((Dk - Dl) / Dk) / VD
             rows.append(("earlier_vs_later", k, l_, est_k, w_k))
             rows.append(("later_vs_earlier", l_, k, est_l, w_l))
-    table = pd.DataFrame(
-        rows, columns=["type", "treated_cohort", "control_cohort", "estimate", "weight"]
+    table = _table(rows)
+    info = _info(
+        panel, outcome, float(table["weight"].sum()), data_layer=data_layer, dropped_units=lost
     )
-    table["treated_cohort"] = table["treated_cohort"].astype("int64")
-    table["control_cohort"] = table["control_cohort"].astype("int64")
-    info = {
-        "outcome": outcome,
-        "n_units": N,
-        "n_periods": T,
-        "n_obs": N * T,
-        "weights_sum": float(table["weight"].sum()),
-        "data_layer": data_layer or "unspecified",
-        "notes": list(panel.notes),
-        "dropped_units": lost,
-    }
     return BaconDecomposition(table=table, twfe=beta, info=info)
 
 
 def _controlled(panel, covariates, *, outcome, data_layer, dropped_units) -> BaconDecomposition:
     """Within / between decomposition with controls (module docstring), as ``bacondecomp``."""
     d = panel.data
-    times = panel.times
-    T, N = len(times), panel.n_units
-    Y = d["y"].to_numpy().reshape(N, T)
-    g_unit = d["cohort"].to_numpy().reshape(N, T)[:, 0]
-    D = ((g_unit[:, None] > 0) & (times[None, :] >= g_unit[:, None])).astype(float)
+    Y, g_unit, D = _wide(panel)
+    N, T = Y.shape
     X = np.stack([d[c].to_numpy(dtype=float).reshape(N, T) for c in covariates], axis=-1)
 
     # Frisch-Waugh-Lovell: d = residual of D on X and both sets of effects; p = D - d
@@ -477,24 +551,17 @@ def _controlled(panel, covariates, *, outcome, data_layer, dropped_units) -> Bac
             est = ((1 - r2) * VD * B[0] + Vdp * Bb) / den
             kind = "treated_vs_never" if l_ == 0 else "both_treated"
             rows.append((kind, k, l_, est, n_rows**2 * den))
-    table = pd.DataFrame(
-        rows, columns=["type", "treated_cohort", "control_cohort", "estimate", "weight"]
-    )
+    table = _table(rows)
     table["weight"] = table["weight"] / table["weight"].sum() * (1.0 - omega)
-    table["treated_cohort"] = table["treated_cohort"].astype("int64")
-    table["control_cohort"] = table["control_cohort"].astype("int64")
-    info = {
-        "outcome": outcome,
-        "n_units": N,
-        "n_periods": T,
-        "n_obs": N * T,
-        "covariates": list(covariates),
-        "between_share": float(((d_b - d_b.mean()) ** 2).mean()) / v_all,  # = 1 - omega
-        "weights_sum": float(table["weight"].sum()) + omega,
-        "data_layer": data_layer or "unspecified",
-        "notes": list(panel.notes),
-        "dropped_units": dropped_units,
-    }
+    info = _info(
+        panel,
+        outcome,
+        float(table["weight"].sum()) + omega,
+        data_layer=data_layer,
+        dropped_units=dropped_units,
+        covariates=list(covariates),
+        between_share=float(((d_b - d_b.mean()) ** 2).mean()) / v_all,  # = 1 - omega
+    )
     return BaconDecomposition(table=table, twfe=beta, info=info, omega=omega, beta_within=beta_w)
 
 

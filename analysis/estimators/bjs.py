@@ -87,13 +87,15 @@ import scipy.sparse as sp
 
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import note, prepare_panel
+from analysis.estimators._docs import fill_doc
+from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import check_option
 
 __all__ = ["bjs_imputation", "power_closed_form"]
 
 
+@fill_doc
 def bjs_imputation(
     data: pd.DataFrame,
     *,
@@ -114,23 +116,18 @@ def bjs_imputation(
 
     Parameters
     ----------
-    data
-        Long panel.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` = first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Time-varying controls in the :math:`Y(0)` model.
-    cluster
-        Cluster column (nesting units); default the unit.
+    {{cluster}}
     horizons
         Largest event time reported in ``dynamic`` (default: all).
     pretrends
         Number of leads :math:`K` in the pre-trend regression (default: all
         available leads; ``0`` skips the test).
-    alpha
-        Significance level.
-    data_layer
-        Data-layer label.
+    {{alpha}}
+    {{data_layer}}
     weights
         Column of observation weights :math:`\\omega_{it}` (``didimputation``'s
         ``wname``, Stata ``did_imputation [aw=...]``): the first stage is weighted
@@ -151,8 +148,15 @@ def bjs_imputation(
         (horizons ``0..H``, and the pre-trend coefficients as negative event
         times), ``att_gt`` (cohort x period averages) and ``pretest``.
     """
-    panel = prepare_panel(
+    check_option("estimands", estimands, ("all", "simple"))
+    for name, val in (("horizons", horizons), ("pretrends", pretrends)):
+        if val is not None and (
+            not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 0
+        ):
+            raise InputError(f"{name} must be a non-negative integer or None (got {val!r})")
+    inp = estimator_input(
         data,
+        alpha=alpha,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -161,23 +165,10 @@ def bjs_imputation(
         cluster=cluster,
         weights=weights,
     )
-    alpha = _fe.check_alpha(alpha)
-    check_option("estimands", estimands, ("all", "simple"))
-    for name, val in (("horizons", horizons), ("pretrends", pretrends)):
-        if val is not None and (
-            not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 0
-        ):
-            raise InputError(f"{name} must be a non-negative integer or None (got {val!r})")
-    codes = _fe.panel_codes(panel)
-    notes = list(panel.notes)
-    covs, cov_notes = _fe.usable_covariates(panel, codes.uid, codes.n_units)
-    notes += cov_notes
-    d = panel.data
-    y = d["y"].to_numpy()
-    X = d[covs].to_numpy(dtype=float) if covs else None
-    untreated = ~codes.treated
-    om = d["_weight"].to_numpy() if weights else None
-    fs = _fe.first_stage(y, codes, X, untreated, om)
+    panel, alpha = inp.panel, inp.alpha
+    imp = _fe.imputation(panel)
+    codes, notes, covs, y, fs, om = imp.codes, imp.notes, imp.covs, imp.y, imp.fs, imp.om
+    d, X, untreated = panel.data, imp.X, imp.untreated
     tr = codes.treated & fs.identified
     n_lost = int((codes.treated & ~fs.identified).sum())
     if n_lost:
@@ -190,91 +181,98 @@ def bjs_imputation(
             "no treated observation can be imputed: no untreated observations share their periods"
         )
     tau = np.where(tr, y - fs.y0hat, 0.0)
-    if estimands == "simple":
-        return _simple_only(
-            panel,
-            fs,
-            codes,
-            tau,
-            tr,
-            untreated,
-            covs,
-            notes,
-            alpha,
-            cluster,
-            unit,
-            data_layer,
-            om,
-            weights,
-        )
-
-    # ---- estimands: simple, horizons, dynamic-average, cohort x period cells
-    ev = codes.event
-    hmax = int(np.nanmax(ev[tr]))
-    H = hmax if horizons is None else min(int(horizons), hmax)
-    hs = [h for h in range(H + 1) if (tr & (ev == h)).any()]
-    tvals = d["time"].to_numpy()
-    gt = _fe.pair_codes(codes.cohort, tvals)
-    first = pd.Series(np.arange(len(d)))[tr].groupby(gt[tr]).first()
-    cell_df = (
-        pd.DataFrame(
-            {
-                "g": codes.cohort[first.to_numpy()],
-                "t": tvals[first.to_numpy()],
-                "code": first.index.to_numpy(),
-            }
-        )
-        .sort_values(["g", "t"])
-        .reset_index(drop=True)
-    )
     idx_tr = np.flatnonzero(tr)
-    cols = [np.zeros(idx_tr.size, dtype=np.int64)]  # simple
-    rows_ = [idx_tr]
-    for j, h in enumerate(hs):
-        r = np.flatnonzero(tr & (ev == h))
-        rows_.append(r)
-        cols.append(np.full(r.size, 1 + j))
-    remap = np.full(int(gt.max()) + 1, -1, dtype=np.int64)
-    remap[cell_df["code"].to_numpy()] = np.arange(len(cell_df))
-    cell_code = remap[gt[idx_tr]]
-    rows_.append(idx_tr)
-    cols.append(1 + len(hs) + cell_code)
-    m = 1 + len(hs) + len(cell_df)
-    rr, cc = np.concatenate(rows_), np.concatenate(cols)
-    vals = np.ones(rr.size) if om is None else om[rr]  # weights proportional to omega_it
-    Wm = sp.csc_matrix((vals, (rr, cc)), shape=(len(d), m))
-    Wm = Wm @ sp.diags(1.0 / np.asarray(Wm.sum(axis=0)).ravel())
-    # equal-weight average of the horizons (the 'dynamic' overall summary)
-    w_avg = Wm[:, 1 : 1 + len(hs)] @ np.full((len(hs), 1), 1.0 / len(hs))
-    Wm = sp.hstack([Wm, sp.csc_matrix(w_avg)]).tocsc()
-    est = Wm.T @ tau
-    scores = _bjs_scores(fs, codes, tau, tr, Wm)
-    V = scores.T @ scores
-    se = np.sqrt(np.diag(V))
-
-    simple = Aggregate("simple", est[0], se[0])
-    ih = slice(1, 1 + len(hs))
-    dyn_post = pd.DataFrame({"event": hs, "att": est[ih], "se": se[ih]})
-    Vpost = V[ih, ih]
-    icell = slice(1 + len(hs), 1 + len(hs) + len(cell_df))
-    att_gt = pd.DataFrame(
-        {"cohort": cell_df["g"], "time": cell_df["t"], "att": est[icell], "se": se[icell]}
-    )
-
-    # ---- pre-trend regression on untreated observations
-    pretest, dyn_pre, Vpre = None, None, None
-    if pretrends != 0:
-        pre = _pretrend(y, codes, X, untreated, pretrends, notes, om)
-        if pre is not None:
-            dyn_pre, Vpre, pretest, psi_pre = pre
-    if dyn_pre is not None and len(dyn_pre):
-        dyn = pd.concat([dyn_pre, dyn_post], ignore_index=True)
-        # leads and horizons come from two estimators on the same clusters: their
-        # covariance is that of the stacked cluster scores (as suest / a stacked GMM)
-        cross = psi_pre.T @ scores[:, ih]
-        Vdyn = np.block([[Vpre, cross], [cross.T, Vpost]])
+    rows_ = [idx_tr]  # estimand 0: the overall ATT over every imputed treated observation
+    cols = [np.zeros(idx_tr.size, dtype=np.int64)]
+    if estimands == "simple":
+        # the first column of the full path's weight matrix only (one SE, no vcov)
+        Wm = _estimand_weights(rows_, cols, len(d), 1, om)
+        est = (Wm.T @ tau).ravel()
+        scores = _bjs_scores(fs, codes, tau, tr, Wm)
+        se = float(np.sqrt((scores[:, 0] ** 2).sum()))
+        aggregates = {"simple": Aggregate("simple", float(est[0]), se)}
+        att_gt = pd.DataFrame({"cohort": [], "time": [], "att": [], "se": []})
+        coefficients, pretest, window = None, None, {}
+        described = {
+            "estimands": "simple (overall ATT only; no dynamic effects, cells or pre-trend test)"
+        }
     else:
-        dyn, Vdyn = dyn_post, Vpost
+        # ---- estimands: simple, horizons, dynamic-average, cohort x period cells
+        ev = codes.event
+        hmax = int(np.nanmax(ev[tr]))
+        H = hmax if horizons is None else min(int(horizons), hmax)
+        hs = [h for h in range(H + 1) if (tr & (ev == h)).any()]
+        tvals = d["time"].to_numpy()
+        gt = _fe.pair_codes(codes.cohort, tvals)
+        first = pd.Series(np.arange(len(d)))[tr].groupby(gt[tr]).first()
+        cell_df = (
+            pd.DataFrame(
+                {
+                    "g": codes.cohort[first.to_numpy()],
+                    "t": tvals[first.to_numpy()],
+                    "code": first.index.to_numpy(),
+                }
+            )
+            .sort_values(["g", "t"])
+            .reset_index(drop=True)
+        )
+        for j, h in enumerate(hs):
+            r = np.flatnonzero(tr & (ev == h))
+            rows_.append(r)
+            cols.append(np.full(r.size, 1 + j))
+        remap = np.full(int(gt.max()) + 1, -1, dtype=np.int64)
+        remap[cell_df["code"].to_numpy()] = np.arange(len(cell_df))
+        cell_code = remap[gt[idx_tr]]
+        rows_.append(idx_tr)
+        cols.append(1 + len(hs) + cell_code)
+        Wm = _estimand_weights(rows_, cols, len(d), 1 + len(hs) + len(cell_df), om)
+        # equal-weight average of the horizons (the 'dynamic' overall summary)
+        w_avg = Wm[:, 1 : 1 + len(hs)] @ np.full((len(hs), 1), 1.0 / len(hs))
+        Wm = sp.hstack([Wm, sp.csc_matrix(w_avg)]).tocsc()
+        est = Wm.T @ tau
+        scores = _bjs_scores(fs, codes, tau, tr, Wm)
+        V = scores.T @ scores
+        se = np.sqrt(np.diag(V))
+
+        ih = slice(1, 1 + len(hs))
+        dyn_post = pd.DataFrame({"event": hs, "att": est[ih], "se": se[ih]})
+        Vpost = V[ih, ih]
+        icell = slice(1 + len(hs), 1 + len(hs) + len(cell_df))
+        att_gt = pd.DataFrame(
+            {"cohort": cell_df["g"], "time": cell_df["t"], "att": est[icell], "se": se[icell]}
+        )
+
+        # ---- pre-trend regression on untreated observations
+        pretest, dyn_pre, Vpre = None, None, None
+        if pretrends != 0:
+            pre = _pretrend(y, codes, X, untreated, pretrends, notes, om)
+            if pre is not None:
+                dyn_pre, Vpre, pretest, psi_pre = pre
+        if dyn_pre is not None and len(dyn_pre):
+            dyn = pd.concat([dyn_pre, dyn_post], ignore_index=True)
+            # leads and horizons come from two estimators on the same clusters: their
+            # covariance is that of the stacked cluster scores (as suest / a stacked GMM)
+            cross = psi_pre.T @ scores[:, ih]
+            Vdyn = np.block([[Vpre, cross], [cross.T, Vpost]])
+        else:
+            dyn, Vdyn = dyn_post, Vpost
+        aggregates = {
+            "simple": Aggregate("simple", est[0], se[0]),
+            "dynamic": Aggregate("dynamic", est[-1], se[-1], by=dyn, vcov=Vdyn),
+        }
+        coefficients = pd.DataFrame(
+            {"term": [f"tau::{h}" for h in hs], "estimate": est[ih], "se": se[ih]}
+        )
+        window = {"window": [int(dyn["event"].min()), int(dyn["event"].max())]}
+        described = {
+            "dynamic_overall": "equal-weight average of horizons 0..H",
+            "dynamic_note": (
+                "negative event times are BJS pre-trend coefficients from the untreated-only "
+                "regression (fixest CR1 SEs); event -1 is estimated, none is omitted; "
+                "their covariance with the horizons is that of the stacked cluster scores "
+                "(lead scores scaled by the CR1 factor), so HonestDiD can use the leads"
+            ),
+        }
 
     info = {
         "estimator": "Borusyak-Jaravel-Spiess imputation",
@@ -286,16 +284,10 @@ def bjs_imputation(
         "n_clusters": int(codes.n_cl),
         "alpha": alpha,
         "reference_period": "all untreated periods (imputation)",
-        "window": [int(dyn["event"].min()), int(dyn["event"].max())],
+        **window,
         "tau_bar_groups": "cohort x event time, weights v^2",
         "simple_definition": "average of imputed effects over all treated observations",
-        "dynamic_overall": "equal-weight average of horizons 0..H",
-        "dynamic_note": (
-            "negative event times are BJS pre-trend coefficients from the untreated-only "
-            "regression (fixest CR1 SEs); event -1 is estimated, none is omitted; "
-            "their covariance with the horizons is that of the stacked cluster scores "
-            "(lead scores scaled by the CR1 factor), so HonestDiD can use the leads"
-        ),
+        **described,
         "n_imputed": int(tr.sum()),
         "covariates": covs,
         "weights": weights,
@@ -309,76 +301,26 @@ def bjs_imputation(
         n_units=panel.n_units,
         n_obs=int((untreated | tr).sum()),
         att_gt=att_gt,
-        aggregates={
-            "simple": simple,
-            "dynamic": Aggregate("dynamic", est[-1], se[-1], by=dyn, vcov=Vdyn),
-        },
+        aggregates=aggregates,
         info=info,
-        coefficients=pd.DataFrame(
-            {"term": [f"tau::{h}" for h in hs], "estimate": est[ih], "se": se[ih]}
-        ),
+        coefficients=coefficients,
         pretest=pretest,
     )
 
 
-def _simple_only(
-    panel,
-    fs,
-    codes,
-    tau,
-    tr,
-    untreated,
-    covs,
-    notes,
-    alpha,
-    cluster,
-    unit,
-    data_layer,
-    om=None,
-    weights=None,
-) -> DiDResult:
-    """``estimands="simple"``: the overall ATT and its Theorem-3 SE only (the
-    first column of the full path's weight matrix: proportional to omega_it)."""
-    idx_tr = np.flatnonzero(tr)
-    n_obs = tau.shape[0]
-    vals = np.ones(idx_tr.size) if om is None else om[idx_tr]
-    Wm = sp.csc_matrix(
-        (vals, (idx_tr, np.zeros(idx_tr.size, dtype=np.int64))),
-        shape=(n_obs, 1),
-    )
-    Wm = Wm @ sp.diags(1.0 / np.asarray(Wm.sum(axis=0)).ravel())
-    est = (Wm.T @ tau).ravel()
-    scores = _bjs_scores(fs, codes, tau, tr, Wm)
-    se = float(np.sqrt((scores[:, 0] ** 2).sum()))
-    info = {
-        "estimator": "Borusyak-Jaravel-Spiess imputation",
-        "control": "never+not-yet",
-        "est_method": "imputation (OLS on untreated)",
-        "se_type": f"BJS conservative (Theorem 3), clustered by {cluster or unit}",
-        "ssc": "none",
-        "cluster": cluster or unit,
-        "n_clusters": int(codes.n_cl),
-        "alpha": alpha,
-        "reference_period": "all untreated periods (imputation)",
-        "tau_bar_groups": "cohort x event time, weights v^2",
-        "simple_definition": "average of imputed effects over all treated observations",
-        "estimands": "simple (overall ATT only; no dynamic effects, cells or pre-trend test)",
-        "n_imputed": int(tr.sum()),
-        "covariates": covs,
-        "weights": weights,
-        "data_layer": data_layer or "unspecified",
-        "notes": notes,
-    }
-    return DiDResult(
-        design=EstimationDesign(panel=panel, cluster=cluster),
-        method="bjs",
-        outcome=panel.outcome,
-        n_units=panel.n_units,
-        n_obs=int((untreated | tr).sum()),
-        att_gt=pd.DataFrame({"cohort": [], "time": [], "att": [], "se": []}),
-        aggregates={"simple": Aggregate("simple", float(est[0]), se)},
-        info=info,
-    )
+def _estimand_weights(
+    rows: list[np.ndarray], cols: list[np.ndarray], n_obs: int, m: int, om: np.ndarray | None
+) -> sp.csc_matrix:
+    """The ``n_obs x m`` estimand weights :math:`w_{it}` of the imputed effects.
+
+    Column ``j`` holds the rows ``rows[k]`` whose ``cols[k]`` is ``j``, each
+    weighted in proportion to :math:`\\omega_{it}` (1 without weights) and
+    normalised to sum to one.
+    """
+    rr, cc = np.concatenate(rows), np.concatenate(cols)
+    vals = np.ones(rr.size) if om is None else om[rr]  # weights proportional to omega_it
+    Wm = sp.csc_matrix((vals, (rr, cc)), shape=(n_obs, m))
+    return Wm @ sp.diags(1.0 / np.asarray(Wm.sum(axis=0)).ravel())
 
 
 def _bjs_scores(

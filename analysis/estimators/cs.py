@@ -192,6 +192,19 @@ per-cell cohort vector (understated SE; ``mpdta``: 0.0124 vs 0.012446);
 ``csdid`` before 0.4.1 used ``ddof=1`` in the ATT(g,t) SE; R ``did`` before 2.5
 bootstrapped cluster *means* rather than sums of the influence function.
 
+Code layout
+-----------
+One estimator in four modules, in the order the data flows:
+:mod:`analysis.estimators._cs_design` (validated panel to wide unit x period
+arrays or unbalanced rows, with R's drops and recodings),
+:mod:`analysis.estimators._cs_cells` (the ATT(g,t) cells, the DRDID 2x2
+estimators with their influence functions, and the moment path),
+:mod:`analysis.estimators._cs_aggregate` (aggregations, analytic covariances,
+multiplier bootstrap, pre-test, result tables) and this module (option
+checks, the driver :func:`callaway_santanna`, ``info``, and the closed forms
+for randomisation inference and power, kept next to the estimator they must
+equal).
+
 References
 ----------
 Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with
@@ -208,30 +221,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special  # scipy.stats costs ~0.5 s to import; ndtri is norm.ppf
 
 from analysis.errors import InputError
-from analysis.inference.multiplier import (
-    BOOT_WEIGHTS,
-    iqr_se,
-    multiplier_draws,
-    sup_t_critical_value,
-)
-from analysis.inference.vcov import cluster_sums, wald_test
-from analysis.results import Aggregate, DiDResult, EstimationDesign
-from analysis.validation import check_alpha, check_int, check_option, comparison_group
-
-Control = Literal["never", "notyet"]
-EstMethod = Literal["dr", "ipw", "reg"]
-BasePeriod = Literal["varying", "universal"]
-PanelHandling = Literal["balance", "unbalanced"]
-
-CONTROLS = ("never", "notyet")
-EST_METHODS = ("dr", "ipw", "reg")
-BASE_PERIODS = ("varying", "universal")
-PANEL_HANDLINGS = ("balance", "unbalanced")
-
-from analysis.estimators._cs_cells import (  # noqa: E402, F401 - re-exported for tests
+from analysis.estimators._cs_aggregate import _aggregations, _inference, _pretest, _tables
+from analysis.estimators._cs_cells import (  # noqa: F401 - internals re-exported for tests
     OVERLAP_MAX,
     TRIM_LEVEL,
     _Cell,
@@ -245,18 +238,24 @@ from analysis.estimators._cs_cells import (  # noqa: E402, F401 - re-exported fo
     _two_by_two_cov,
     _two_by_two_rc,
 )
-from analysis.estimators._cs_design import _build_design, _Design, _Long, _long_design, _warn  # noqa: E402, F401
+from analysis.estimators._cs_design import _build_design, _Design, _Long, _long_design, _warn  # noqa: F401
+from analysis.estimators._docs import fill_doc
+from analysis.inference.multiplier import BOOT_WEIGHTS
+from analysis.results import DiDResult, EstimationDesign
+from analysis.validation import check_alpha, check_int, check_option, comparison_group
+
+Control = Literal["never", "notyet"]
+EstMethod = Literal["dr", "ipw", "reg"]
+BasePeriod = Literal["varying", "universal"]
+PanelHandling = Literal["balance", "unbalanced"]
+
+CONTROLS = ("never", "notyet")
+EST_METHODS = ("dr", "ipw", "reg")
+BASE_PERIODS = ("varying", "universal")
+PANEL_HANDLINGS = ("balance", "unbalanced")
 
 
 # --------------------------------------------------------------------------- options
-def _check_choice(name: str, value: object, choices: Sequence[str]) -> None:
-    check_option(name, value, choices)
-
-
-def _check_int(name: str, value: object, minimum: int, allow_none: bool = False) -> None:
-    check_int(name, value, minimum, allow_none=allow_none)
-
-
 def _validate_options(
     *,
     control: object,
@@ -271,178 +270,23 @@ def _validate_options(
     panel_handling: object,
     boot_weights: object,
 ) -> None:
-    _check_choice("control", control, CONTROLS)
-    _check_choice("est_method", est_method, EST_METHODS)
-    _check_choice("base_period", base_period, BASE_PERIODS)
-    _check_choice("panel_handling", panel_handling, PANEL_HANDLINGS)
-    _check_choice("boot_weights", boot_weights, BOOT_WEIGHTS)
-    _check_int("anticipation", anticipation, 0)
-    _check_int("n_boot", n_boot, 1, allow_none=True)
-    _check_int("seed", seed, 0, allow_none=True)
-    _check_int("max_event", max_event, 0, allow_none=True)
-    _check_int("balance_event", balance_event, 0, allow_none=True)
+    check_option("control", control, CONTROLS)
+    check_option("est_method", est_method, EST_METHODS)
+    check_option("base_period", base_period, BASE_PERIODS)
+    check_option("panel_handling", panel_handling, PANEL_HANDLINGS)
+    check_option("boot_weights", boot_weights, BOOT_WEIGHTS)
+    check_int("anticipation", anticipation, 0)
+    check_int("n_boot", n_boot, 1, allow_none=True)
+    check_int("seed", seed, 0, allow_none=True)
+    check_int("max_event", max_event, 0, allow_none=True)
+    check_int("balance_event", balance_event, 0, allow_none=True)
     if isinstance(alpha, str):
         raise InputError(f"alpha must lie strictly between 0 and 1 (got {alpha!r})")
     check_alpha(alpha)
 
 
-# --------------------------------------------------------------------------- aggregation
-@dataclass
-class _AggSpec:
-    """Linear map from (att, psi) to aggregate components and their overall."""
-
-    kind: str
-    key: str
-    keys: list  # component labels
-    w: np.ndarray  # K x J weights on ATT(g,t) (J = components + 1 overall, overall last)
-    b: np.ndarray  # nG x J cohort terms of the weight influence function
-    theta: np.ndarray  # J estimates
-
-
-def _weighted_component(
-    sel: np.ndarray,
-    att: np.ndarray,
-    pg_cell: np.ndarray,
-    cell_gidx: np.ndarray,
-    n_g: int,
-    with_wif: bool,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Weights and wif cohort terms for sum_k pg_k att_k / sum pg_k over ``sel``."""
-    k = att.size
-    w = np.zeros(k)
-    b = np.zeros(n_g)
-    s = pg_cell[sel].sum()
-    w[sel] = pg_cell[sel] / s
-    theta = float(np.dot(w[sel], att[sel]))
-    if with_wif:
-        np.add.at(b, cell_gidx[sel], (att[sel] - theta) / s)
-    return w, b, theta
-
-
-def _aggregations(
-    design: _Design,
-    cells: list[_Cell],
-    att: np.ndarray,
-    *,
-    max_event: int | None,
-    balance_event: int | None,
-) -> dict[str, _AggSpec]:
-    times = design.times
-    glist = design.glist
-    n_g = glist.size
-    if design.w is None:
-        pg = np.array([np.mean(design.g == c) for c in glist])
-    else:  # R aggte: pg = mean(w * 1{G = g}) with the sampling weights
-        pg = np.array([np.mean(design.w * (design.g == c)) for c in glist])
-    cg = np.array([c.g for c in cells])
-    ct = times[np.array([c.t for c in cells])].astype(np.float64)
-    e = ct - cg
-    cell_gidx = np.searchsorted(glist, cg)
-    pg_cell = pg[cell_gidx]
-    ok = np.isfinite(att)
-    att0 = np.where(ok, att, 0.0)
-    me = np.inf if max_event is None else float(max_event)
-    post = ok & (cg <= ct) & (e <= me)
-    specs: dict[str, _AggSpec] = {}
-
-    def pack(kind, key, keys, cols_w, cols_b, thetas) -> _AggSpec:
-        return _AggSpec(
-            kind,
-            key,
-            keys,
-            np.column_stack(cols_w),
-            np.column_stack(cols_b),
-            np.asarray(thetas, dtype=np.float64),
-        )
-
-    # simple
-    if not post.any():
-        raise InputError("no post-treatment ATT(g,t) could be estimated")
-    w, b, th = _weighted_component(post, att0, pg_cell, cell_gidx, n_g, True)
-    specs["simple"] = pack("simple", None, [], [w], [b], [th])
-
-    # group
-    cols_w, cols_b, th_g, keys, pgg = [], [], [], [], []
-    for gi, c in enumerate(glist):
-        sel = post & (cell_gidx == gi)
-        if not sel.any():
-            continue
-        w, b, th = _weighted_component(sel, att0, pg_cell, cell_gidx, n_g, False)
-        cols_w.append(w)
-        cols_b.append(b)
-        th_g.append(th)
-        keys.append(c)
-        pgg.append(pg[gi])
-    pgg_a = np.array(pgg)
-    s = pgg_a.sum()
-    wo = sum(p / s * wc for p, wc in zip(pgg_a, cols_w, strict=True))
-    th_o = float(np.dot(pgg_a / s, th_g))
-    bo = np.zeros(n_g)
-    gidx = np.searchsorted(glist, np.array(keys))
-    bo[gidx] = (np.array(th_g) - th_o) / s
-    specs["group"] = pack("group", "cohort", keys, [*cols_w, wo], [*cols_b, bo], [*th_g, th_o])
-
-    # dynamic
-    include = ok.copy()
-    eseq = np.unique(e[ok])
-    if balance_event is not None:
-        t_last = float(times[-1])
-        eligible = []
-        for c in glist:
-            if t_last - c < balance_event:
-                continue
-            need = np.arange(0, balance_event + 1)
-            have = e[ok & (cg == c)]
-            if np.all(np.isin(need, have)):
-                eligible.append(c)
-        if not eligible:
-            raise InputError(
-                f"balance_event={balance_event}: no cohort is observed for that many "
-                "post-treatment periods"
-            )
-        include &= np.isin(cg, eligible)
-        eseq = np.unique(e[include])
-        eseq = eseq[(eseq <= balance_event) & (eseq >= balance_event - (times[-1] - times[0]))]
-    eseq = eseq[eseq <= me]
-    cols_w, cols_b, th_e = [], [], []
-    for ev in eseq:
-        sel = include & (e == ev)
-        w, b, th = _weighted_component(sel, att0, pg_cell, cell_gidx, n_g, True)
-        cols_w.append(w)
-        cols_b.append(b)
-        th_e.append(th)
-    epos = eseq >= 0
-    if not epos.any():
-        raise InputError("no non-negative event time to aggregate")
-    m = int(epos.sum())
-    wo = sum(wc for wc, p in zip(cols_w, epos, strict=True) if p) / m
-    bo = sum(bc for bc, p in zip(cols_b, epos, strict=True) if p) / m
-    th_o = float(np.mean(np.array(th_e)[epos]))
-    specs["dynamic"] = pack(
-        "dynamic", "event", [int(v) for v in eseq], [*cols_w, wo], [*cols_b, bo], [*th_e, th_o]
-    )
-
-    # calendar (max_event ignored, as in R)
-    postc = ok & (cg <= ct)
-    tl = [t for t in np.unique(ct) if t >= glist.min() and (postc & (ct == t)).any()]
-    cols_w, cols_b, th_t = [], [], []
-    for t in tl:
-        sel = postc & (ct == t)
-        w, b, th = _weighted_component(sel, att0, pg_cell, cell_gidx, n_g, True)
-        cols_w.append(w)
-        cols_b.append(b)
-        th_t.append(th)
-    m = len(tl)
-    wo = sum(cols_w) / m
-    bo = sum(cols_b) / m
-    th_o = float(np.mean(th_t))
-    specs["calendar"] = pack(
-        "calendar", "time", [int(t) for t in tl], [*cols_w, wo], [*cols_b, bo], [*th_t, th_o]
-    )
-    return specs
-
-
 # --------------------------------------------------------------------------- main
+@fill_doc
 def callaway_santanna(
     data: pd.DataFrame,
     *,
@@ -470,10 +314,8 @@ def callaway_santanna(
 
     Parameters
     ----------
-    data
-        Long panel, one row per unit and period.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` is the first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Covariates for conditional parallel trends (read in the earlier period
         of each comparison; an intercept is always added).
@@ -497,8 +339,7 @@ def callaway_santanna(
     seed
         Seed of the bootstrap generator (recorded in ``info``; drawn fresh and
         recorded when ``None``).
-    data_layer
-        Label of the data layer (``"real"``, ``"synthetic"``...), recorded in ``info``.
+    {{data_layer}}
     max_event
         Largest event time entering the simple, group and dynamic aggregations
         (R ``max_e``).
@@ -601,143 +442,29 @@ def callaway_santanna(
             _warn(notes, m)
         _warn(notes, f"{len(cr.na_notes)} ATT(g,t) reported as NA are left out of the aggregations")
     clusters = design.clusters
-    psi = cr.psi
     k = len(cells)
 
-    # Aggregations are linear in (ATT(g,t), cohort indicators): with
-    # Z = [Psi | H] (H = n x nG cohort dummies) every influence function in the
-    # result is Z @ A for a small matrix A, so one Gram matrix of the cluster sums
-    # of Z gives every analytic covariance, and one bootstrap of Z every draw.
     specs = _aggregations(design, cells, att, max_event=max_event, balance_event=balance_event)
-    glist = design.glist
-    n_g = glist.size
-    blocks_w = [np.eye(k)] + [spec.w for spec in specs.values()]
-    blocks_b = [np.zeros((n_g, k))] + [spec.b for spec in specs.values()]
-    amat = np.vstack([np.hstack(blocks_w), np.hstack(blocks_b)])  # (K+nG) x (K+J)
-    if cr.gram is not None:
-        gram = cr.gram
-        z = None
-    else:
-        z = np.empty((n, k + n_g))
-        z[:, :k] = psi
-        z[:, k:] = design.g[:, None] == glist[None, :]
-        if design.w is not None:  # the weight influence function is w_i 1{G_i = g} - p_g
-            z[:, k:] *= design.w[:, None]
-        sz = cluster_sums(z, clusters)
-        gram = sz.T @ sz
-        del sz
-    v_all = amat.T @ gram @ amat / float(n) ** 2
-    se_all = np.sqrt(np.clip(np.diag(v_all), 0.0, None))
-    theta_all = np.concatenate([att, *[spec.theta for spec in specs.values()]])
-    finite = np.isfinite(theta_all)
-    se_all = np.where(finite & (se_all > 0), se_all, np.nan)
-    analytic_ok = np.isfinite(se_all)
-
-    # multiplier bootstrap: one set of draws for every influence function
-    z_crit = float(special.ndtri(1 - alpha / 2))
-    att_gt_crit = None
-    crit_by: dict[str, float | None] = {name: None for name in specs}
-    used_seed = seed
-    if n_boot is not None:
-        assert z is not None  # the bootstrap path forms Psi
-        if used_seed is None:
-            used_seed = int(np.random.SeedSequence().entropy % (2**63))
-        draws_z = multiplier_draws(
-            z,
-            n_boot,
-            rng=np.random.default_rng(used_seed),
-            clusters=clusters,
-            weights=boot_weights,
-        )
-        draws = draws_z @ amat
-        bse = iqr_se(draws)
-        se_all = np.where(analytic_ok, bse, np.nan)
-        att_gt_crit = sup_t_critical_value(draws[:, :k], se_all[:k], alpha)
-        if not np.isfinite(att_gt_crit):
-            _warn(
-                notes, "simultaneous critical value for ATT(g,t) not available; bands are pointwise"
-            )
-            att_gt_crit = None
-        elif att_gt_crit >= 7:
-            _warn(notes, f"simultaneous critical value for ATT(g,t) is large ({att_gt_crit:.2f})")
-        offset = k
-        for name, spec in specs.items():
-            jn = spec.w.shape[1]
-            if name != "simple":
-                comp = slice(offset, offset + jn - 1)
-                cv = sup_t_critical_value(draws[:, comp], se_all[comp], alpha)
-                if not np.isfinite(cv):
-                    _warn(
-                        notes, f"{name}: simultaneous critical value not available; pointwise bands"
-                    )
-                    cv = z_crit
-                elif cv < z_crit:
-                    _warn(
-                        notes,
-                        f"{name}: simultaneous critical value below the pointwise one; "
-                        "pointwise bands reported",
-                    )
-                    cv = z_crit
-                elif cv >= 7:
-                    _warn(notes, f"{name}: simultaneous critical value is large ({cv:.2f})")
-                crit_by[name] = float(cv)
-            offset += jn
-    se_gt = se_all[:k]
-
+    inference = _inference(
+        design,
+        cr,
+        specs,
+        alpha=alpha,
+        n_boot=n_boot,
+        seed=seed,
+        boot_weights=boot_weights,
+        notes=notes,
+    )
     # pre-trend Wald test (analytic, cluster-robust when clustered)
     cg = np.array([c.g for c in cells])
     ct = design.times[np.array([c.t for c in cells])]
-    pre = np.flatnonzero((cg - anticipation > ct) & analytic_ok[:k])
-    pretest = None
-    if pre.size:
-        wt = wald_test(att[pre], v_all[np.ix_(pre, pre)])
-        pretest = {
-            "name": "Wald pre-test of parallel trends (pre-treatment ATT(g,t) = 0)",
-            "stat": wt.stat,
-            "df": wt.df,
-            "p_value": wt.p_value,
-        }
-        if wt.note:
-            pretest["note"] = wt.note
-            _warn(notes, f"pre-trend test not computed: {wt.note}")
-    else:
-        _warn(notes, "no pre-treatment ATT(g,t) to test")
-
-    # assemble results
-    att_gt = pd.DataFrame(
-        {
-            "cohort": cg.astype(np.int64),
-            "time": ct.astype(np.int64),
-            "event": (ct - cg).astype(np.int64),
-            "att": att,
-            "se": se_gt,
-            "post": cg <= ct,
-            "base": design.times[np.array([c.b for c in cells])].astype(np.int64),
-            "n_treated": cr.n_treated,
-            "n_control": cr.n_control,
-        }
+    pretest = _pretest(
+        att,
+        np.flatnonzero((cg - anticipation > ct) & inference.analytic_ok[:k]),
+        inference.v_all,
+        notes,
     )
-    aggregates: dict[str, Aggregate] = {}
-    offset = k
-    for name, spec in specs.items():
-        jn = spec.w.shape[1]
-        se_j = se_all[offset : offset + jn]
-        if name == "simple":
-            aggregates[name] = Aggregate(kind="simple", att=spec.theta[0], se=se_j[0])
-        else:
-            by = pd.DataFrame({spec.key: spec.keys, "att": spec.theta[:-1], "se": se_j[:-1]})
-            if spec.key == "cohort":
-                by["cohort"] = by["cohort"].astype(np.int64)
-            comp = slice(offset, offset + jn - 1)
-            aggregates[name] = Aggregate(
-                kind=name,
-                att=spec.theta[-1],
-                se=se_j[-1],
-                by=by,
-                crit_value=crit_by[name],
-                vcov=v_all[comp, comp],
-            )
-        offset += jn
+    att_gt, aggregates = _tables(design, cells, cr, specs, inference)
 
     if n_boot is None:
         se_type = "analytic (influence function" + (", cluster-robust)" if clusters else ")")
@@ -765,7 +492,7 @@ def callaway_santanna(
         "alpha": alpha,
         "base_period": base_period,
         "anticipation": anticipation,
-        "seed": used_seed,
+        "seed": inference.seed,
         "n_boot": n_boot,
         "boot_weights": boot_weights if n_boot is not None else None,
         "band": "sup-t simultaneous" if n_boot is not None else "pointwise",
@@ -781,7 +508,7 @@ def callaway_santanna(
         "data_layer": data_layer,
         "weights": weights,
         "n_periods": int(design.times.size),
-        "cohorts": [int(c) for c in glist],
+        "cohorts": [int(c) for c in design.glist],
         "notes": list(notes),
     }
     return DiDResult(
@@ -793,7 +520,7 @@ def callaway_santanna(
         att_gt=att_gt,
         aggregates=aggregates,
         info=info,
-        att_gt_crit=att_gt_crit,
+        att_gt_crit=inference.att_gt_crit,
         pretest=pretest,
     )
 

@@ -89,9 +89,10 @@ import scipy.sparse as sp
 
 from analysis import design
 from analysis.errors import InputError
-from analysis.estimators._panel import note, prepare_panel
+from analysis.estimators._docs import fill_doc
+from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
-from analysis.validation import check_alpha, check_option, comparison_group
+from analysis.validation import comparison_group
 
 __all__ = ["etwfe"]
 
@@ -102,6 +103,7 @@ def _nested(levels: np.ndarray, cl: np.ndarray) -> bool:
     return bool(pairs["f"].is_unique)
 
 
+@fill_doc
 def etwfe(
     data: pd.DataFrame,
     *,
@@ -120,10 +122,8 @@ def etwfe(
 
     Parameters
     ----------
-    data
-        Long panel (balanced or not).
-    outcome, unit, time, cohort
-        Column names; ``cohort`` = first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Controls :math:`x_{it}` entered as in ``etwfe(y ~ x1 + x2, ...)``: with
         cohort- and period-specific slopes and, demeaned within cohort,
@@ -131,14 +131,11 @@ def etwfe(
         allowed (the model has cohort, not unit, effects).
     control
         ``"notyet"`` (default, never- and not-yet-treated units) or ``"never"``.
-    cluster
-        Cluster column; default the unit.
+    {{cluster}}
     ssc
         Small-sample convention of CR1 (default fixest's, as ``etwfe``).
-    alpha
-        Significance level of the intervals.
-    data_layer
-        Data-layer label for tables.
+    {{alpha}}
+    {{data_layer}}
 
     Returns
     -------
@@ -154,11 +151,12 @@ def etwfe(
         units; no identified treated cell.
     """
     control = comparison_group(control, ("notyet", "never"))
-    check_option("ssc", ssc, design.SSCName)
-    alpha = check_alpha(alpha)
     covariates = tuple(c for c in covariates if c)
-    panel = prepare_panel(
+    inp = estimator_input(
         data,
+        alpha=alpha,
+        ssc=ssc,
+        ssc_names=design.SSCName,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -167,6 +165,7 @@ def etwfe(
         cluster=cluster,
         require_never_treated=(control == "never"),
     )
+    panel, alpha = inp.panel, inp.alpha
     notes = list(panel.notes)
     d = panel.data
     g_all = d["cohort"].to_numpy()

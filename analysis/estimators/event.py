@@ -113,10 +113,11 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from analysis.design import SEType, absorbed_vcov, se_label
+from analysis.design import SEType, se_label
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import note, prepare_panel
+from analysis.estimators._docs import fill_doc
+from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import check_int, check_option, comparison_group
 
@@ -126,6 +127,7 @@ __all__ = ["AlwaysTreated", "event_bins", "event_study"]
 AlwaysTreated = Literal["drop", "include"]
 
 
+@fill_doc
 def event_study(
     data: pd.DataFrame,
     *,
@@ -152,14 +154,11 @@ def event_study(
 
     Parameters
     ----------
-    data
-        Long panel.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` = first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Time-varying controls entered linearly.
-    cluster
-        Cluster column (nesting units); default the unit.
+    {{cluster}}
     window
         ``(lo, hi)`` event times with ``lo <= -1`` and ``hi >= 0``.
     bin_endpoints
@@ -179,15 +178,10 @@ def event_study(
     never_only
         Deprecated spelling: ``True`` is ``control="never"``, ``False`` is
         ``control="notyet"``.
-    ssc
-        ``"fixest"`` or ``"linearmodels"`` small-sample convention.
-    alpha
-        Significance level.
-    data_layer
-        Data-layer label for tables.
-    se
-        ``"cr1"`` (default), ``"cr2"`` (Bell-McCaffrey), ``"hc1"`` or ``"iid"``
-        (as :func:`~analysis.estimators.twfe.twfe`); ``ssc`` applies to ``"cr1"``.
+    {{ssc}}
+    {{alpha}}
+    {{data_layer}}
+    {{se}}
     weights
         Column of analytic observation weights (fixest ``weights=``): weighted
         least squares.
@@ -219,8 +213,19 @@ def event_study(
             "always_treated='include' needs bin_endpoints=True: without binned end-points "
             "the always-treated units' lags beyond the window are not identified"
         )
-    panel = prepare_panel(
+    _fe.check_choice("bin_endpoints", bin_endpoints, (True, False))
+    lo, hi = _fe.check_window(window)
+    try:
+        ref = int(ref_period)
+    except (TypeError, ValueError):
+        raise InputError(f"ref_period must be an integer, not {ref_period!r}") from None
+    if ref != ref_period or not (lo <= ref <= -1):
+        raise InputError(f"ref_period must be a negative event time inside the window {window!r}")
+    inp = estimator_input(
         data,
+        alpha=alpha,
+        ssc=ssc,
+        se=se,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -231,18 +236,7 @@ def event_study(
         weights=weights,
         keep_always_treated=always_treated == "include",
     )
-    _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
-    _fe.check_choice("se", se, SEType)
-    se_kind = se
-    _fe.check_choice("bin_endpoints", bin_endpoints, (True, False))
-    alpha = _fe.check_alpha(alpha)
-    lo, hi = _fe.check_window(window)
-    try:
-        ref = int(ref_period)
-    except (TypeError, ValueError):
-        raise InputError(f"ref_period must be an integer, not {ref_period!r}") from None
-    if ref != ref_period or not (lo <= ref <= -1):
-        raise InputError(f"ref_period must be a negative event time inside the window {window!r}")
+    panel, alpha, se_kind = inp.panel, inp.alpha, se
 
     codes = _fe.panel_codes(panel)
     notes = list(panel.notes)
@@ -302,30 +296,13 @@ def event_study(
         raise InputError("no event-time coefficient is identified in this panel")
 
     k = int(kept[nT:].sum())
-    V, factor = absorbed_vcov(
-        fit,
-        S,
-        X,
-        "cr1" if se == "cr2" else se,
-        cl=codes.cl,
-        n_cl=codes.n_cl,
-        ssc=ssc,
-        k=k,
-        n_units=codes.n_units,
-        n_times=codes.n_times,
-        uid=codes.uid,
-    )
+    V, factor = _fe.codes_vcov(fit, S, X, "cr1" if se == "cr2" else se, codes, ssc=ssc, k=k)
     if se == "cr2":  # Bell-McCaffrey on the kept event dummies and covariates
-        from analysis.inference.crve import ols_cluster
-
         Xk = sp.hstack([Ev, sp.csr_matrix(X) if X is not None else None]).toarray()
         Xk = Xk[:, kept[nT:]]
-        res2 = ols_cluster(
-            d["y"].to_numpy(), Xk, codes.cl, fe=[codes.uid, codes.tid], kind="CR2", weights=om
-        )
         V = V.copy()
         nk = int(kept[:nT].sum())
-        V[nk:, nk:] = np.asarray(res2.vcov)
+        V[nk:, nk:] = _fe.cr2_vcov(d["y"].to_numpy(), Xk, codes, om)
         V[:nk, nk:] = V[nk:, :nk] = np.nan  # time-effect rows are not reported
         factor = 1.0
     kept_idx = np.flatnonzero(kept)
@@ -359,19 +336,8 @@ def event_study(
             "f_p_value": float(stats.f.sf(fstat, df, codes.n_cl - 1)) if df else float("nan"),
         }
 
-    cov_rows = []
-    for j, c in enumerate(covs):
-        jj = nT + len(order) + j
-        if kept[jj]:
-            cov_rows.append(
-                {"term": c, "estimate": fit.coef[jj], "se": np.sqrt(V[pos[jj], pos[jj]])}
-            )
-    coefs = pd.concat(
-        [
-            pd.DataFrame({"term": [f"event::{v}" for v in ev_sorted], "estimate": b, "se": se}),
-            pd.DataFrame(cov_rows, columns=["term", "estimate", "se"]),
-        ],
-        ignore_index=True,
+    coefs = _fe.coefficient_table(
+        [f"event::{v}" for v in ev_sorted], b, se, covs, nT + len(order), fit, V, pos
     )
     info = {
         "estimator": "dynamic TWFE event study (relative-time dummies)",

@@ -73,12 +73,14 @@ import scipy.sparse as sp
 
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import note, prepare_panel
+from analysis.estimators._docs import fill_doc
+from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 
 __all__ = ["gardner"]
 
 
+@fill_doc
 def gardner(
     data: pd.DataFrame,
     *,
@@ -96,18 +98,13 @@ def gardner(
 
     Parameters
     ----------
-    data
-        Long panel.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` = first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Time-varying controls in the stage-1 model.
-    cluster
-        Cluster column (nesting units); default the unit.
-    alpha
-        Significance level.
-    data_layer
-        Data-layer label.
+    {{cluster}}
+    {{alpha}}
+    {{data_layer}}
     weights
         Column of observation weights (R ``did2s``'s ``weights``): weighted
         least squares in both stages (module docstring).
@@ -119,8 +116,9 @@ def gardner(
         coefficients, every relative period except the omitted -1),
         ``coefficients`` (both stage-2 regressions) and ``pretest``.
     """
-    panel = prepare_panel(
+    inp = estimator_input(
         data,
+        alpha=alpha,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -129,17 +127,9 @@ def gardner(
         cluster=cluster,
         weights=weights,
     )
-    alpha = _fe.check_alpha(alpha)
-    codes = _fe.panel_codes(panel)
-    notes = list(panel.notes)
-    covs, cov_notes = _fe.usable_covariates(panel, codes.uid, codes.n_units)
-    notes += cov_notes
-    d = panel.data
-    y = d["y"].to_numpy()
-    X = d[covs].to_numpy(dtype=float) if covs else None
-    untreated = ~codes.treated
-    om = d["_weight"].to_numpy() if weights else None
-    fs = _fe.first_stage(y, codes, X, untreated, om)
+    panel, alpha = inp.panel, inp.alpha
+    imp = _fe.imputation(panel)
+    codes, notes, covs, y, fs, om = imp.codes, imp.notes, imp.covs, imp.y, imp.fs, imp.om
     rows = fs.identified
     n_lost = int((~rows).sum())
     if n_lost:

@@ -318,6 +318,13 @@ register(
     )
 )
 
+#: Why the synthetic-DiD family (``sdid``, ``sc``) lacks the capabilities it lacks.
+_SYNTHDID_NOTES = {
+    "ri": "placebo / bootstrap SEs re-estimate the weights in every replication; "
+    "RI would need draws x replications re-fits",
+    "power": "SEs come from re-fitting replications, not a closed form",
+    "covariates": "covariates are not implemented",
+}
 
 register(
     EstimatorSpec(
@@ -325,12 +332,7 @@ register(
         "analysis.estimators.synthdid:synthdid",
         "synthetic DiD, Arkhangelsky et al. (2021), as R synthdid",
         frozenset(),
-        notes={
-            "ri": "placebo / bootstrap SEs re-estimate the weights in every replication; "
-            "RI would need draws x replications re-fits",
-            "power": "SEs come from re-fitting replications, not a closed form",
-            "covariates": "covariates are not implemented",
-        },
+        notes=dict(_SYNTHDID_NOTES),
     )
 )
 register(
@@ -339,12 +341,7 @@ register(
         "analysis.estimators.synthdid:synthetic_control",
         "synthetic control, Abadie et al. (2010), as R synthdid::sc_estimate",
         frozenset(),
-        notes={
-            "ri": "placebo / bootstrap SEs re-estimate the weights in every replication; "
-            "RI would need draws x replications re-fits",
-            "power": "SEs come from re-fitting replications, not a closed form",
-            "covariates": "covariates are not implemented",
-        },
+        notes=dict(_SYNTHDID_NOTES),
     )
 )
 

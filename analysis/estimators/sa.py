@@ -72,13 +72,15 @@ import scipy.sparse as sp
 
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._panel import note, prepare_panel
+from analysis.estimators._docs import fill_doc
+from analysis.estimators._panel import estimator_input, note
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 from analysis.validation import comparison_group
 
 __all__ = ["sun_abraham"]
 
 
+@fill_doc
 def sun_abraham(
     data: pd.DataFrame,
     *,
@@ -98,25 +100,19 @@ def sun_abraham(
 
     Parameters
     ----------
-    data
-        Long panel.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` = first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Time-varying controls entered linearly.
-    cluster
-        Cluster column (nesting units); default the unit.
+    {{cluster}}
     control
         Comparison cohort (the package's one vocabulary): ``"never"``,
         ``"last"`` (last-treated cohort) or ``None`` (default: never if any
         never-treated unit exists, else last). The old spelling ``"auto"`` for
         the default is accepted with a ``DeprecationWarning``.
-    ssc
-        Small-sample convention of the clustered covariance.
-    alpha
-        Significance level.
-    data_layer
-        Data-layer label.
+    {{ssc}}
+    {{alpha}}
+    {{data_layer}}
     weights
         Column of analytic observation weights (fixest ``weights=``): weighted
         least squares, and weight totals as the cell sizes of the interaction
@@ -130,8 +126,10 @@ def sun_abraham(
         ``pretest`` (joint Wald test of the aggregated leads).
     """
     control = comparison_group(control, ("never", "last"))
-    panel = prepare_panel(
+    inp = estimator_input(
         data,
+        alpha=alpha,
+        ssc=ssc,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -141,8 +139,7 @@ def sun_abraham(
         require_never_treated=(control == "never"),
         weights=weights,
     )
-    _fe.check_choice("ssc", ssc, ("fixest", "linearmodels"))
-    alpha = _fe.check_alpha(alpha)
+    panel, alpha = inp.panel, inp.alpha
     d = panel.data
     notes = list(panel.notes)
     has_never = bool((d["cohort"] == 0).any())
@@ -167,11 +164,7 @@ def sun_abraham(
     tid = np.searchsorted(times, d["time"].to_numpy())
     uid = d["uid"].to_numpy()
     n_units = panel.n_units
-    if panel.cluster:
-        cl, uq = pd.factorize(d[panel.cluster], sort=True)
-        n_cl = len(uq)
-    else:
-        cl, n_cl = uid, n_units
+    cl, n_cl = _fe.cluster_codes(d, panel.cluster, uid, n_units)
     covs, cov_notes = _fe.usable_covariates(panel, panel.data["uid"].to_numpy(), n_units)
     notes += cov_notes
 
@@ -247,29 +240,15 @@ def sun_abraham(
         Wst, df, p = _fe.wald_test(nu[leads], Vnu[np.ix_(leads, leads)], notes)
         pretest = {"name": "joint Wald test of IW leads = 0", "stat": Wst, "df": df, "p_value": p}
 
-    cov_rows = []
-    base = nT + len(ic_keep)
-    for j, c in enumerate(covs):
-        jj = base + j
-        if kept[jj]:
-            cov_rows.append(
-                {"term": c, "estimate": fit.coef[jj], "se": np.sqrt(V[pos[jj], pos[jj]])}
-            )
-    coefs = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "term": [
-                        f"cohort::{int(a)}:event::{int(b)}"
-                        for a, b in zip(cells["g"], cells["e"], strict=True)
-                    ],
-                    "estimate": cells["delta"],
-                    "se": dse,
-                }
-            ),
-            pd.DataFrame(cov_rows, columns=["term", "estimate", "se"]),
-        ],
-        ignore_index=True,
+    coefs = _fe.coefficient_table(
+        [f"cohort::{int(a)}:event::{int(b)}" for a, b in zip(cells["g"], cells["e"], strict=True)],
+        cells["delta"],
+        dse,
+        covs,
+        nT + len(ic_keep),
+        fit,
+        V,
+        pos,
     )
     info = {
         "estimator": "Sun & Abraham (2021) interaction-weighted",

@@ -81,6 +81,7 @@ Intervals are normal: :math:`\hat\tau \pm z_{1-\alpha/2}\widehat{SE}`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -511,22 +512,10 @@ def _estimate(
     )
 
 
-def synthdid(
-    data: pd.DataFrame,
-    *,
-    outcome: str,
-    unit: str,
-    time: str,
-    cohort: str,
-    se: SEType | None = None,
-    n_reps: int = 200,
-    seed: int = 0,
-    alpha: float = 0.05,
-    data_layer: str | None = None,
-) -> SynthDiDResult:
-    """Synthetic difference-in-differences (Arkhangelsky et al. 2021); module docstring.
-
-    Parameters
+#: The numpydoc sections :func:`synthdid`, :func:`synthetic_control` and
+#: :func:`did_estimate` share (substituted into each docstring at import, as
+#: pandas' ``@doc`` does), so that ``help()`` and Sphinx show each in full.
+_SHARED_DOC = """Parameters
     ----------
     data
         Balanced long panel.
@@ -559,85 +548,84 @@ def synthdid(
         No unit observed in every period, fewer than 2 never-treated units, a cohort with fewer
         than 2 pre-treatment periods, an SE method the design cannot support.
     """
-    return _estimate(
-        "synthdid_estimate",
-        "sdid",
-        data,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        se=se,
-        n_reps=n_reps,
-        seed=seed,
-        alpha=alpha,
-        data_layer=data_layer,
-    )
 
 
-def synthetic_control(
-    data: pd.DataFrame,
-    *,
-    outcome: str,
-    unit: str,
-    time: str,
-    cohort: str,
-    se: SEType | None = None,
-    n_reps: int = 200,
-    seed: int = 0,
-    alpha: float = 0.05,
-    data_layer: str | None = None,
-) -> SynthDiDResult:
+def _public(name: str, kind: fw.Kind, method: str, summary: str) -> Callable[..., SynthDiDResult]:
+    """The public estimator ``name``: :func:`_estimate` with R ``synthdid``'s function ``kind``.
+
+    Parameters
+    ----------
+    name
+        The function's public name (its ``__name__`` and ``__qualname__``, so that
+        it pickles and Sphinx documents it under that name).
+    kind
+        The R ``synthdid`` estimator whose weights it computes.
+    method
+        The result's ``method`` (the registry's method name).
+    summary
+        The docstring before the shared sections (:data:`_SHARED_DOC`).
+
+    Returns
+    -------
+    callable
+        ``f(data, *, outcome, unit, time, cohort, se=None, n_reps=200, seed=0,
+        alpha=0.05, data_layer=None) -> SynthDiDResult``.
+    """
+
+    def estimator(
+        data: pd.DataFrame,
+        *,
+        outcome: str,
+        unit: str,
+        time: str,
+        cohort: str,
+        se: SEType | None = None,
+        n_reps: int = 200,
+        seed: int = 0,
+        alpha: float = 0.05,
+        data_layer: str | None = None,
+    ) -> SynthDiDResult:
+        return _estimate(
+            kind,
+            method,
+            data,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            se=se,
+            n_reps=n_reps,
+            seed=seed,
+            alpha=alpha,
+            data_layer=data_layer,
+        )
+
+    estimator.__name__ = estimator.__qualname__ = name
+    estimator.__doc__ = f"{summary}\n\n    {_SHARED_DOC}"
+    return estimator
+
+
+synthdid = _public(
+    "synthdid",
+    "synthdid_estimate",
+    "sdid",
+    "Synthetic difference-in-differences (Arkhangelsky et al. 2021); module docstring.",
+)
+synthetic_control = _public(
+    "synthetic_control",
+    "sc_estimate",
+    "sc",
     """Synthetic control as R ``synthdid::sc_estimate`` (Abadie et al. 2010); module docstring.
 
-    Same parameters and result as :func:`synthdid`; the time weights are zero.
-    """
-    return _estimate(
-        "sc_estimate",
-        "sc",
-        data,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        se=se,
-        n_reps=n_reps,
-        seed=seed,
-        alpha=alpha,
-        data_layer=data_layer,
-    )
-
-
-def did_estimate(
-    data: pd.DataFrame,
-    *,
-    outcome: str,
-    unit: str,
-    time: str,
-    cohort: str,
-    se: SEType | None = None,
-    n_reps: int = 200,
-    seed: int = 0,
-    alpha: float = 0.05,
-    data_layer: str | None = None,
-) -> SynthDiDResult:
+    As :func:`synthdid` but with no intercept in the unit weights and zero time weights.""",
+)
+did_estimate = _public(
+    "did_estimate",
+    "did_estimate",
+    "did",
     """The DiD comparison of the synthdid framework (R ``synthdid::did_estimate``).
 
     Uniform unit and time weights; cohort-by-cohort with never-treated
     controls, aggregated as :func:`synthdid`. For one cohort this equals the
-    TWFE coefficient on the cohort's block.
-    """
-    return _estimate(
-        "did_estimate",
-        "did",
-        data,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        se=se,
-        n_reps=n_reps,
-        seed=seed,
-        alpha=alpha,
-        data_layer=data_layer,
-    )
+    TWFE coefficient on the cohort's block.""",
+)

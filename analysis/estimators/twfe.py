@@ -59,7 +59,6 @@ import pandas as pd
 
 from analysis.design import (
     SEType,
-    absorbed_vcov,
     demean_two_way,
     panel_ssc_factor,
     se_label,
@@ -67,13 +66,15 @@ from analysis.design import (
 )
 from analysis.errors import InputError
 from analysis.estimators import _fe
-from analysis.estimators._fe import check_alpha, check_choice, panel_codes, usable_covariates
-from analysis.estimators._panel import panel_arrays
+from analysis.estimators._docs import fill_doc
+from analysis.estimators._fe import check_choice, panel_codes, usable_covariates
+from analysis.estimators._panel import estimator_input
 from analysis.results import Aggregate, DiDResult, EstimationDesign
 
 __all__ = ["power_closed_form", "regression_arrays", "regression_design", "ri_closed_form", "twfe"]
 
 
+@fill_doc
 def twfe(
     data: pd.DataFrame,
     *,
@@ -94,20 +95,14 @@ def twfe(
 
     Parameters
     ----------
-    data
-        Long panel, one row per unit and period.
-    outcome, unit, time, cohort
-        Column names; ``cohort`` is the first treated period (0/missing = never).
+    {{data}}
+    {{columns}}
     covariates
         Time-varying controls :math:`x_{it}` entered linearly.
-    cluster
-        Cluster column (must nest units); default: the unit.
-    ssc
-        Small-sample convention, ``"fixest"`` or ``"linearmodels"`` (module docstring).
-    alpha
-        Significance level for intervals.
-    data_layer
-        Label of the data layer (``"real"``, ``"synthetic"``, ...) stated in tables.
+    {{cluster}}
+    {{ssc}}
+    {{alpha}}
+    {{data_layer}}
     backend
         ``"within"`` (default): unit effects absorbed exactly by within-unit
         demeaning, time effects as sparse dummies, clustered sandwich from
@@ -116,13 +111,7 @@ def twfe(
         same numbers (tested to 1e-10); the within path exists for a measured
         reason: at 100,000 units x 20 periods PanelOLS took 16 s and 2.5 GB,
         6x pyfixest's time at 10,000 units (``benchmarks/RESULTS.md``).
-    se
-        Standard-error type: ``"cr1"`` (default, cluster-robust with the ``ssc``
-        factor), ``"cr2"`` (Bell-McCaffrey cluster-robust,
-        :func:`analysis.inference.crve.ols_cluster`), ``"hc1"``
-        (heteroskedasticity-robust) or ``"iid"``
-        (:func:`analysis.design.absorbed_vcov` gives the formulas). ``ssc``
-        applies to ``"cr1"`` only.
+    {{se}}
     weights
         Column of analytic observation weights (fixest ``weights=``, Stata
         ``[aweight]``): weighted least squares with the unit and time effects
@@ -140,8 +129,16 @@ def twfe(
         Invalid panel (see :func:`~analysis.estimators._panel.prepare_panel`),
         bad ``ssc`` / ``alpha``, or a treatment dummy absorbed by the fixed effects.
     """
-    arr = panel_arrays(  # prepare_panel's checks and notes
+    check_choice("backend", backend, ("within", "linearmodels"))
+    if backend == "linearmodels" and (se != "cr1" or weights):
+        raise InputError(
+            "backend='linearmodels' supports only se='cr1' without weights; use backend='within'"
+        )
+    inp = estimator_input(
         data,
+        alpha=alpha,
+        ssc=ssc,
+        se=se,
         outcome=outcome,
         unit=unit,
         time=time,
@@ -150,10 +147,17 @@ def twfe(
         cluster=cluster,
         weights=weights,
     )
-    panel = arr.to_panel()
-    check_choice("ssc", ssc, ("fixest", "linearmodels"))
-    check_choice("se", se, SEType)
-    alpha = check_alpha(alpha)
+    arr, panel, alpha = inp.arrays, inp.panel, inp.alpha
+    result = partial(
+        _result,
+        panel=panel,
+        outcome=outcome,
+        unit=unit,
+        cluster=cluster,
+        ssc=ssc,
+        alpha=alpha,
+        data_layer=data_layer,
+    )
     # the blocked demeaning gives the unweighted CR1 fit only; weights and the
     # other SE types take the general within path
     if (
@@ -163,7 +167,7 @@ def twfe(
         and arr.w is None
         and se == "cr1"
     ):
-        fast = _within_balanced(arr, panel, outcome, unit, cluster, ssc, alpha, data_layer)
+        fast = _within_balanced(arr, cluster, ssc, result)
         if fast is not None:
             return fast
     codes = panel_codes(panel)
@@ -179,12 +183,8 @@ def twfe(
     n, k, G = len(d), X.shape[1], codes.n_cl
     if G < 2 and se in ("cr1", "cr2"):
         raise InputError("clustered standard errors need at least two clusters")
-    check_choice("backend", backend, ("within", "linearmodels"))
     om = d["_weight"].to_numpy() if weights else None
-    if backend == "linearmodels" and (se != "cr1" or om is not None):
-        raise InputError(
-            "backend='linearmodels' supports only se='cr1' without weights; use backend='within'"
-        )
+    fitted = partial(result, terms=list(X.columns), G=G, covs=covs, cov_notes=cov_notes, n=n)
     if backend == "within":
         Td = _fe.time_dummies(codes.tid, codes.n_times)
         fit = _fe.fit_absorbed(
@@ -197,54 +197,13 @@ def twfe(
             raise InputError("a covariate is absorbed by the unit and time effects")
         params = fit.coef[nT : nT + k]
         if se == "cr2":
-            from analysis.inference.crve import ols_cluster
-
-            res2 = ols_cluster(
-                d["y"].to_numpy(),
-                X.to_numpy(),
-                codes.cl,
-                fe=[codes.uid, codes.tid],
-                kind="CR2",
-                weights=om,
-            )
-            cov, factor = np.asarray(res2.vcov), 1.0
+            cov, factor = _fe.cr2_vcov(d["y"].to_numpy(), X.to_numpy(), codes, om), 1.0
         else:
-            V, factor = absorbed_vcov(
-                fit,
-                Td,
-                X.to_numpy(),
-                se,
-                cl=codes.cl,
-                n_cl=codes.n_cl,
-                ssc=ssc,
-                k=k,
-                n_units=codes.n_units,
-                n_times=codes.n_times,
-                uid=codes.uid,
-            )
+            V, factor = _fe.codes_vcov(fit, Td, X.to_numpy(), se, codes, ssc=ssc, k=k)
             kept_idx = np.flatnonzero(fit.keep)
             cols = [int(np.flatnonzero(kept_idx == nT + j)[0]) for j in range(k)]
             cov = V[np.ix_(cols, cols)]
-        return _result(
-            params,
-            cov,
-            list(X.columns),
-            factor,
-            panel=panel,
-            outcome=outcome,
-            unit=unit,
-            cluster=cluster,
-            ssc=ssc,
-            G=G,
-            alpha=alpha,
-            covs=covs,
-            cov_notes=cov_notes,
-            data_layer=data_layer,
-            n=n,
-            backend="within (exact absorption)",
-            se=se,
-            weights=weights,
-        )
+        return fitted(params, cov, factor=factor, backend=_WITHIN, se=se, weights=weights)
     from linearmodels.panel import PanelOLS  # imported only when asked for (slow import)
 
     mod = PanelOLS(y, X, entity_effects=True, time_effects=True, drop_absorbed=False)
@@ -279,31 +238,15 @@ def twfe(
     params = res.params.to_numpy()
     if not np.isfinite(params[0]):
         raise InputError("the treatment dummy is absorbed by the unit and time effects")
-    return _result(
-        params,
-        cov,
-        list(X.columns),
-        factor,
-        panel=panel,
-        outcome=outcome,
-        unit=unit,
-        cluster=cluster,
-        ssc=ssc,
-        G=G,
-        alpha=alpha,
-        covs=covs,
-        cov_notes=cov_notes,
-        data_layer=data_layer,
-        n=n,
-        backend="linearmodels PanelOLS",
-    )
+    return fitted(params, cov, factor=factor, backend="linearmodels PanelOLS")
 
 
-def _within_balanced(arr, panel, outcome, unit, cluster, ssc, alpha, data_layer):
+def _within_balanced(arr, cluster, ssc, result):
     """Balanced panel, no covariates: the within fit by two-way demeaning of n x T
     arrays (:func:`analysis.design.twfe_balanced`), the same estimate and CR1 SE as
     the sparse absorbed fit with a fraction of its memory; ``None`` (use the general
-    path, which reports why) when the treatment dummy is absorbed."""
+    path, which reports why) when the treatment dummy is absorbed. ``result`` is
+    :func:`_result` with the fit's common arguments bound."""
     n_u, n_t = arr.n_units, arr.times.size
     y2 = np.asarray(arr.y, dtype=np.float64).reshape(n_u, n_t)
     g = arr.unit_cohort()
@@ -322,32 +265,28 @@ def _within_balanced(arr, panel, outcome, unit, cluster, ssc, alpha, data_layer)
     n = n_u * n_t
     factor = _fe.ssc_factor(ssc, n=n, k=1, n_units=n_u, n_times=n_t, G=G)
     var = factor * float(scores @ scores) / den**2
-    return _result(
+    return result(
         np.array([beta]),
         np.array([[var]]),
-        ["D"],
-        factor,
-        panel=panel,
-        outcome=outcome,
-        unit=unit,
-        cluster=cluster,
-        ssc=ssc,
+        terms=["D"],
+        factor=factor,
         G=G,
-        alpha=alpha,
         covs=[],
         cov_notes=[],
-        data_layer=data_layer,
         n=n,
-        backend="within (exact absorption)",
+        backend=_WITHIN,
     )
+
+
+_WITHIN = "within (exact absorption)"
 
 
 def _result(
     params,
     cov,
+    *,
     terms,
     factor,
-    *,
     panel,
     outcome,
     unit,

@@ -127,10 +127,10 @@ from scipy import linalg, stats
 
 from analysis.design import SSC, SSC_PRESETS, ssc_factor, within  # noqa: F401 - re-exported
 from analysis.errors import InputError
-from analysis.validation import check_alpha
+from analysis.validation import check_alpha, literal_values
 
 Kind = Literal["CR0", "CR1", "CR2", "CR3", "CR3J"]
-KINDS: tuple[str, ...] = ("CR0", "CR1", "CR2", "CR3", "CR3J")
+KINDS: tuple[str, ...] = literal_values(Kind)
 
 #: Eigenvalues of :math:`I - H_{gg}` at or below this are treated as zero
 #: (pseudo-inverse), as clubSandwich's ``Sym_power``.

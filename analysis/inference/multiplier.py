@@ -44,10 +44,10 @@ from scipy import special
 
 from analysis.inference.engine import run_draws
 from analysis.inference.vcov import Clusters, cluster_sums
-from analysis.validation import check_draws, check_option
+from analysis.validation import check_draws, check_option, literal_values
 
 BootWeights = Literal["rademacher", "mammen"]
-BOOT_WEIGHTS: tuple[str, ...] = ("rademacher", "mammen")
+BOOT_WEIGHTS: tuple[str, ...] = literal_values(BootWeights)
 
 #: Draws generated per block (fixed, so that results never depend on memory).
 BLOCK_DRAWS = 64

@@ -101,7 +101,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
-from analysis.inference.ties import count_at_least, count_at_most, tie_tolerance
+from analysis.inference.ties import Alternative, count_at_least, count_at_most, tie_tolerance
+from analysis.validation import check_option
 
 __all__ = [
     "adjust_pvalues",
@@ -113,7 +114,6 @@ __all__ = [
     "westfall_young",
 ]
 
-Alternative = Literal["two-sided", "greater", "less"]
 PVALUE_METHODS = ("bonferroni", "holm", "bh")
 
 
@@ -140,18 +140,33 @@ def _stats_and_draws(stats, draws, alternative: str) -> tuple[np.ndarray, np.nda
         raise InputError("draws must contain at least one row")
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(d))):
         raise InputError("stats and draws must be finite")
+    check_option("alternative", alternative, Alternative)
     if alternative == "two-sided":
         return np.abs(t), np.abs(d)
     if alternative == "greater":
         return t, d
-    if alternative == "less":
-        return -t, -d
-    raise InputError(f"alternative must be 'two-sided', 'greater' or 'less' (got {alternative!r})")
+    return -t, -d
 
 
 def _ratio(count: np.ndarray, B: int, plus_one: bool) -> np.ndarray:
     c = np.asarray(count, dtype=np.float64)
     return (c + 1.0) / (B + 1.0) if plus_one else c / B
+
+
+def _step_down(count: np.ndarray, order: np.ndarray, B: int, plus_one: bool) -> np.ndarray:
+    """Step-down adjusted p-values from the counts of the ordered hypotheses.
+
+    ``count[s]`` is the number of draws at least as extreme as hypothesis
+    ``order[s]`` against the hypotheses ``order[s:]`` still in play. The
+    adjusted p-value of step :math:`s` is the running maximum
+    :math:`\\max_{s' \\le s}` of the resampling ratios (:func:`_ratio`),
+    capped at 1 (monotonicity of the step-down procedure), returned in the
+    original order of the hypotheses.
+    """
+    adj = np.minimum(np.maximum.accumulate(_ratio(count, B, plus_one)), 1.0)
+    out = np.empty(order.size)
+    out[order] = adj
+    return out
 
 
 # --------------------------------------------------------------------------- p-value based
@@ -239,12 +254,7 @@ def romano_wolf(
     order = np.argsort(-a, kind="stable")
     # M[:, s] = max over hypotheses order[s:], per draw
     M = np.maximum.accumulate(ad[:, order][:, ::-1], axis=1)[:, ::-1]
-    count = count_at_least(M, a[order])
-    adj = np.maximum.accumulate(_ratio(count, B, plus_one))
-    adj = np.minimum(adj, 1.0)
-    out = np.empty(k)
-    out[order] = adj
-    return out
+    return _step_down(count_at_least(M, a[order]), order, B, plus_one)
 
 
 def _empirical_pvalues(
@@ -326,11 +336,7 @@ def westfall_young(
         return np.minimum(_ratio(count, B, plus_one), 1.0)
     order = np.argsort(p_obs, kind="stable")
     Q = np.minimum.accumulate(p_draw[:, order][:, ::-1], axis=1)[:, ::-1]
-    count = count_at_most(Q, p_obs[order])
-    adj = np.minimum(np.maximum.accumulate(_ratio(count, B, plus_one)), 1.0)
-    out = np.empty(k)
-    out[order] = adj
-    return out
+    return _step_down(count_at_most(Q, p_obs[order]), order, B, plus_one)
 
 
 def multiple_testing_table(

@@ -136,19 +136,19 @@ def post_inference(
         return {"inference": "wild", **w.to_dict()}
     from analysis.inference.ri import randomization_test, ri_confidence_interval
 
-    opts = {"covariates": tuple(covariates)} if covariates else None
-    r = randomization_test(
-        data,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        outcome=outcome,
-        statistic=method,
-        n_draws=draws,
-        seed=seed,
-        estimator_options=opts,
-        result=result,
-    )
+    # the test and its inversion: the same panel, statistic, draws and seed
+    ri = {
+        "unit": unit,
+        "time": time,
+        "cohort": cohort,
+        "outcome": outcome,
+        "statistic": method,
+        "n_draws": draws,
+        "seed": seed,
+        "estimator_options": {"covariates": tuple(covariates)} if covariates else None,
+        "result": result,
+    }
+    r = randomization_test(data, **ri)
     out = {
         "inference": "ri",
         "statistic": method,
@@ -159,19 +159,7 @@ def post_inference(
         "seed": seed,
     }
     try:
-        ci = ri_confidence_interval(
-            data,
-            unit=unit,
-            time=time,
-            cohort=cohort,
-            outcome=outcome,
-            statistic=method,
-            n_draws=draws,
-            seed=seed,
-            alpha=alpha,
-            estimator_options=opts,
-            result=result,
-        )
+        ci = ri_confidence_interval(data, alpha=alpha, **ri)
         out["ci"] = [float(ci.low), float(ci.high)]
     except InputError as e:
         out["ci"] = [None, None]

@@ -11,15 +11,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from analysis.errors import InputError
+from analysis.inference.ties import ALTERNATIVES as ALTERNATIVES  # re-exported
+from analysis.inference.ties import Alternative as Alternative  # re-exported
 from analysis.inference.ties import count_at_least, count_at_most
-
-Alternative = Literal["two-sided", "greater", "less"]
-ALTERNATIVES = ("two-sided", "greater", "less")
+from analysis.validation import check_draws, check_option
 
 P_VALUE_CONVENTIONS = {
     "exact": "exact: p = #{a in A: |T(a)| >= |T_obs|} / |A| over all |A| assignments "
@@ -211,12 +210,9 @@ def _convention(exact: bool, alternative: str) -> str:
 
 
 def _check_common(alternative: str, n_draws: int, block: int) -> None:
-    if alternative not in ALTERNATIVES:
-        raise InputError(f"alternative must be one of {ALTERNATIVES} (got {alternative!r})")
-    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
-        raise InputError(f"n_draws must be a positive integer (got {n_draws!r})")
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise InputError(f"block must be a positive integer (got {block!r})")
+    check_option("alternative", alternative, Alternative)
+    check_draws("n_draws", n_draws)
+    check_draws("block", block)
 
 
 def _nan_note(draws: np.ndarray, notes: list[str]) -> None:

@@ -33,13 +33,35 @@ terms), far below any difference between distinct assignments that matters
 for a p-value. The multiplier bootstrap (:mod:`analysis.inference.multiplier`)
 reports standard errors and critical values (quantiles), not counts, so it
 needs no tie rule.
+
+The side of a test (``Alternative``: ``"two-sided"``, ``"greater"``,
+``"less"``) is the vocabulary of the same comparisons and lives here too, so
+that randomisation inference and the multiple-testing adjustments check it
+against one ``Literal``.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
-__all__ = ["TIE_RTOL", "count_at_least", "count_at_most", "tie_tolerance"]
+from analysis.validation import literal_values
+
+__all__ = [
+    "ALTERNATIVES",
+    "TIE_RTOL",
+    "Alternative",
+    "count_at_least",
+    "count_at_most",
+    "tie_tolerance",
+]
+
+#: The one vocabulary of the side of a resampling test (randomisation
+#: inference and the multiple-testing adjustments): ``|T| >= |T_obs|``,
+#: ``T >= T_obs`` or ``T <= T_obs``.
+Alternative = Literal["two-sided", "greater", "less"]
+ALTERNATIVES: tuple[str, ...] = literal_values(Alternative)
 
 #: Relative tolerance under which two resampling statistics count as tied
 #: (see the module docstring for the rule and the reason for the value).
@@ -84,10 +106,13 @@ def count_at_least(draws, observed, axis: int = 0) -> np.ndarray:
 
 
 def count_at_most(draws, observed, axis: int = 0) -> np.ndarray:
-    r"""Number of draws with :math:`T^*_b \le T^{obs} + \epsilon` (along ``axis``)."""
+    r"""Number of draws with :math:`T^*_b \le T^{obs} + \epsilon` (along ``axis``).
+
+    The mirror image of :func:`count_at_least`: :math:`T^*_b \le T^{obs} + \epsilon`
+    iff :math:`-T^*_b \ge -T^{obs} - \epsilon`, and :math:`\epsilon` depends on
+    absolute values only, so the count is :func:`count_at_least` of the negated
+    statistics (negation is exact in floating point).
+    """
     d = np.asarray(draws, dtype=np.float64)
     obs = np.asarray(observed, dtype=np.float64)
-    tol = tie_tolerance(obs, d, axis=axis)
-    return np.count_nonzero(
-        d <= np.expand_dims(obs + tol, axis) if obs.ndim else d <= obs + tol, axis=axis
-    )
+    return count_at_least(-d, -obs, axis=axis)

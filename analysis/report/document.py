@@ -35,6 +35,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.data.atomic import atomic_path
+
 _DIRECTIVE = re.compile(r"\{\{\s*(table|figure|ref)\s*:\s*([^}]*?)\s*\}\}")
 
 #: Fonts tried in order by the PDF (typst falls back per glyph): a Latin serif
@@ -196,12 +198,14 @@ def _pandoc(src: Path, to: str, out: Path, extra: list[str]) -> None:
 
 
 def _atomic(out: Path, write) -> Path:
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    try:
+    """Run ``write(tmp)`` on a temporary sibling of ``out`` and rename it into place.
+
+    The package's one atomic writer (:func:`analysis.data.atomic.atomic_path`); the
+    temporary name keeps ``out``'s extension because pandoc and typst choose the
+    output format from it.
+    """
+    with atomic_path(out, suffix=out.suffix) as tmp:
         write(tmp)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.data.atomic import atomic_path
+
 PALETTE = {"Mountain 26": "#1b7837", "Rest of Zhejiang": "#762a83"}
 
 
@@ -199,11 +201,9 @@ def coefficient_plot(
 
 def save_figure(fig, out_dir: Path, stem: str) -> Path:
     """Save as PNG with fixed DPI and no timestamp metadata (same inputs, same bytes)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{stem}.png"
-    tmp = out_dir / f".{stem}.tmp.png"
-    fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None})
-    tmp.replace(path)
+    path = Path(out_dir) / f"{stem}.png"
+    with atomic_path(path, ".png") as tmp:  # the suffix tells matplotlib the format
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return path
 

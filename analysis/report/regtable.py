@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.report.tables import _latex_escape
+from analysis.report.tables import _latex_escape, html_page, write_texts
 
 Interval = Literal["se", "ci"]
 
@@ -366,23 +366,14 @@ def regression_table(
 
 def write_regression_table(table: RegressionTable, out_dir, stem: str) -> list:
     """Write ``stem.md``, ``.tex``, ``.html`` and ``.csv`` (the laid-out cells), atomically."""
-    from pathlib import Path
-
-    from analysis.report.tables import html_page
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     csv = table.body.rename_axis("row").reset_index().to_csv(index=False, lineterminator="\n")
-    written = []
-    for ext, text in (
-        ("md", table.to_markdown()),
-        ("tex", table.to_latex()),
-        ("html", html_page(table.to_html(), table.caption)),
-        ("csv", csv),
-    ):
-        path = out_dir / f"{stem}.{ext}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
-    return written
+    return write_texts(
+        out_dir,
+        stem,
+        {
+            "md": table.to_markdown(),
+            "tex": table.to_latex(),
+            "html": html_page(table.to_html(), table.caption),
+            "csv": csv,
+        },
+    )

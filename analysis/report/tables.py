@@ -16,6 +16,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from analysis.data.atomic import atomic_write_text
+
 TableFormat = Literal["markdown", "latex", "csv", "html"]
 
 #: Columns holding identifiers or calendar values (years, codes, cohorts): printed
@@ -191,18 +193,36 @@ def write_table(
     digits: int | Mapping[str, int] = 3,
 ) -> list[Path]:
     """Write ``stem.md``, ``stem.tex``, ``stem.html`` and ``stem.csv`` (atomically) to ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    texts = {}
     for fmt, ext in (("markdown", "md"), ("latex", "tex"), ("html", "html"), ("csv", "csv")):
         text = render(df, fmt, caption=caption, notes=notes, digits=digits)  # type: ignore[arg-type]
-        if fmt == "html":
-            text = html_page(text, caption)
-        path = out_dir / f"{stem}.{ext}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
-    return written
+        texts[ext] = html_page(text, caption) if fmt == "html" else text
+    return write_texts(out_dir, stem, texts)
+
+
+def write_texts(out_dir: str | Path, stem: str, texts: Mapping[str, str]) -> list[Path]:
+    """Write each rendering of one table to ``out_dir/stem.<ext>``, atomically.
+
+    The one writer of table files (:func:`write_table`,
+    :func:`analysis.report.regtable.write_regression_table`).
+
+    Parameters
+    ----------
+    out_dir
+        Folder (created if missing).
+    stem
+        File name without extension.
+    texts
+        Extension -> UTF-8 text, written in this order.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in the order of ``texts``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [atomic_write_text(out_dir / f"{stem}.{ext}", text) for ext, text in texts.items()]
 
 
 def design_notes(result) -> list[str]:

@@ -377,6 +377,29 @@ def _ax(ax):
     return ax.figure, ax
 
 
+def _corner_label(ax, label: str) -> None:
+    """Print ``label`` small in the lower-right corner of a panel (nothing when empty).
+
+    Parameters
+    ----------
+    ax
+        A matplotlib axes.
+    label
+        E.g. ``ILLUSTRATIVE`` or the data layer of the inputs.
+    """
+    if label:
+        ax.text(
+            0.995,
+            0.01,
+            label,
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="0.35",
+        )
+
+
 def sharing_plot(inputs: SharingInputs, *, share: float | None = None, ax=None, label: str = ""):
     """Each side's GDP gain against the sending share, with the both-gain band shaded.
 
@@ -403,17 +426,7 @@ def sharing_plot(inputs: SharingInputs, *, share: float | None = None, ax=None, 
     ax.set_xlabel("sending side's equity share s (GDP and tax credited by s)")
     ax.set_ylabel("GDP gain vs no enclave (100 million yuan / year)")
     ax.legend(fontsize=7, loc="upper center", frameon=False)
-    if label:
-        ax.text(
-            0.995,
-            0.01,
-            label,
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize=7,
-            color="0.35",
-        )
+    _corner_label(ax, label)
     return fig
 
 
@@ -439,17 +452,7 @@ def uncertainty_plot(draws: pd.DataFrame, *, share: float | None = None, ax=None
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("sending side's equity share s")
     ax.set_ylabel("P(both sides gain) over effect draws")
-    if label:
-        ax.text(
-            0.995,
-            0.01,
-            label,
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize=7,
-            color="0.35",
-        )
+    _corner_label(ax, label)
     return fig
 
 
@@ -506,15 +509,5 @@ def break_even_plot(
     ax.set_xlabel("effect on output (log points)")
     ax.set_ylabel("sending side's equity share s")
     ax.legend(fontsize=7, frameon=False, loc="upper right")
-    if label:
-        ax.text(
-            0.995,
-            0.01,
-            label,
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize=7,
-            color="0.35",
-        )
+    _corner_label(ax, label)
     return fig

@@ -31,16 +31,8 @@ INDICATORS: list[tuple[str, str]] = [
     ("Research & technical services share (%)*", "research_share"),
     ("Professional & technical occupations (%)*", "professional_share"),
 ]
-_PERCENT = {
-    "urbanisation",
-    "old_age_share",
-    "college_share",
-    "agri_share",
-    "manuf_share",
-    "services_share",
-    "research_share",
-    "professional_share",
-}
+#: Indicators shown in percent: the census share outcomes.
+_PERCENT = frozenset(census.SHARE_OUTCOMES)
 
 
 def cbu_panel() -> pd.DataFrame:
@@ -87,21 +79,7 @@ def comparison_table(panel: pd.DataFrame | None = None) -> pd.DataFrame:
 def employment_structure(panel: pd.DataFrame | None = None) -> pd.DataFrame:
     """Shares of long-form employment in five broad sectors by group and year."""
     agg = group_aggregates(panel).set_index(["group", "year"])
-    tertiary_other = [
-        c
-        for c in census.COUNTS
-        if c.startswith("ind_")
-        and c
-        not in (
-            "ind_total",
-            "ind_agriculture",
-            "ind_mining",
-            "ind_manufacturing",
-            "ind_utilities",
-            "ind_construction",
-            "ind_research",
-        )
-    ]
+    tertiary_other = [c for c in census.SERVICE_SECTIONS if c != "ind_research"]
     out = pd.DataFrame(
         {
             "Agriculture": agg["ind_agriculture"],

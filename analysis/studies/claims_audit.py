@@ -265,11 +265,23 @@ def _growth(ctx: AuditContext):
     )
 
 
-@check("urbanisation_rate_26_counties")
-def _urban(ctx: AuditContext):
+def _census_urbanisation(ctx: AuditContext) -> tuple[float, int]:
+    """The 26 counties' urbanisation rate in the 2020 census.
+
+    Returns
+    -------
+    tuple of (float, int)
+        Urban over resident population of the mountain counties, in percent,
+        and the number of census units summed.
+    """
     c = ctx.census2020
     m = c[c["code"].isin(ctx.mountain)]
-    rate = 100 * m["pop_urban"].sum() / m["pop_total"].sum()
+    return 100 * m["pop_urban"].sum() / m["pop_total"].sum(), len(m)
+
+
+@check("urbanisation_rate_26_counties")
+def _urban(ctx: AuditContext):
+    rate, n_units = _census_urbanisation(ctx)
     claim = ctx.claim("urbanisation_rate_26_counties")
     gap = claim - rate
     ok = 0 <= gap <= 3.0  # at most 1.5 points a year, the range of Zhejiang's recent annual gains
@@ -277,7 +289,7 @@ def _urban(ctx: AuditContext):
         "consistent" if ok else "partly checkable",
         rate,
         f"2020 census: the 26 counties' urbanisation rate is {rate:.2f}% (urban / resident population, "
-        f"{len(m)} units, 苍南 without 龙港). The paper's {claim:g}% for 2022 is {gap:+.2f} points higher "
+        f"{n_units} units, 苍南 without 龙港). The paper's {claim:g}% for 2022 is {gap:+.2f} points higher "
         "(tolerance: 0 to 3 points over two years).",
     )
 
@@ -286,9 +298,7 @@ def _urban(ctx: AuditContext):
 def _urban_change(ctx: AuditContext):
     claim = ctx.claim("urbanisation_rate_26_counties")
     change = ctx.claim("urbanisation_rate_change_26_counties")
-    c = ctx.census2020
-    m = c[c["code"].isin(ctx.mountain)]
-    rate = 100 * m["pop_urban"].sum() / m["pop_total"].sum()
+    rate = _census_urbanisation(ctx)[0]
     implied_2021 = claim - change
     return (
         "partly checkable",
@@ -300,29 +310,51 @@ def _urban_change(ctx: AuditContext):
     )
 
 
-@check("urban_disposable_income_pc_26_counties")
-def _urban_income(ctx: AuditContext):
-    qz = ctx.fig("330800", 2022, "urban_disp_income_pc")
-    qy = ctx.fig("331126", 2022, "urban_disp_income_pc")
-    claim = ctx.claim("urban_disposable_income_pc_26_counties")
+def _income_bracket(
+    ctx: AuditContext, which: str, *, quzhou_note: str = "", claim_note: str = "", tail: str = ""
+):
+    """Quzhou's and Qingyuan's cited 2022 income per head against a 26-county claim.
+
+    Parameters
+    ----------
+    ctx
+        The audit's data.
+    which
+        ``"urban"`` or ``"rural"`` (disposable income per head).
+    quzhou_note, claim_note, tail
+        Words of the sentence: after 衢州市, before the claimed figure, at the end.
+
+    Returns
+    -------
+    tuple
+        ``(status, our value, sentence)`` of a :data:`CHECKS` entry; our value
+        is Quzhou's figure.
+    """
+    qz = ctx.fig("330800", 2022, f"{which}_disp_income_pc")
+    qy = ctx.fig("331126", 2022, f"{which}_disp_income_pc")
+    claim = ctx.claim(f"{which}_disposable_income_pc_26_counties")
     return (
         "partly checkable",
         qz,
-        f"衢州市 (all six units are mountain counties) 2022 urban income {qz:,.0f} 元 and 庆元 {qy:,.0f} 元 "
-        f"bracket the paper's 26-county {claim:,.0f} 元; the other counties' 2022 figures are not cited.",
+        f"衢州市{quzhou_note} 2022 {which} income {qz:,.0f} 元 and 庆元 {qy:,.0f} 元 "
+        f"bracket the paper's {claim_note}{claim:,.0f} 元{tail}.",
+    )
+
+
+@check("urban_disposable_income_pc_26_counties")
+def _urban_income(ctx: AuditContext):
+    return _income_bracket(
+        ctx,
+        "urban",
+        quzhou_note=" (all six units are mountain counties)",
+        claim_note="26-county ",
+        tail="; the other counties' 2022 figures are not cited",
     )
 
 
 @check("rural_disposable_income_pc_26_counties")
 def _rural_income(ctx: AuditContext):
-    qz = ctx.fig("330800", 2022, "rural_disp_income_pc")
-    qy = ctx.fig("331126", 2022, "rural_disp_income_pc")
-    claim = ctx.claim("rural_disposable_income_pc_26_counties")
-    return (
-        "partly checkable",
-        qz,
-        f"衢州市 2022 rural income {qz:,.0f} 元 and 庆元 {qy:,.0f} 元 bracket the paper's {claim:,.0f} 元.",
-    )
+    return _income_bracket(ctx, "rural")
 
 
 def _fiscal(ctx: AuditContext, variable: str, quantity: str):

@@ -62,7 +62,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -670,36 +670,18 @@ def mde_grid(
     def adopt(T: int) -> int:
         return first + max(1, min(T - 1, int(round(adoption_share * T))))
 
+    def varied(n_periods: int, adoption: Mapping[int, int], rho: float) -> Any:
+        # base's units, noise scale and first period; the varied feature as given
+        return PanelDesign(
+            base.n_units, n_periods, adoption, sigma=base.sigma, rho=rho, first_period=first
+        )
+
     for k in n_treated or ():
-        des = PanelDesign(
-            base.n_units,
-            base.n_periods,
-            {adopt(base.n_periods): int(k)},
-            sigma=base.sigma,
-            rho=base.rho,
-            first_period=first,
-        )
-        one("n_treated", int(k), des)
+        one("n_treated", int(k), varied(base.n_periods, {adopt(base.n_periods): int(k)}, base.rho))
     for T in n_periods or ():
-        des = PanelDesign(
-            base.n_units,
-            int(T),
-            {adopt(int(T)): base.n_treated},
-            sigma=base.sigma,
-            rho=base.rho,
-            first_period=first,
-        )
-        one("n_periods", int(T), des)
+        one("n_periods", int(T), varied(int(T), {adopt(int(T)): base.n_treated}, base.rho))
     for r in rho or ():
-        des = PanelDesign(
-            base.n_units,
-            base.n_periods,
-            dict(base.adoption),
-            sigma=base.sigma,
-            rho=float(r),
-            first_period=first,
-        )
-        one("rho", float(r), des)
+        one("rho", float(r), varied(base.n_periods, dict(base.adoption), float(r)))
     return pd.DataFrame(rows)
 
 

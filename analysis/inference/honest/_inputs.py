@@ -8,6 +8,7 @@ import numpy as np
 from scipy import stats
 
 from analysis.errors import InputError
+from analysis.validation import check_alpha
 
 
 def _as_vector(x: Any, name: str) -> np.ndarray:
@@ -35,13 +36,13 @@ def _check_periods(num_pre_periods: Any, num_post_periods: Any) -> tuple[int, in
 
 
 def _check_alpha(alpha: Any) -> float:
+    """The level, checked by the package's one validator
+    (:func:`analysis.validation.check_alpha`), with the HonestDiD wording of the
+    error (R ``HonestDiD``'s "alpha must be in (0, 1)")."""
     try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise InputError(f"alpha must be a number in (0, 1), got {alpha!r}") from None
-    if not 0 < a < 1:
-        raise InputError(f"alpha must be in (0, 1), got {alpha!r}")
-    return a
+        return check_alpha(alpha)
+    except InputError:
+        raise InputError(f"alpha must be in (0, 1), got {alpha!r}") from None
 
 
 def _validate(

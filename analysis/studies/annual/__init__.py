@@ -54,6 +54,16 @@ exchange adoption years; 999 draws). Draws use seed :data:`DRAW_SEED`.
 Multiple testing across the eight outcomes of notebooks 03-05: Holm and
 Benjamini-Hochberg on the analytic p-values, Romano-Wolf on the
 randomisation draws (the same permutations for every outcome).
+
+Modules
+-------
+:mod:`~analysis.studies.annual.design` (data, outcomes, estimator specs, the
+design's counts), :mod:`~analysis.studies.annual.effects` (the estimates and
+the tables read off them), :mod:`~analysis.studies.annual.inference`
+(clustering, wild bootstrap, randomisation, multiple testing, power),
+:mod:`~analysis.studies.annual.estimate` (the run of the whole study and its
+cache) and :mod:`~analysis.studies.annual.report` (numbers, figures, tables,
+sentences). Every public name is re-exported here.
 """
 
 from __future__ import annotations
@@ -96,32 +106,36 @@ from analysis.studies.annual.design import (
     sample_frame,
     timing_status,
 )
-from analysis.studies.annual.estimate import (
-    FamilyEntry,
-    OutcomeAnalysis,
-    analyse,
+from analysis.studies.annual.effects import (
     bacon,
     bacon_table,
     bacon_truth,
     event_frame,
-    family,
-    family_entry,
-    family_table,
-    fingerprint,
     fit,
     fit_all,
     heterogeneity_table,
     honest,
     honest_table,
-    inference_table,
     main_table,
-    mde,
     pretrend_table,
-    ri_main,
-    run,
-    run_cached,
     subgroups,
     true_aggregates,
+)
+from analysis.studies.annual.estimate import (
+    FamilyEntry,
+    OutcomeAnalysis,
+    analyse,
+    family,
+    family_entry,
+    fingerprint,
+    run,
+    run_cached,
+)
+from analysis.studies.annual.inference import (
+    family_table,
+    inference_table,
+    mde,
+    ri_main,
     trust_sentence,
 )
 from analysis.studies.annual.report import (

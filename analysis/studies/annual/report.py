@@ -24,10 +24,8 @@ from analysis.studies.annual.design import (
     design,
     timing_status,
 )
-from analysis.studies.annual.estimate import (
-    OutcomeAnalysis,
-    trust_sentence,
-)
+from analysis.studies.annual.estimate import OutcomeAnalysis
+from analysis.studies.annual.inference import trust_sentence
 
 
 # ----------------------------------------------------------------- numbers
