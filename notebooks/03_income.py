@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -19,7 +21,8 @@
 # table and figure is a methods demonstration and a power analysis, never a finding about Zhejiang.
 # With a complete real annual panel in `data/raw/yearbook/` the same notebook, unchanged, runs on the
 # **REAL** yearbook layer and reads as findings. The notebook only calls the package; the design and
-# every estimator are in `analysis/studies/annual_did.py`.
+# every estimator are in `analysis/studies/annual_did.py`; each code cell below calls one section of
+# `analysis/studies/annual/notebook.py`, the section code that notebooks 03–05 share.
 #
 # Outcomes: log urban and rural per-capita disposable income, and the urban–rural income ratio
 # (the seed paper's "common prosperity" measure: 1.9 in 2022). Does an enclave in a developed
@@ -31,14 +34,9 @@ layer = "auto"
 scenario = "effects"
 
 # %%
-import matplotlib.pyplot as plt
-import pandas as pd
-from IPython.display import display
-
 from analysis.studies import annual_did as ad
+from analysis.studies.annual import notebook as nb
 
-pd.set_option("display.width", 200)
-pd.set_option("display.max_columns", 20)
 data = ad.load(layer=layer, scenario=scenario)
 print(data.banner())
 outcomes = ad.outcomes_of("income")
@@ -59,15 +57,10 @@ print("outcomes:", ", ".join(ad.OUTCOMES[o].label for o in outcomes))
 # * **Clusters**: counties; prefectures (11) for prefecture-level shocks.
 
 # %%
-design = ad.design(data)
-print("\n".join(design.lines()))
-design.cohorts
+nb.show_design(data)
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 7.5))
-ad.plot_timing(data, ax=ax)
-display(fig)
-plt.close(fig)
+nb.show_timing(data)
 
 # %% [markdown]
 # ## 2. Estimates side by side
@@ -80,13 +73,7 @@ plt.close(fig)
 # (black line) are shown.
 
 # %%
-for a in analyses.values():
-    print(ad.estimates_sentence(data, a))
-    display(ad.show(a.main.drop(columns=["note"])))
-    fig, ax = plt.subplots(figsize=(9, 4.2))
-    ad.plot_overlay(data, a, ax=ax)
-    display(fig)
-    plt.close(fig)
+nb.show_estimates(data, analyses)
 
 # %% [markdown]
 # The same estimators on the **26 mountain counties only** (the not-yet-treated mountain counties are
@@ -94,9 +81,7 @@ for a in analyses.values():
 # county is eventually treated):
 
 # %%
-for a in analyses.values():
-    print(a.label)
-    display(ad.show(a.mountain.drop(columns=["note"])))
+nb.show_mountain(analyses)
 
 # %% [markdown]
 # ## 3. Why TWFE differs: the Goodman-Bacon decomposition
@@ -107,13 +92,7 @@ for a in analyses.values():
 # should have (`estimate_true_effects`).
 
 # %%
-for a in analyses.values():
-    print(ad.bacon_sentence(data, a))
-    display(ad.show(a.bacon_table))
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    ad.plot_bacon(data, a, ax=ax)
-    display(fig)
-    plt.close(fig)
+nb.show_bacon(data, analyses)
 
 # %% [markdown]
 # ## 4. Pre-trends and sensitivity (HonestDiD)
@@ -125,13 +104,7 @@ for a in analyses.values():
 # significant (the breakdown value)?
 
 # %%
-for a in analyses.values():
-    print(ad.honest_sentence(data, a))
-    display(ad.show(a.pretrends))
-    display(ad.show(ad.honest_table(a.honest)))
-    fig = ad.plot_honest(data, a)
-    display(fig)
-    plt.close(fig)
+nb.show_sensitivity(data, analyses)
 
 # %% [markdown]
 # ## 5. Inference for this design
@@ -141,10 +114,7 @@ for a in analyses.values():
 # inference over adoption timing (999 draws each, seed 0).
 
 # %%
-for a in analyses.values():
-    print(a.label)
-    display(ad.show(a.inference))
-print(ad.trust_sentence(design, analyses[outcomes[0]].inference))
+nb.show_inference(data, analyses)
 
 # %% [markdown]
 # ## 6. Heterogeneity
@@ -155,9 +125,7 @@ print(ad.trust_sentence(design, analyses[outcomes[0]].inference))
 # treated counties against every untreated county; overlapping intervals are not a test.
 
 # %%
-for a in analyses.values():
-    print(a.label)
-    display(ad.show(a.heterogeneity))
+nb.show_heterogeneity(analyses)
 
 # %% [markdown]
 # ## 7. Multiple testing across the outcome family
@@ -167,7 +135,7 @@ for a in analyses.values():
 # Romano–Wolf (studentised max-T) and Westfall–Young (min-P) adjust the randomisation p-values using the joint permutation draws.
 
 # %%
-ad.show(ad.family(data, analyses))
+nb.show_family(data, analyses)
 
 # %% [markdown]
 # ## 8. On the twin only: estimates against the truth, and what this design can detect
@@ -179,15 +147,7 @@ ad.show(ad.family(data, analyses))
 # layer this section is skipped.
 
 # %%
-if data.synthetic:
-    for a in analyses.values():
-        fig, ax = plt.subplots(figsize=(8, 4))
-        ad.plot_estimates(data, a, ax=ax)
-        display(fig)
-        plt.close(fig)
-        print(ad.power_sentence(data, a))
-else:
-    print("REAL layer: the true effects are unknown; no truth comparison or power analysis here.")
+nb.show_truth_and_power(data, analyses)
 
 # %% [markdown]
 # ## Limitations
