@@ -173,16 +173,42 @@ def scrub_notebook(nb: Any, source: Path, out: Path) -> Any:
         if cmeta is not None:
             for k in _NB_TIMING_KEYS:
                 cmeta.pop(k, None)
-        for out in cell.get("outputs", []):
+        if "outputs" in cell:
+            cell["outputs"] = _merge_streams(cell["outputs"])
+        for output in cell.get("outputs", []):
             # the plain-text stand-in of an embedded figure ("<Figure size 640x480 with 1
             # Axes>") says nothing the image does not; drop it so that such text in an
             # executed notebook always means a figure that was NOT rendered
-            data = out.get("data", {})
-            text = data.get("text/plain", "")
-            text = "".join(text) if isinstance(text, list) else text
+            data = output.get("data", {})
+            text = _joined(data.get("text/plain", ""))
             if "image/png" in data and text.startswith("<Figure size"):
                 del data["text/plain"]
     return nb
+
+
+def _joined(text: str | list[str]) -> str:
+    return "".join(text) if isinstance(text, list) else text
+
+
+def _merge_streams(outputs: list) -> list:
+    """Consecutive pieces of the same stream (stdout, stderr) as one output.
+
+    The kernel flushes a stream when it likes, so one ``print`` can arrive as one
+    output or as two; joined, the text is the same and the bytes are too.
+    """
+    merged: list = []
+    for output in outputs:
+        prev = merged[-1] if merged else None
+        if (
+            prev is not None
+            and output.get("output_type") == "stream"
+            and prev.get("output_type") == "stream"
+            and output.get("name") == prev.get("name")
+        ):
+            prev["text"] = _joined(prev["text"]) + _joined(output["text"])
+        else:
+            merged.append(output)
+    return merged
 
 
 @contextlib.contextmanager

@@ -119,6 +119,26 @@ def test_scrub_notebook_drops_timestamps_and_figure_text():
     assert "image/png" in text and '"status": "completed"' in text
 
 
+def test_scrub_notebook_joins_pieces_of_one_stream():
+    """One print flushed in two pieces gives the same bytes as one piece."""
+    import nbformat
+
+    def run(*pieces):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("print(x)")
+        cell.id = "c1"  # new cells get a random id
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in pieces]
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text="warn\n"))
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="after\n"))
+        nb.cells = [cell]
+        return pipeline.scrub_notebook(nb, Path("x.ipynb"), Path("build/x.ipynb"))
+
+    one, two = run("label: 1.0\n"), run("label: ", "1.0\n")
+    assert nbformat.writes(one) == nbformat.writes(two)
+    assert [o["name"] for o in two.cells[0].outputs] == ["stdout", "stderr", "stdout"]
+    assert two.cells[0].outputs[0]["text"] == "label: 1.0\n"
+
+
 def test_interrupt_is_not_swallowed_by_a_stage(monkeypatch):
     """A stage that catches Ctrl-C cannot make the run carry on and exit 0."""
     import os
